@@ -1,0 +1,1 @@
+"""The action language and its guarded execution. Imports nothing from `agent`."""

@@ -1,0 +1,386 @@
+"""The driven machine: one Protocol, a real X11 backend, a fake for tests, and a dry-run wrapper.
+
+Everything here is in screen space (physical pixels of the whole virtual screen).
+`PyAutoGUIDesktop` uses pyautogui for input (with PAUSE set by us), mss for capture and
+python-xlib (EWMH) for the active window. pyautogui binds to $DISPLAY when first imported, so the
+backend imports it lazily and rebinds its X connection to the display it was built for.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from PIL import Image
+from pydantic import BaseModel, ConfigDict
+
+from actions.errors import DisplayError, KillSwitchPressed
+from actions.models import Point
+
+log = logging.getLogger(__name__)
+
+Button = Literal["left", "right", "middle"]
+
+
+class Monitor(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    index: int
+    left: int
+    top: int
+    width: int
+    height: int
+    scale: float = 1.0
+
+
+class ScreenGeometry(BaseModel):
+    """The virtual screen (all monitors) and each monitor, in screen space."""
+
+    model_config = ConfigDict(frozen=True)
+    width: int
+    height: int
+    monitors: tuple[Monitor, ...]
+
+    def contains(self, x: int, y: int) -> bool:
+        return 0 <= x < self.width and 0 <= y < self.height
+
+    def monitor(self, index: int | None) -> Monitor:
+        """Monitor `index` (1-based as in mss); None or 0 means the whole virtual screen."""
+        if not index:
+            return Monitor(index=0, left=0, top=0, width=self.width, height=self.height)
+        if not 1 <= index <= len(self.monitors):
+            raise DisplayError(f"no monitor {index}: this screen has {len(self.monitors)} "
+                               f"(use --monitor 1..{len(self.monitors)})")
+        return self.monitors[index - 1]
+
+
+class WindowInfo(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    title: str = ""
+    app: str = ""
+    window_id: int = 0
+
+
+@dataclass(frozen=True)
+class Screenshot:
+    """A captured image and where it sits in screen space (origin of a monitor crop)."""
+
+    image: Image.Image
+    left: int = 0
+    top: int = 0
+    captured_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.image.size
+
+
+@runtime_checkable
+class Desktop(Protocol):
+    """What the executor, perception and replay need from a machine."""
+
+    def geometry(self) -> ScreenGeometry: ...
+    def capture(self, monitor: int | None = None) -> Screenshot: ...
+    def active_window(self) -> WindowInfo: ...
+    def cursor(self) -> Point: ...
+    def move(self, x: int, y: int) -> None: ...
+    def click(self, x: int, y: int, button: Button, count: int, modifiers: tuple[str, ...]) -> None: ...
+    def drag(self, path: tuple[Point, ...], button: Button, modifiers: tuple[str, ...]) -> None: ...
+    def scroll(self, x: int, y: int, dx: int, dy: int, modifiers: tuple[str, ...]) -> None: ...
+    def type_text(self, text: str) -> None: ...
+    def press(self, keys: tuple[str, ...]) -> None: ...
+
+
+# --------------------------------------------------------------------------- fake
+
+
+class FakeDesktop:
+    """Serves given images and records every input call as a tuple, for tests."""
+
+    def __init__(self, frames: list[Image.Image] | None = None, size: tuple[int, int] = (1280, 800),
+                 window: WindowInfo | None = None) -> None:
+        self.frames = list(frames) if frames else [Image.new("RGB", size, "white")]
+        self.size = self.frames[0].size
+        self.window = window or WindowInfo(title="Fake window", app="fake")
+        self.calls: list[tuple[Any, ...]] = []
+        self._pointer = Point(x=0, y=0)
+        self._frame = 0
+
+    def geometry(self) -> ScreenGeometry:
+        w, h = self.size
+        return ScreenGeometry(width=w, height=h, monitors=(Monitor(index=1, left=0, top=0, width=w, height=h),))
+
+    def capture(self, monitor: int | None = None) -> Screenshot:
+        image = self.frames[min(self._frame, len(self.frames) - 1)]
+        self._frame += 1
+        return Screenshot(image=image.copy())
+
+    def active_window(self) -> WindowInfo:
+        return self.window
+
+    def cursor(self) -> Point:
+        return self._pointer
+
+    def move(self, x: int, y: int) -> None:
+        self._pointer = Point(x=x, y=y)
+        self.calls.append(("move", x, y))
+
+    def click(self, x: int, y: int, button: Button, count: int, modifiers: tuple[str, ...]) -> None:
+        self._pointer = Point(x=x, y=y)
+        self.calls.append(("click", x, y, button, count, modifiers))
+
+    def drag(self, path: tuple[Point, ...], button: Button, modifiers: tuple[str, ...]) -> None:
+        self._pointer = path[-1]
+        self.calls.append(("drag", tuple((p.x, p.y) for p in path), button, modifiers))
+
+    def scroll(self, x: int, y: int, dx: int, dy: int, modifiers: tuple[str, ...]) -> None:
+        self.calls.append(("scroll", x, y, dx, dy, modifiers))
+
+    def type_text(self, text: str) -> None:
+        self.calls.append(("type", text))
+
+    def press(self, keys: tuple[str, ...]) -> None:
+        self.calls.append(("press", keys))
+
+
+# --------------------------------------------------------------------------- dry run
+
+
+class DryRunDesktop:
+    """Sees through the wrapped desktop but performs nothing; logs what it would do."""
+
+    def __init__(self, inner: Desktop) -> None:
+        self.inner = inner
+        self.would: list[tuple[Any, ...]] = []
+
+    def geometry(self) -> ScreenGeometry:
+        return self.inner.geometry()
+
+    def capture(self, monitor: int | None = None) -> Screenshot:
+        return self.inner.capture(monitor)
+
+    def active_window(self) -> WindowInfo:
+        return self.inner.active_window()
+
+    def cursor(self) -> Point:
+        return self.inner.cursor()
+
+    def _note(self, *call: Any) -> None:
+        log.info("dry run: would %s", call)
+        self.would.append(call)
+
+    def move(self, x: int, y: int) -> None:
+        self._note("move", x, y)
+
+    def click(self, x: int, y: int, button: Button, count: int, modifiers: tuple[str, ...]) -> None:
+        self._note("click", x, y, button, count, modifiers)
+
+    def drag(self, path: tuple[Point, ...], button: Button, modifiers: tuple[str, ...]) -> None:
+        self._note("drag", tuple((p.x, p.y) for p in path), button, modifiers)
+
+    def scroll(self, x: int, y: int, dx: int, dy: int, modifiers: tuple[str, ...]) -> None:
+        self._note("scroll", x, y, dx, dy, modifiers)
+
+    def type_text(self, text: str) -> None:
+        self._note("type", text)
+
+    def press(self, keys: tuple[str, ...]) -> None:
+        self._note("press", keys)
+
+
+# --------------------------------------------------------------------------- real X11
+
+# Canonical key names (actions.keys) that pyautogui spells differently.
+_PYAUTOGUI_KEY = {"super": "win", "menu": "apps", "printscreen": "print"}
+_PYAUTOGUI_LOCK = threading.Lock()
+
+
+def _pyautogui_for(display: str) -> Any:
+    """Import pyautogui (once) and point its X connection at `display`."""
+    old = os.environ.get("DISPLAY")
+    os.environ["DISPLAY"] = display
+    try:
+        import pyautogui
+        from pyautogui import _pyautogui_x11 as x11  # type: ignore[attr-defined]
+        from Xlib.display import Display
+    except KeyError as e:  # pyautogui reads os.environ['DISPLAY'] at import
+        raise DisplayError("DISPLAY is not set: run inside an X session or use --virtual") from e
+    except Exception as e:  # Xlib connection errors, missing tkinter, ...
+        raise DisplayError(f"cannot use display {display}: {e}".splitlines()[0]) from e
+    finally:
+        if old is None:
+            os.environ.pop("DISPLAY", None)
+        else:
+            os.environ["DISPLAY"] = old
+    if x11._display.get_display_name() != display:
+        x11._display = Display(display)
+    pyautogui.PAUSE = 0.0
+    pyautogui.MINIMUM_DURATION = 0.0
+    pyautogui.FAILSAFE = True
+    return pyautogui
+
+
+class PyAutoGUIDesktop:
+    """The real X11 desktop: pyautogui (XTEST) for input, mss for capture, Xlib for windows.
+
+    pyautogui's X connection is process-global: one PyAutoGUIDesktop at a time per process
+    drives input (each one rebinds it to its own display when built).
+    """
+
+    def __init__(self, display: str | None = None, failsafe: bool = True) -> None:
+        self.display = display or os.environ.get("DISPLAY") or ""
+        if not self.display:
+            raise DisplayError("DISPLAY is not set: run inside an X session or use --virtual")
+        try:
+            from Xlib.display import Display
+            self._x = Display(self.display)
+        except Exception as e:
+            raise DisplayError(f"cannot open display {self.display!r}: {e} "
+                               "(is the X server running? try --virtual)".replace("\n", " ")) from e
+        with _PYAUTOGUI_LOCK:
+            self._gui = _pyautogui_for(self.display)
+        self._gui.FAILSAFE = failsafe
+        self._mss: Any = None
+        self._mss_thread: int | None = None
+
+    # -- seeing
+
+    def _grabber(self) -> Any:
+        # mss handles are per thread on X11.
+        if self._mss is None or self._mss_thread != threading.get_ident():
+            import mss
+            self._mss = mss.MSS(display=self.display)
+            self._mss_thread = threading.get_ident()
+        return self._mss
+
+    def geometry(self) -> ScreenGeometry:
+        mons = self._grabber().monitors
+        whole = mons[0]
+        scale = _xft_scale(self._x)
+        monitors = tuple(Monitor(index=i, left=m["left"], top=m["top"], width=m["width"],
+                                 height=m["height"], scale=scale) for i, m in enumerate(mons[1:], 1))
+        return ScreenGeometry(width=whole["width"], height=whole["height"], monitors=monitors)
+
+    def capture(self, monitor: int | None = None) -> Screenshot:
+        grabber = self._grabber()
+        mons = grabber.monitors
+        if monitor is not None and not 0 <= monitor < len(mons):
+            raise DisplayError(f"no monitor {monitor}: this screen has {len(mons) - 1}")
+        region = mons[monitor or 0]
+        shot = grabber.grab(region)
+        image = Image.frombuffer("RGB", shot.size, shot.bgra, "raw", "BGRX", 0, 1)
+        return Screenshot(image=image, left=region["left"], top=region["top"])
+
+    def active_window(self) -> WindowInfo:
+        return active_window(self._x)
+
+    def cursor(self) -> Point:
+        data = self._x.screen().root.query_pointer()
+        return Point(x=data.root_x, y=data.root_y)
+
+    # -- acting
+
+    def _checked(self, fn: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            fn(*args, **kwargs)
+        except self._gui.FailSafeException as e:
+            raise KillSwitchPressed("stopped by the fail-safe: the pointer was moved into a screen "
+                                    "corner") from e
+
+    def _with_modifiers(self, modifiers: tuple[str, ...], fn: Any, *args: Any, **kwargs: Any) -> None:
+        keys = [_PYAUTOGUI_KEY.get(k, k) for k in modifiers]
+        for k in keys:
+            self._checked(self._gui.keyDown, k)
+        try:
+            self._checked(fn, *args, **kwargs)
+        finally:
+            for k in reversed(keys):
+                self._gui.keyUp(k)
+
+    def move(self, x: int, y: int) -> None:
+        self._checked(self._gui.moveTo, x, y)
+
+    def click(self, x: int, y: int, button: Button, count: int, modifiers: tuple[str, ...]) -> None:
+        self._with_modifiers(modifiers, self._gui.click, x, y, clicks=count, interval=0.02, button=button)
+
+    def drag(self, path: tuple[Point, ...], button: Button, modifiers: tuple[str, ...]) -> None:
+        def run() -> None:
+            gui = self._gui
+            gui.moveTo(path[0].x, path[0].y)
+            gui.mouseDown(button=button)
+            try:
+                for p in path[1:]:
+                    gui.moveTo(p.x, p.y, duration=0.05)
+            finally:
+                gui.mouseUp(button=button)
+        self._with_modifiers(modifiers, run)
+
+    def scroll(self, x: int, y: int, dx: int, dy: int, modifiers: tuple[str, ...]) -> None:
+        def run() -> None:
+            self._gui.moveTo(x, y)
+            if dy:
+                self._gui.scroll(-dy)  # pyautogui: positive scrolls up
+            if dx:
+                self._gui.hscroll(dx)
+        self._with_modifiers(modifiers, run)
+
+    def type_text(self, text: str) -> None:
+        self._checked(self._gui.write, text, interval=0.0)
+
+    def press(self, keys: tuple[str, ...]) -> None:
+        self._checked(self._gui.hotkey, *[_PYAUTOGUI_KEY.get(k, k) for k in keys], interval=0.0)
+
+    def close(self) -> None:
+        if self._mss is not None:
+            self._mss.close()
+        self._x.close()
+
+
+def _xft_scale(x: Any) -> float:
+    """HiDPI scale from the Xft.dpi resource (96 dpi = 1.0); 1.0 when unset."""
+    try:
+        db = x.screen().root.get_full_property(x.intern_atom("RESOURCE_MANAGER"), 0)
+        text = db.value.decode() if db else ""
+    except Exception:
+        return 1.0
+    for line in text.splitlines():
+        if line.startswith("Xft.dpi:"):
+            try:
+                return round(float(line.split(":", 1)[1]) / 96.0, 2)
+            except ValueError:
+                return 1.0
+    return 1.0
+
+
+def active_window(x: Any) -> WindowInfo:
+    """The focused top-level window's title and application (EWMH, else the input focus)."""
+    root = x.screen().root
+    try:
+        prop = root.get_full_property(x.intern_atom("_NET_ACTIVE_WINDOW"), 0)
+        wid = int(prop.value[0]) if prop and len(prop.value) else 0
+        win = x.create_resource_object("window", wid) if wid else x.get_input_focus().focus
+        if isinstance(win, int) or win is None or win == root:
+            return WindowInfo()
+        return _describe_window(x, win)
+    except Exception as e:  # a window that vanished between the two calls
+        log.debug("active window unknown: %s", e)
+        return WindowInfo()
+
+
+def _describe_window(x: Any, win: Any) -> WindowInfo:
+    # Walk up to the window that carries WM_CLASS (focus may be on a child).
+    for _ in range(8):
+        cls = win.get_wm_class()
+        if cls:
+            break
+        tree = win.query_tree()
+        if not tree.parent or tree.parent == x.screen().root:
+            break
+        win = tree.parent
+    name_prop = win.get_full_property(x.intern_atom("_NET_WM_NAME"), x.intern_atom("UTF8_STRING"))
+    title = name_prop.value.decode("utf-8", "replace") if name_prop else (win.get_wm_name() or "")
+    cls = win.get_wm_class() or ("", "")
+    return WindowInfo(title=str(title), app=str(cls[1] or cls[0]), window_id=int(win.id))

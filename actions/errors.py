@@ -1,0 +1,63 @@
+"""The one exception tree of uiagent.
+
+Every error a user can see is a `UIAgentError` with an exit code from the CLI contract:
+
+    UIAgentError (1)               the task failed or the agent gave up
+    ├── UsageError (2)             bad input: flags, files, key names, a missing display or binary
+    ├── Stopped (3)                a guard, the user, the kill switch or a budget stopped the run
+    │   ├── GuardStopped
+    │   ├── KillSwitchPressed
+    │   └── BudgetExceeded
+    └── ProviderError (4)          a model provider failed after retries
+
+Foreign errors (SDK, Xlib, OS) are translated into these at the edge where they happen.
+The message is one line that names the problem and, where there is one, the fix.
+"""
+
+from __future__ import annotations
+
+
+class UIAgentError(Exception):
+    """Base of all uiagent errors. `exit_code` is what the CLI exits with."""
+
+    exit_code = 1
+
+
+class TaskFailed(UIAgentError):
+    """The task could not be completed (the agent gave up, or a replay could not verify a step)."""
+
+    exit_code = 1
+
+
+class UsageError(UIAgentError):
+    """Bad input from the user or the environment; nothing was performed."""
+
+    exit_code = 2
+
+
+class DisplayError(UsageError):
+    """No usable X display (DISPLAY unset, unreachable, Xvfb missing)."""
+
+
+class Stopped(UIAgentError):
+    """The run was stopped on purpose: by a guard, the user, the kill switch or a budget."""
+
+    exit_code = 3
+
+
+class GuardStopped(Stopped):
+    """A guard denied an action and the run could not go on."""
+
+
+class KillSwitchPressed(Stopped):
+    """The kill-switch hotkey or the fail-safe corner stopped execution."""
+
+
+class BudgetExceeded(Stopped):
+    """A step, cost or time budget ran out."""
+
+
+class ProviderError(UIAgentError):
+    """A model provider failed after retries (HTTP error, timeout, unreachable)."""
+
+    exit_code = 4

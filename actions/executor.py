@@ -1,0 +1,176 @@
+"""The executor: validate -> guards -> confirmation -> perform -> ActionResult.
+
+There is one way to act: live agent steps, replay and cached test steps all go through
+`Executor.execute`. Expected failures (a denial, a declined confirmation, an input error) come
+back as values; only the kill switch and the fail-safe raise (`KillSwitchPressed`), because they
+must stop everything at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from actions.desktop import Desktop, ScreenGeometry, WindowInfo
+from actions.errors import KillSwitchPressed, UIAgentError
+from actions.guards import ALLOW, DEFAULT_GUARDS, Guard, GuardContext, Policy, Verdict, check
+from actions.models import (
+    Action, Click, Done, Drag, Fail, Key, Move, Scroll, Type, Wait, parse_action, validation_message,
+)
+
+log = logging.getLogger(__name__)
+
+Status = Literal["performed", "denied", "declined", "invalid", "failed"]
+ConfirmCallback = Callable[[Action, Verdict], bool]
+_TYPE_CHUNK = 16  # characters typed between two kill-switch checks
+
+
+def decline_all(action: Action, verdict: Verdict) -> bool:
+    """The non-interactive confirmation callback: anything that needs a human is declined."""
+    return False
+
+
+class ActionResult(BaseModel):
+    """The outcome of one action, as the planner and the recording see it."""
+
+    model_config = ConfigDict(frozen=True)
+    action: Action | None
+    status: Status
+    verdict: Verdict = ALLOW
+    error: str | None = None
+    started_at: float = 0.0     # wall clock (time.time)
+    guard_ms: float = 0.0
+    act_ms: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "performed"
+
+    def describe(self) -> str:
+        what = self.action.describe() if self.action else "invalid action"
+        return what if self.ok else f"{what}: {self.status}: {self.error or self.verdict.reason}"
+
+
+class Executor:
+    """Runs actions on a Desktop behind the guards. See the module docstring."""
+
+    def __init__(self, desktop: Desktop, policy: Policy | None = None,
+                 confirm: ConfirmCallback = decline_all, kill: threading.Event | None = None,
+                 guards: Sequence[Guard] = DEFAULT_GUARDS, clock: Callable[[], float] = time.monotonic) -> None:
+        self.desktop = desktop
+        self.policy = policy or Policy()
+        self.confirm = confirm
+        self.kill = kill or threading.Event()
+        self.guards = tuple(guards)
+        self.clock = clock
+        self._recent: deque[float] = deque(maxlen=max(self.policy.max_actions, 1))
+        self._screen: ScreenGeometry | None = None
+
+    @property
+    def screen(self) -> ScreenGeometry:
+        if self._screen is None:
+            self._screen = self.desktop.geometry()
+        return self._screen
+
+    def refresh_screen(self) -> None:
+        """Forget the cached screen geometry (after a resolution change)."""
+        self._screen = None
+
+    # -- the one entry point
+
+    def execute(self, action: Action | dict[str, Any], injection: str | None = None) -> ActionResult:
+        started = time.time()
+        t0 = self.clock()
+        self.check_stop()
+        if not isinstance(action, BaseModel):
+            try:
+                action = parse_action(action)
+            except ValidationError as e:
+                return ActionResult(action=None, status="invalid", error=validation_message(e), started_at=started)
+        verdict = check(action, self._context(action, injection), self.policy, self.guards)
+        guard_ms = (self.clock() - t0) * 1000
+        if verdict.decision == "deny":
+            log.info("denied %s: %s", action.describe(), verdict.reason)
+            return ActionResult(action=action, status="denied", verdict=verdict, started_at=started, guard_ms=guard_ms)
+        if verdict.decision == "confirm" and self.policy.confirm != "never" and not self.confirm(action, verdict):
+            log.info("declined %s: %s", action.describe(), verdict.reason)
+            return ActionResult(action=action, status="declined", verdict=verdict, started_at=started, guard_ms=guard_ms)
+        t1 = self.clock()
+        try:
+            self._perform(action)
+        except KillSwitchPressed:
+            raise
+        except UIAgentError as e:
+            return self._failed(action, verdict, str(e), started, guard_ms, t1)
+        except Exception as e:  # the X server went away, an input backend error, ...
+            log.debug("action failed", exc_info=True)
+            return self._failed(action, verdict, f"{type(e).__name__}: {e}", started, guard_ms, t1)
+        self._recent.append(self.clock())
+        log.info("performed %s", action.describe())
+        return ActionResult(action=action, status="performed", verdict=verdict, started_at=started,
+                            guard_ms=guard_ms, act_ms=(self.clock() - t1) * 1000)
+
+    def _failed(self, action: Action, verdict: Verdict, error: str, started: float, guard_ms: float,
+                t1: float) -> ActionResult:
+        log.info("failed %s: %s", action.describe(), error)
+        return ActionResult(action=action, status="failed", verdict=verdict, error=error, started_at=started,
+                            guard_ms=guard_ms, act_ms=(self.clock() - t1) * 1000)
+
+    def _context(self, action: Action, injection: str | None) -> GuardContext:
+        window = WindowInfo()
+        if action.kind not in ("wait", "done", "fail", "move") and self.policy.sensitive_windows:
+            window = self.desktop.active_window()
+        return GuardContext(screen=self.screen, window=window, now=self.clock(),
+                            recent=tuple(self._recent), injection=injection)
+
+    # -- stopping
+
+    def check_stop(self) -> None:
+        """Raise KillSwitchPressed if the kill switch fired or the pointer sits in a corner."""
+        if self.kill.is_set():
+            raise KillSwitchPressed("stopped by the kill switch")
+        if self.policy.failsafe_corners:
+            p = self.desktop.cursor()
+            w, h = self.screen.width, self.screen.height
+            if (p.x in (0, w - 1)) and (p.y in (0, h - 1)):
+                raise KillSwitchPressed("stopped by the fail-safe: the pointer was moved into a screen corner")
+
+    def wait(self, seconds: float) -> None:
+        """Sleep that the kill switch and the fail-safe interrupt within ~50 ms."""
+        deadline = self.clock() + seconds
+        while (remaining := deadline - self.clock()) > 0:
+            if self.kill.wait(min(remaining, 0.05)):
+                break
+            self.check_stop()
+        self.check_stop()
+
+    # -- dispatch (an explicit match: a model never names a method)
+
+    def _perform(self, action: Action) -> None:
+        d = self.desktop
+        match action:
+            case Click(x=x, y=y, button=button, count=count, modifiers=mods):
+                d.click(x, y, button, count, mods)
+            case Move(x=x, y=y):
+                d.move(x, y)
+            case Drag(path=path, button=button, modifiers=mods):
+                d.drag(path, button, mods)
+            case Scroll(x=x, y=y, dx=dx, dy=dy, modifiers=mods):
+                d.scroll(x, y, dx, dy, mods)
+            case Type(text=text):
+                for i in range(0, len(text), _TYPE_CHUNK):
+                    if i:
+                        self.check_stop()
+                    d.type_text(text[i:i + _TYPE_CHUNK])
+            case Key():
+                d.press(action.keys)
+            case Wait(seconds=seconds):
+                self.wait(seconds)
+            case Done() | Fail():
+                pass

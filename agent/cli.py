@@ -1,0 +1,178 @@
+"""The command line. Thin: parse, build Settings, call the library, render. Only this module prints.
+
+Heavy imports (SDKs, pyautogui, OCR, rich) happen inside the commands, so `uiagent --help` is fast.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from actions.errors import UIAgentError, UsageError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  rich_markup_mode=None,  # plain help: rich costs ~120 ms of cold start
+                  help="uiagent: a desktop UI-automation agent. Perceive, plan, act; every step recorded.")
+
+
+def _err(message: str) -> None:
+    sys.stderr.write(f"uiagent: {message}\n")
+
+
+def _fail(error: UIAgentError) -> NoReturn:
+    _err(f"error: {str(error).splitlines()[0] if str(error) else type(error).__name__}")
+    raise SystemExit(error.exit_code)
+
+
+def _virtual_size(value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    from agent.display import parse_size
+    return parse_size(value) if value not in ("", "default") else (1280, 800)
+
+
+def _display_env(stack: ExitStack, virtual: tuple[int, int] | None, dbus: bool = False) -> str:
+    """DISPLAY to drive: a fresh virtual display when asked, else $DISPLAY."""
+    if virtual:
+        from agent.display import VirtualDisplay
+        vd = stack.enter_context(VirtualDisplay(size=virtual, window_manager=True, dbus=dbus))
+        os.environ.update(vd.env)
+        return vd.display
+    display = os.environ.get("DISPLAY", "")
+    if not display:
+        from actions.errors import DisplayError
+        raise DisplayError("DISPLAY is not set: run inside an X session or add --virtual")
+    return display
+
+
+VirtualOpt = Annotated[str | None, typer.Option("--virtual", help="Run on a private Xvfb display of WxH "
+                                                 "(e.g. 1280x800)", show_default=False)]
+
+
+@app.command()
+def doctor(virtual: VirtualOpt = None,
+           as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON")] = False) -> None:
+    """Check the display, X extensions, OCR engines, window manager and provider keys."""
+    from agent.doctor import run_checks, usable
+
+    with ExitStack() as stack:
+        try:
+            display: str | None = _display_env(stack, _virtual_size(virtual))
+        except UsageError as e:
+            if virtual:
+                raise
+            display = None
+            _err(str(e))
+        checks = run_checks(display)
+    ok = usable(checks)
+    if as_json:
+        print(json.dumps({"usable": ok, "checks": [c.model_dump() for c in checks]}))
+    else:
+        from rich.console import Console
+        console = Console(highlight=False, soft_wrap=True)
+        for c in checks:
+            mark = "[green]ok[/]" if c.ok else ("[red]FAIL[/]" if c.required else "[yellow]warn[/]")
+            line = f"{mark:>16}  {c.name}: {c.detail}"
+            console.print(line + (f"  [dim]-> {c.fix}[/]" if not c.ok and c.fix else ""))
+        console.print("[green]usable[/]" if ok else "[red]not usable: fix the FAIL lines above[/]")
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command()
+def act(source: Annotated[str, typer.Argument(help="A JSON file of actions (a list, or one per line); - for stdin")],
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="Log what would happen; perform nothing")] = False,
+        confirm: Annotated[str, typer.Option(help="never|risky|always")] = "risky",
+        virtual: VirtualOpt = None) -> None:
+    """Run a list of actions through the guarded executor (no model). Exit 3 if a guard stops it."""
+    from actions.desktop import DryRunDesktop, PyAutoGUIDesktop
+    from actions.errors import GuardStopped
+    from actions.executor import Executor
+    from actions.killswitch import KillSwitch
+    from agent.settings import load_settings
+    from agent.action_files import load_actions
+
+    settings = load_settings({"guards.confirm": confirm})
+    actions = load_actions(source)
+    with ExitStack() as stack:
+        display = _display_env(stack, _virtual_size(virtual))
+        desktop: Any = PyAutoGUIDesktop(display, failsafe=settings.failsafe)
+        if dry_run:
+            desktop = DryRunDesktop(desktop)
+        kill = stack.enter_context(KillSwitch(settings.kill_hotkey))
+        executor = Executor(desktop, settings.guards, confirm=_terminal_confirm, kill=kill.event)
+        for i, action in enumerate(actions, 1):
+            result = executor.execute(action)
+            prefix = "would " if dry_run and result.ok else ""
+            print(f"{i:>3} {prefix}{result.describe()}", flush=True)
+            if result.status in ("denied", "declined"):
+                raise GuardStopped(f"action {i} {result.status}: {result.verdict.reason}")
+            if not result.ok:
+                raise UIAgentError(f"action {i} failed: {result.error}")
+
+
+def _terminal_confirm(action: Any, verdict: Any) -> bool:
+    if not sys.stdin.isatty():
+        return False
+    answer = input(f"uiagent: {action.describe()} needs confirmation ({verdict.reason}). Go ahead? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from agent import __version__
+        print(f"uiagent {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Show the version and exit")] = False,
+          verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More logging (-vv: debug)")] = 0
+          ) -> None:
+    level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: one clear line and the contract's exit code for every expected error."""
+    try:
+        code = app(args=_optional_virtual(sys.argv[1:] if argv is None else argv), prog_name="uiagent",
+                   standalone_mode=False)
+    except typer.Exit as e:
+        raise SystemExit(e.exit_code) from None
+    except typer.TyperException as e:  # typer's own usage errors (it vendors click)
+        _err(f"error: {e.format_message()}")
+        raise SystemExit(2) from None
+    except typer.Abort:
+        _err("stopped by the user")
+        raise SystemExit(3) from None
+    except KeyboardInterrupt:
+        _err("stopped by the user")
+        raise SystemExit(3) from None
+    except UIAgentError as e:
+        _fail(e)
+    except BrokenPipeError:
+        raise SystemExit(0) from None
+    raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def _optional_virtual(argv: list[str]) -> list[str]:
+    """`--virtual` takes an optional WxH (the CLI contract); typer options cannot, so a bare
+    `--virtual` gets the default size here."""
+    import re
+
+    out = []
+    for i, arg in enumerate(argv):
+        out.append(arg)
+        if arg == "--virtual":
+            nxt = argv[i + 1] if i + 1 < len(argv) else None
+            if nxt is None or not re.fullmatch(r"\d+x\d+", nxt):
+                out.append("default")
+    return out

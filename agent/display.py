@@ -1,0 +1,314 @@
+"""VirtualDisplay: a private X server (Xvfb), optionally with openbox and a session D-Bus.
+
+    with VirtualDisplay(size=(1280, 800), window_manager=True) as vd:
+        proc = vd.launch(["xcalc"])
+        vd.wait_for_window(pid=proc.pid, name="xcalc")
+        ... vd.env["DISPLAY"] ...
+
+Xvfb picks a free display itself (`-displayfd`), so several can run at once without races.
+HOME and the XDG folders point at a private temp folder. Everything started here is torn down on
+exit, on exceptions too.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from actions.desktop import WindowInfo
+from actions.errors import DisplayError, UsageError
+
+log = logging.getLogger(__name__)
+
+
+class WindowGeometry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    window: WindowInfo
+    left: int
+    top: int
+    width: int
+    height: int
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'1920x1080' -> (1920, 1080); UsageError otherwise."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise UsageError(f"bad screen size {text!r}: write it as WIDTHxHEIGHT, e.g. 1280x800") from None
+    if not (200 <= w <= 8192 and 200 <= h <= 8192):
+        raise UsageError(f"screen size {text!r} out of range: each side must be 200..8192")
+    return w, h
+
+
+class VirtualDisplay:
+    """Xvfb on a free display, as a context manager (see the module docstring)."""
+
+    def __init__(self, size: tuple[int, int] = (1280, 800), window_manager: bool = True,
+                 dbus: bool = False, depth: int = 24, start_timeout: float = 10.0) -> None:
+        self.size = size
+        self.depth = depth
+        self.window_manager = window_manager
+        self.dbus = dbus
+        self.start_timeout = start_timeout
+        self.display = ""
+        self.env: dict[str, str] = {}
+        self._home: Path | None = None
+        self._procs: list[subprocess.Popen[bytes]] = []
+        self._xvfb: subprocess.Popen[bytes] | None = None
+        self._dbus_pid: int | None = None
+
+    # -- lifecycle
+
+    def __enter__(self) -> VirtualDisplay:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        xvfb = shutil.which("Xvfb")
+        if not xvfb:
+            raise DisplayError("Xvfb not found: install it with `apt-get install xvfb` "
+                               "(or run the README's setup command)")
+        self._home = Path(tempfile.mkdtemp(prefix="uiagent-home-"))
+        for sub in ("config", "cache", "data", "runtime"):
+            (self._home / sub).mkdir()
+        (self._home / "runtime").chmod(0o700)
+        self._start_xvfb(xvfb)
+        self.env = self._child_env()
+        if self.dbus:
+            self._start_dbus()
+        if self.window_manager:
+            self._start_openbox()
+        log.info("virtual display %s (%dx%d) ready", self.display, *self.size)
+
+    def _start_xvfb(self, xvfb: str) -> None:
+        read_fd, write_fd = os.pipe()
+        w, h = self.size
+        cmd = [xvfb, "-displayfd", str(write_fd), "-screen", "0", f"{w}x{h}x{self.depth}",
+               "-nolisten", "tcp", "-noreset", "+extension", "RECORD", "+extension", "XTEST"]
+        self._xvfb = subprocess.Popen(cmd, pass_fds=(write_fd,), stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE, start_new_session=True)
+        os.close(write_fd)
+        try:
+            number = self._read_display_number(read_fd)
+        finally:
+            os.close(read_fd)
+        self.display = f":{number}"
+
+    def _read_display_number(self, fd: int) -> str:
+        deadline = time.monotonic() + self.start_timeout
+        data = b""
+        while not data.endswith(b"\n"):
+            remaining = deadline - time.monotonic()
+            ready, _, _ = select.select([fd], [], [], max(remaining, 0))
+            if not ready:
+                raise DisplayError(f"Xvfb did not start within {self.start_timeout:g}s")
+            chunk = os.read(fd, 64)
+            if not chunk:
+                err = self._xvfb.stderr.read().decode(errors="replace") if self._xvfb and self._xvfb.stderr else ""
+                raise DisplayError(f"Xvfb exited at start: {err.strip().splitlines()[-1] if err.strip() else 'no output'}")
+            data += chunk
+        return data.decode().strip()
+
+    def _child_env(self) -> dict[str, str]:
+        assert self._home is not None
+        env = {k: v for k, v in os.environ.items() if k not in ("DBUS_SESSION_BUS_ADDRESS", "XAUTHORITY")}
+        env.update(
+            DISPLAY=self.display,
+            HOME=str(self._home),
+            XDG_CONFIG_HOME=str(self._home / "config"),
+            XDG_CACHE_HOME=str(self._home / "cache"),
+            XDG_DATA_HOME=str(self._home / "data"),
+            XDG_RUNTIME_DIR=str(self._home / "runtime"),
+            XDG_SESSION_TYPE="x11",
+            NO_AT_BRIDGE="0" if self.dbus else "1",
+        )
+        return env
+
+    def _start_dbus(self) -> None:
+        if not shutil.which("dbus-daemon"):
+            raise DisplayError("dbus-daemon not found: install it with `apt-get install dbus`")
+        out = subprocess.run(["dbus-daemon", "--session", "--fork", "--print-address=1", "--print-pid=1"],
+                             env=self.env, capture_output=True, text=True, timeout=10, check=True)
+        address, pid = out.stdout.split()[:2]
+        self._dbus_pid = int(pid)
+        self.env["DBUS_SESSION_BUS_ADDRESS"] = address
+        self.env["GTK_MODULES"] = "gail:atk-bridge"
+
+    def _start_openbox(self) -> None:
+        if not shutil.which("openbox"):
+            raise DisplayError("openbox not found: install it with `apt-get install openbox`, "
+                               "or start the display without a window manager")
+        config = resources.files("agent") / "data" / "openbox-rc.xml"
+        with resources.as_file(config) as path:
+            rc = Path(self.env["HOME"]) / "openbox-rc.xml"
+            shutil.copyfile(path, rc)
+        proc = self.launch(["openbox", "--config-file", str(rc)])
+        self._wait(lambda: _wm_running(self.display) or proc.poll() is not None, 10.0, "openbox to start")
+        if proc.poll() is not None:
+            raise DisplayError("openbox exited at start")
+
+    def stop(self) -> None:
+        for proc in reversed(self._procs):
+            _terminate(proc)
+        self._procs.clear()
+        if self._dbus_pid:
+            try:
+                os.kill(self._dbus_pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            self._dbus_pid = None
+        if self._xvfb is not None:
+            _terminate(self._xvfb)
+            if self._xvfb.stderr:
+                self._xvfb.stderr.close()
+            self._xvfb = None
+        if self._home is not None:
+            shutil.rmtree(self._home, ignore_errors=True)
+            self._home = None
+
+    # -- apps
+
+    def launch(self, cmd: Sequence[str] | str, **kwargs: Any) -> subprocess.Popen[bytes]:
+        """Start a program on this display (its own process group; stopped with the display)."""
+        argv = cmd.split() if isinstance(cmd, str) else list(cmd)
+        if not argv or not shutil.which(argv[0]):
+            raise UsageError(f"cannot launch {argv[0] if argv else cmd!r}: command not found")
+        proc = subprocess.Popen(argv, env={**self.env, **kwargs.pop("env", {})},
+                                stdout=kwargs.pop("stdout", subprocess.DEVNULL),
+                                stderr=kwargs.pop("stderr", subprocess.DEVNULL),
+                                start_new_session=True, **kwargs)
+        self._procs.append(proc)
+        return proc
+
+    def wait_for_window(self, name: str | None = None, pid: int | None = None,
+                        timeout: float = 10.0) -> WindowGeometry:
+        """Wait until a mapped top-level window whose class or title contains `name` (or whose
+        _NET_WM_PID is `pid`) exists; return it with its position on screen."""
+        return wait_for_window(self.display, name=name, pid=pid, timeout=timeout)
+
+    def _wait(self, ready: Any, timeout: float, what: str) -> None:
+        _poll(ready, timeout, what)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _poll(ready: Any, timeout: float, what: str, interval: float = 0.01) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = ready()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise DisplayError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(interval)
+        interval = min(interval * 1.5, 0.1)
+
+
+def _terminate(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        proc.terminate()
+    try:
+        proc.wait(timeout=3)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=3)
+
+
+def _wm_running(display: str) -> bool:
+    from Xlib.display import Display
+
+    x = Display(display)
+    try:
+        prop = x.screen().root.get_full_property(x.intern_atom("_NET_SUPPORTING_WM_CHECK"), 0)
+        return bool(prop and len(prop.value))
+    finally:
+        x.close()
+
+
+def wait_for_window(display: str, name: str | None = None, pid: int | None = None,
+                    timeout: float = 10.0) -> WindowGeometry:
+    """Poll the X server until a matching mapped top-level window exists (see VirtualDisplay)."""
+    from Xlib.display import Display
+
+    try:
+        x = Display(display)
+    except Exception as e:
+        raise DisplayError(f"cannot open display {display!r}: {e}") from e
+    try:
+        what = f"a window named {name!r}" if name else f"a window of process {pid}"
+        return _poll(lambda: _find_window(x, name, pid), timeout, what)  # type: ignore[no-any-return]
+    finally:
+        x.close()
+
+
+def _find_window(x: Any, name: str | None, pid: int | None) -> WindowGeometry | None:
+    from Xlib import X
+
+    root = x.screen().root
+    needle = name.lower() if name else None
+    pid_atom = x.intern_atom("_NET_WM_PID")
+    for win in _client_windows(x, root):
+        try:
+            attrs = win.get_attributes()
+            if attrs.map_state != X.IsViewable:
+                continue
+            cls = win.get_wm_class() or ("", "")
+            title = win.get_wm_name() or ""
+            matched = False
+            if needle and (needle in cls[0].lower() or needle in cls[1].lower() or needle in str(title).lower()):
+                matched = True
+            if pid is not None and not matched:
+                prop = win.get_full_property(pid_atom, 0)
+                matched = bool(prop and len(prop.value) and int(prop.value[0]) == pid)
+            if not matched:
+                continue
+            geom = win.get_geometry()
+            pos = root.translate_coords(win, 0, 0)
+            info = WindowInfo(title=str(title), app=str(cls[1] or cls[0]), window_id=int(win.id))
+            return WindowGeometry(window=info, left=pos.x, top=pos.y, width=geom.width, height=geom.height)
+        except Exception:  # the window went away while we looked at it
+            continue
+    return None
+
+
+def _client_windows(x: Any, root: Any) -> list[Any]:
+    """Top-level client windows: the WM's list when there is one, else root's children (and
+    their children, since a window manager may reparent)."""
+    prop = root.get_full_property(x.intern_atom("_NET_CLIENT_LIST"), 0)
+    if prop and len(prop.value):
+        return [x.create_resource_object("window", int(w)) for w in prop.value]
+    found = []
+    for child in root.query_tree().children:
+        found.append(child)
+        found.extend(child.query_tree().children)
+    return found
