@@ -1,0 +1,70 @@
+"""The Planner protocol and the values that cross it.
+
+Planners propose, the executor disposes: a planner never touches a Desktop, the executor or the
+guards. It returns actions in **screen space**; each planner converts its model's coordinates at
+its own boundary with the pure functions of `agent.perception.scaling`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from actions.executor import ActionResult
+from actions.models import Action
+from agent.observation import Observation
+
+
+class Usage(BaseModel):
+    """Model usage of one turn (possibly several calls: re-asks after malformed output)."""
+
+    model_config = ConfigDict(frozen=True)
+    model_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_input_tokens: int = 0
+    cost_usd: float = 0.0
+    estimated: bool = False  # tokens estimated from image/text formulas, not reported by the server
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(model_calls=self.model_calls + other.model_calls,
+                     input_tokens=self.input_tokens + other.input_tokens,
+                     output_tokens=self.output_tokens + other.output_tokens,
+                     cached_input_tokens=self.cached_input_tokens + other.cached_input_tokens,
+                     cost_usd=self.cost_usd + other.cost_usd,
+                     estimated=self.estimated or other.estimated)
+
+
+class Turn(BaseModel):
+    """One planner turn: what the model thought, what it proposes, and what it literally said."""
+
+    model_config = ConfigDict(frozen=True)
+    reasoning: str = ""
+    actions: tuple[Action, ...] = ()
+    raw_output: str = Field(default="", description="The model's raw output (text or JSON), for the recording")
+    model_coordinates: tuple[str, ...] = Field(default=(), description="Per action, the model's own "
+                                               "coordinates as it gave them, e.g. 'mark 17', '(512,384)@1024x768'")
+    usage: Usage = Usage()
+    prompt_ref: str = Field(default="", description="Which prompt template rendered the request")
+
+
+class HistoryItem(BaseModel):
+    """A finished step as the planner sees it next time."""
+
+    model_config = ConfigDict(frozen=True)
+    step: int
+    reasoning: str = ""
+    actions: tuple[Action, ...] = ()
+    results: tuple[ActionResult, ...] = ()
+    notes: tuple[str, ...] = ()  # e.g. "the screen did not change after the click"
+
+
+@runtime_checkable
+class Planner(Protocol):
+    """Built from a model spec `provider:model` and Settings by `agent.planners.registry`."""
+
+    name: str
+
+    def next_turn(self, task: str, observation: Observation, history: Sequence[HistoryItem]) -> Turn: ...
