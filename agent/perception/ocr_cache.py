@@ -84,7 +84,8 @@ class OcrReader:
         frame_area = image.width * image.height
         full = regions is None or sum(rg.area(r) for r in regions) > self.full_fraction * frame_area
         if full:
-            regions = rg.merge_boxes(rg.content_regions(image, self.tile), self.merge_gap)
+            content = rg.content_regions(image, self.tile)
+            regions = rg.merge_boxes([rg.expand(b, self.margin, image.size) for b in content], self.merge_gap)
             kept: list[TextLine] = []
         else:
             assert state is not None and regions is not None
