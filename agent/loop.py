@@ -13,13 +13,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from actions.desktop import Desktop, Screenshot
 from actions.errors import BudgetExceeded, ProviderError, Stopped, TaskFailed, UIAgentError
 from actions.executor import ActionResult, Executor
 from actions.models import Action, Type
 from agent.observation import Observation
+from agent.perception.settle import SettleResult
 from agent.planners.base import HistoryItem, Planner, Turn, Usage
 from agent.progress import StuckDetector
 from agent.recorder import Recorder
@@ -27,17 +28,16 @@ from agent.recording import Outcome, Step
 from agent.settings import Settings
 from agent.step_builder import StepBuilder
 
-if TYPE_CHECKING:
-    from agent.perception.settle import SettleResult
-
 log = logging.getLogger(__name__)
 
 
 class Perceiver(Protocol):
-    """What the loop needs from perception (agent.perception.perceiver.Perceiver is the real one)."""
+    """What the loop needs to see (agent.perception.perceiver.Perceiver is the real one)."""
 
-    def observe(self, elements: bool) -> Observation: ...
-    def settle(self, before: Screenshot) -> SettleResult: ...
+    def observe(self, screenshot: Screenshot | None = None, elements: bool = True) -> Observation: ...
+
+
+Settler = Callable[[Screenshot], SettleResult]  # waits for the screen to go still after an action
 
 
 @dataclass
@@ -46,6 +46,7 @@ class LoopContext:
     planner: Planner
     executor: Executor
     perceiver: Perceiver
+    settle: Settler
     recorder: Recorder
     settings: Settings
     stop: threading.Event = field(default_factory=threading.Event)   # finish the action, then stop
@@ -60,15 +61,17 @@ def run_task(task: str, ctx: LoopContext) -> Outcome:
     usage = Usage()
     history: list[HistoryItem] = []
     stuck = StuckDetector()
+    last_frame: Screenshot | None = None  # the settled frame of the last action: no need to grab again
     outcome = Outcome(status="failed", reason=f"gave up after {ctx.settings.max_steps} steps (--max-steps)")
     try:
         for index in range(1, ctx.settings.max_steps + 1):
             _check_limits(ctx, started, usage)
             step = StepBuilder(index, ctx.recorder, ctx.clock)
-            observation = step.observe(ctx.perceiver, getattr(ctx.planner, "needs_elements", False))
+            observation = step.observe(ctx.perceiver, last_frame, getattr(ctx.planner, "needs_elements", False))
             turn = step.plan(ctx.planner, task, observation, history)
             usage += turn.usage
             results, notes, finished = _act(ctx, step, turn, observation, stuck)
+            last_frame = step.last_frame
             record = step.finish(turn, results, notes)
             ctx.recorder.append(record)
             ctx.on_step(record)
@@ -85,8 +88,8 @@ def run_task(task: str, ctx: LoopContext) -> Outcome:
         outcome = Outcome(status="error", reason=str(e))
     except TaskFailed as e:
         outcome = Outcome(status="failed", reason=str(e))
-    except UIAgentError as e:
-        outcome = Outcome(status="error", reason=str(e))
+    except UIAgentError as e:  # e.g. the display went away mid-run
+        outcome = Outcome(status="failed", reason=str(e))
     finally:
         outcome = outcome.model_copy(update={
             "steps": len(history), "model_calls": usage.model_calls, "cost_usd": round(usage.cost_usd, 6),
@@ -124,7 +127,7 @@ def _act(ctx: LoopContext, step: StepBuilder, turn: Turn, observation: Observati
             notes.append(f"{action.describe()} was not performed: {result.status}: "
                          f"{result.error or result.verdict.reason}")
             break
-        settled = step.settle(ctx.perceiver, before)
+        settled = step.settle(ctx.settle, before)
         before = settled.screenshot
         if not settled.did_change and action.kind not in ("wait", "move"):
             notes.append(f"the screen did not change after: {action.describe()}")

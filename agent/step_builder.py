@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import Any
 
 from actions.desktop import Screenshot
 from actions.executor import ActionResult, Executor
 from actions.models import Action, Box, Target, action_point
 from agent.observation import Observation
 from agent.perception.elements import Element
+from agent.perception.settle import SettleResult
 from agent.planners.base import HistoryItem, Planner, Turn
 from agent.recorder import Recorder
 from agent.recording import Durations, Step, summarize_perception, utc_now
-
-if TYPE_CHECKING:
-    from agent.perception.settle import SettleResult
 
 CROP_RADIUS = 32  # half-size of the crop kept around a point without a known box
 
@@ -51,13 +49,14 @@ class StepBuilder:
         self.frame_before: str | None = None
         self.frame_after: str | None = None
         self.performed: list[Action] = []
+        self.last_frame: Screenshot | None = None
 
     def _time(self, phase: str, t0: float) -> None:
         self.ms[phase] = self.ms.get(phase, 0.0) + (self.clock() - t0) * 1000
 
-    def observe(self, perceiver: object, elements: bool) -> Observation:
+    def observe(self, perceiver: Any, screenshot: Screenshot | None, elements: bool) -> Observation:
         t0 = self.clock()
-        obs: Observation = perceiver.observe(elements)  # type: ignore[attr-defined]
+        obs: Observation = perceiver.observe(screenshot, elements=elements)
         self._time("perceive", t0)
         t1 = self.clock()
         self.frame_before = self.recorder.add_frame(obs.screenshot.image)
@@ -83,10 +82,11 @@ class StepBuilder:
         self.performed.append(recorded)
         return result.model_copy(update={"action": recorded}) if result.action is not None else result
 
-    def settle(self, perceiver: object, before: Screenshot) -> SettleResult:
+    def settle(self, settle: Callable[[Screenshot], SettleResult], before: Screenshot) -> SettleResult:
         t0 = self.clock()
-        settled: SettleResult = perceiver.settle(before)  # type: ignore[attr-defined]
+        settled = settle(before)
         self._time("settle", t0)
+        self.last_frame = settled.screenshot
         t1 = self.clock()
         self.frame_after = self.recorder.add_frame(settled.screenshot.image)
         self._time("record", t1)

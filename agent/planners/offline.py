@@ -19,14 +19,16 @@ from agent.perception.elements import Element
 from agent.planners.base import HistoryItem, Turn
 from agent.planners.instructions import Instruction, parse_task
 
-Finder = Callable[[Sequence[Element], str], Any]  # -> a result with .best, .candidates, .ambiguous
+Finder = Callable[..., Any]  # (elements, text, min_score=) -> a result with .best, .candidates, .ambiguous
 _GROUNDLESS = ("type", "key", "wait")
+CLICK_MIN_SCORE = 0.75   # a target to act on may differ a little from what OCR read
+VERIFY_MIN_SCORE = 0.9   # a text to check must be there nearly letter for letter
 
 
-def _default_find(elements: Sequence[Element], text: str) -> Any:
+def _default_find(elements: Sequence[Element], text: str, min_score: float = CLICK_MIN_SCORE) -> Any:
     from agent.perception.find import find
 
-    return find(elements, text)
+    return find(elements, text, min_score=min_score)
 
 
 class OfflinePlanner:
@@ -98,10 +100,10 @@ class OfflinePlanner:
                 return self._pointer(step, obs)
 
     def _ground(self, step: Instruction, text: str, obs: Observation) -> Element | Fail:
-        result = self.find(obs.elements, text)
+        result = self.find(obs.elements, text, min_score=CLICK_MIN_SCORE)
         if result.best is not None and not result.ambiguous:
             return result.best  # type: ignore[no-any-return]
-        seen = ", ".join(repr(e.text) for e in (result.candidates or [])[:6]) or "nothing similar"
+        seen = ", ".join(repr(_text(c)) for c in (result.candidates or [])[:6]) or "nothing similar"
         if result.ambiguous:
             return Fail(reason=f"{step.source!r}: {text!r} is ambiguous, candidates: {seen}")
         visible = ", ".join(repr(e.text) for e in obs.elements[:12]) or "no text at all"
@@ -135,7 +137,7 @@ class OfflinePlanner:
         return [Fail(reason=f"{step.source!r}: unsupported step")], False
 
     def _verify(self, step: Instruction, obs: Observation) -> tuple[list[Action], bool]:
-        result = self.find(obs.elements, step.target or "")
+        result = self.find(obs.elements, step.target or "", min_score=VERIFY_MIN_SCORE)
         present = result.best is not None
         if present == (step.verb == "verify"):
             return [], True
@@ -144,7 +146,7 @@ class OfflinePlanner:
         return [Fail(reason=f"{step.source!r}: {step.target!r} {what}; visible: {visible}")], False
 
     def _wait_for(self, step: Instruction, obs: Observation) -> tuple[list[Action], bool]:
-        if self.find(obs.elements, step.target or "").best is not None:
+        if self.find(obs.elements, step.target or "", min_score=VERIFY_MIN_SCORE).best is not None:
             return [], True
         now = self.clock()
         if self._waiting_since is None:
@@ -152,6 +154,11 @@ class OfflinePlanner:
         if now - self._waiting_since >= step.seconds:
             return [Fail(reason=f"{step.source!r}: {step.target!r} did not appear within {step.seconds:g}s")], False
         return [Wait(seconds=self.poll_s)], False
+
+
+def _text(candidate: Any) -> str:
+    """A find candidate's text (a Candidate wraps an Element; a bare Element is fine too)."""
+    return str(getattr(getattr(candidate, "element", candidate), "text", candidate))
 
 
 def _ends_turn(actions: list[Action]) -> bool:

@@ -38,8 +38,8 @@ class FakePerceiver:
     def __init__(self, desktop: FakeDesktop) -> None:
         self.desktop = desktop
 
-    def observe(self, elements: bool) -> Observation:
-        shot = self.desktop.capture()
+    def observe(self, screenshot: Screenshot | None = None, elements: bool = True) -> Observation:
+        shot = screenshot or self.desktop.capture()
         return Observation(screenshot=shot, screen=self.desktop.geometry())
 
     def settle(self, before: Screenshot) -> Settled:
@@ -62,8 +62,9 @@ def context(planner, desktop=None, **settings) -> tuple[LoopContext, MemoryRecor
     desktop = desktop or FakeDesktop(frames(40))
     recorder = MemoryRecorder(Redactor(settings.pop("secrets_map", {})))
     recorder.start(Session(task="t"))
-    ctx = LoopContext(desktop=desktop, planner=planner, executor=Executor(desktop), perceiver=FakePerceiver(desktop),
-                      recorder=recorder, settings=Settings(**settings))
+    perceiver = FakePerceiver(desktop)
+    ctx = LoopContext(desktop=desktop, planner=planner, executor=Executor(desktop), perceiver=perceiver,
+                      settle=perceiver.settle, recorder=recorder, settings=Settings(**settings))
     return ctx, recorder, desktop
 
 

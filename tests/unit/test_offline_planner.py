@@ -27,7 +27,7 @@ class Found:
     ambiguous: bool = False
 
 
-def exact_find(elements, text):
+def exact_find(elements, text, min_score=0.75):
     hits = [e for e in elements if e.text == text]
     return Found(best=hits[0] if hits else None, candidates=hits, ambiguous=len(hits) > 1)
 
