@@ -177,7 +177,7 @@ def _encode(path: Path, width: int, quality: int, png: bool = False) -> tuple[st
             size = original.size
             img = original.convert("RGB")
         if img.width > width:
-            img = img.resize((width, round(img.height * width / img.width)), Image.Resampling.BILINEAR)
+            img = img.resize((width, round(img.height * width / img.width)), Image.Resampling.BOX)  # BOX: 2x faster, fine for downscaling
         buf = io.BytesIO()
         img.save(buf, "PNG" if png else "JPEG", quality=quality)
     except (OSError, UnidentifiedImageError, ValueError) as e:
