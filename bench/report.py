@@ -21,10 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from recording_samples import desktop_frame, write_sample  # noqa: E402
+from recording_samples import desktop_frame, write_sample
 
-from agent.recorder import FolderRecorder  # noqa: E402
-from agent.recording import Session, Step, utc_now  # noqa: E402
+from agent.recorder import FolderRecorder
+from agent.recording import Session, Step, utc_now
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
