@@ -94,10 +94,19 @@ class KillSwitch:
         return self
 
     def stop(self) -> None:
-        if self._listener is not None:
-            self._listener.stop()
-            self._listener.join(timeout=2)  # before the X server may go away
-            self._listener = None
+        listener, self._listener = self._listener, None
+        if listener is None:
+            return
+        # pynput's stop() disables the RECORD context on the connection its thread is blocked
+        # reading, which does not always wake it once events have flowed; disabling it on the
+        # other connection does. Then wait for the thread, before the X server may go away.
+        try:
+            listener._display_stop.record_disable_context(listener._context)
+            listener._display_stop.flush()
+        except Exception:  # already stopped, or the server is gone
+            pass
+        listener.stop()
+        listener.join(timeout=2)
 
     def __enter__(self) -> KillSwitch:
         return self.start()
