@@ -100,7 +100,9 @@ class OfflinePlanner:
                 return self._pointer(step, obs)
 
     def _ground(self, step: Instruction, text: str, obs: Observation) -> Element | Fail:
-        result = self.find(obs.elements, text, min_score=CLICK_MIN_SCORE)
+        # A one- or two-character target ("+", "7", "OK") must match exactly: "+/-" is not "+".
+        min_score = VERIFY_MIN_SCORE if len(text.strip()) <= 2 else CLICK_MIN_SCORE
+        result = self.find(obs.elements, text, min_score=min_score)
         if result.best is not None and not result.ambiguous:
             return result.best  # type: ignore[no-any-return]
         seen = ", ".join(repr(_text(c)) for c in (result.candidates or [])[:6]) or "nothing similar"

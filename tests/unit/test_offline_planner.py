@@ -145,3 +145,13 @@ def test_scroll_without_target_uses_the_screen_center() -> None:
     t = OfflinePlanner(find=exact_find).next_turn("scroll down 3", obs(), [])
     assert t.actions[0] == Scroll(x=400, y=300, dy=3)
     assert [type(a) for a in OfflinePlanner(find=exact_find).next_turn("type a, press Return", obs(), []).actions] == [Type, Key]
+
+
+def test_short_targets_must_match_exactly_with_the_real_finder() -> None:
+    """'click +' never lands on '+/-' when OCR missed the '+' button."""
+    p = OfflinePlanner()
+    turn = p.next_turn("click +", obs(el(1, "+/-", 10, 10), el(2, "=", 60, 10)), [])
+    assert isinstance(turn.actions[0], Fail) and "no '+' on screen" in turn.actions[0].reason
+    p = OfflinePlanner()
+    turn = p.next_turn("click Save", obs(el(1, "Save as", 10, 10), el(2, "Sane", 60, 60)), [])
+    assert isinstance(turn.actions[0], Click) and turn.actions[0].target.label == "Save as"
