@@ -76,6 +76,7 @@ class Exchange:
     reply: Any
     calls: list[Call] = field(default_factory=list)
     step: int | None = None
+    context: str = ""   # text that belongs with the image (e.g. the mark legend)
 
 
 @dataclass
