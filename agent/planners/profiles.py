@@ -72,7 +72,7 @@ class ProfileTable(BaseModel):
                 continue
             if fnmatch.fnmatchcase(name, str(entry.get("pattern", "*")).lower()):
                 return _build({**self.defaults, **entry})
-        log.info("no profile for model %r (%s): using defaults; add one with %s", model,
+        log.warning("no profile for model %r (%s): using defaults; add one with %s", model,
                  provider or "no provider", ENV_PROFILES)
         return _build({**self.defaults, "provider": provider, "known": False})
 

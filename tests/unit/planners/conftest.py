@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,6 +28,7 @@ def model_server() -> Iterator[FakeModelServer]:
         yield server
 
 
+@functools.lru_cache(maxsize=32)
 def screen_image(size: tuple[int, int] = (1920, 1080), seed: int = 0) -> Image.Image:
     """A desktop-like picture: windows with title bars and lines of text."""
     image = Image.new("RGB", size, (40, 44, 52))
