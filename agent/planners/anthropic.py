@@ -17,7 +17,9 @@ from anthropic.types.beta import BetaMessage
 from pydantic import ValidationError
 
 from actions.errors import PlannerOutputError
-from actions.models import Action, Box, Click, Done, Drag, Fail, Key, Move, Point, Scroll, Type, Wait, validation_message
+from actions.models import (
+    Action, Box, Click, Done, Drag, Fail, Key, Move, Point, Scroll, Type, Wait, validation_message,
+)
 from agent.observation import Observation
 from agent.perception.scaling import ImageSpace, box_to_screen, screen_to_image
 from agent.planners import prompts
@@ -25,6 +27,7 @@ from agent.planners.base import HistoryItem, Turn, Usage
 from agent.planners.history import Call, Exchange, Transcript, call_answer, step_notes, summarise
 from agent.planners.imaging import EncodedImage, encode_observation, zoom
 from agent.planners.model_planner import ModelPlanner, PlannerConfig
+from agent.planners.parsing import numbers
 from agent.planners.transport import anthropic_client, client_url, unexpected_body
 
 log = logging.getLogger(__name__)
@@ -220,6 +223,11 @@ class AnthropicPlanner(ModelPlanner):
             parsed.calls.append(Call(call_id=call_id, note=f"invalid: {validation_message(e)}", is_error=True))
             parsed.errors.append(validation_message(e))
             return
+        except (TypeError, ValueError, OverflowError) as e:  # odd JSON types in the input
+            message = f"invalid input for {data.get('action')!r}: {e}"[:300] if isinstance(data, dict) else str(e)
+            parsed.calls.append(Call(call_id=call_id, note=message, is_error=True))
+            parsed.errors.append(message)
+            return
         if isinstance(result, Call):
             result.call_id = call_id
             parsed.calls.append(result)
@@ -246,14 +254,16 @@ class AnthropicPlanner(ModelPlanner):
         """One computer-tool input as actions (screen space), or a Call answered without acting."""
         kind = data.get("action")
         text = data.get("text")
+        if text is not None and not isinstance(text, str):
+            raise PlannerOutputError(f"text must be a string, got {text!r}"[:200])
         match kind:
             case "key":
-                keys = str(text or "").split()
+                keys = (text or "").split()
                 if not keys:
                     raise PlannerOutputError("key needs text, e.g. ctrl+s or Return")
                 return [Key(chord=k) for k in keys]
             case "type":
-                return [Type(text=str(text or ""))]
+                return [Type(text=text or "")]
             case "mouse_move":
                 p = self._xy(space, data.get("coordinate"), True)
                 if self._pressed is not None:
@@ -275,7 +285,8 @@ class AnthropicPlanner(ModelPlanner):
             case "scroll":
                 return [self._scroll(data, space)]
             case "wait":
-                return [Wait(seconds=min(60.0, max(0.1, float(data.get("duration") or 1))))]
+                duration = numbers(data.get("duration"))
+                return [Wait(seconds=min(60.0, max(0.1, duration[0] if duration else 1.0)))]
             case "left_mouse_down":
                 self._pressed = [self._cursor or self._xy(space, None, False)]
                 return Call(call_id="", note="ok: left button held; move, then left_mouse_up to release")

@@ -54,7 +54,8 @@ def _text(value: Any, what: str) -> str:
     return value
 
 
-def _modifiers(value: Any) -> tuple[str, ...] | str:
+def modifiers_arg(value: Any) -> tuple[str, ...] | str:
+    """Held modifiers as a chord string or a list of key names; anything else is an error."""
     if value is None or value == "" or value == []:
         return ()
     if isinstance(value, str):
@@ -149,7 +150,7 @@ class Grounder:
             raise PlannerOutputError(f"{kind}: {e}"[:200]) from None
 
     def _build(self, kind: str, args: dict[str, Any]) -> tuple[Action, str]:
-        mods = _modifiers(args.get("modifiers"))
+        mods = modifiers_arg(args.get("modifiers"))
         if kind in _CLICKS:
             button, count = _CLICKS[kind]
             button = {"wheel": "middle"}.get(str(args.get("button", button)), str(args.get("button", button)))

@@ -22,6 +22,7 @@ from agent.perception.scaling import ImageSpace
 from agent.planners import prompts
 from agent.planners.base import HistoryItem, Turn, Usage
 from agent.planners.history import Call, Exchange, Transcript, result_text, step_notes, summarise
+from agent.planners.grounding import modifiers_arg
 from agent.planners.imaging import EncodedImage, encode_observation
 from agent.planners.model_planner import ModelPlanner, PlannerConfig, SafetyCheck
 from agent.planners.transport import client_url, openai_client, unexpected_body
@@ -201,7 +202,7 @@ class OpenAICUAPlanner(ModelPlanner):
             except PlannerOutputError as e:
                 parsed.errors.append(str(e))
                 continue
-            except ValueError as e:  # pydantic validation of the Action
+            except (ValueError, TypeError, OverflowError) as e:  # pydantic validation, odd JSON types
                 parsed.errors.append(f"invalid action {raw!r}: {str(e).splitlines()[0]}"[:300])
                 continue
             if action is not None:
@@ -216,7 +217,7 @@ class OpenAICUAPlanner(ModelPlanner):
     def _action(self, raw: Any, space: ImageSpace) -> Action | None:
         if not isinstance(raw, dict):
             raise PlannerOutputError(f"a computer action must be an object, got {raw!r}"[:200])
-        keys = raw.get("keys") or ()
+        keys = modifiers_arg(raw.get("keys"))
         match raw.get("type"):
             case "click":
                 button = str(raw.get("button") or "left")
@@ -242,9 +243,9 @@ class OpenAICUAPlanner(ModelPlanner):
                 return Scroll(x=p.x, y=p.y, dx=_clicks(raw.get("scroll_x")), dy=_clicks(raw.get("scroll_y")),
                               modifiers=keys)
             case "keypress":
-                if not isinstance(keys, (list, tuple)) or not keys:
+                if not keys:
                     raise PlannerOutputError("keypress needs keys, e.g. ['CTRL', 'S']")
-                return Key(chord=list(keys))
+                return Key(chord=list(keys) if isinstance(keys, tuple) else keys)
             case "type":
                 return Type(text=str(raw.get("text") or ""))
             case "wait":
