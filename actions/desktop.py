@@ -106,7 +106,7 @@ class FakeDesktop:
         self.size = self.frames[0].size
         self.window = window or WindowInfo(title="Fake window", app="fake")
         self.calls: list[tuple[Any, ...]] = []
-        self._pointer = Point(x=0, y=0)
+        self._pointer = Point(x=self.size[0] // 2, y=self.size[1] // 2)
         self._frame = 0
 
     def geometry(self) -> ScreenGeometry:
@@ -215,8 +215,12 @@ def _pyautogui_for(display: str) -> Any:
             os.environ.pop("DISPLAY", None)
         else:
             os.environ["DISPLAY"] = old
-    if x11._display.get_display_name() != display:
-        x11._display = Display(display)
+    # Always a fresh connection: a display name can be reused by a later server.
+    old_display, x11._display = x11._display, Display(display)
+    try:
+        old_display.close()
+    except Exception:  # already dead with its server
+        pass
     pyautogui.PAUSE = 0.0
     pyautogui.MINIMUM_DURATION = 0.0
     pyautogui.FAILSAFE = True
