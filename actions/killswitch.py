@@ -105,8 +105,13 @@ class KillSwitch:
             listener._display_stop.flush()
         except Exception:  # already stopped, or the server is gone
             pass
-        listener.stop()
-        listener.join(timeout=2)
+        listener.join(timeout=1)
+        if listener.is_alive():
+            try:
+                listener.stop()
+            except Exception:  # its connections closed meanwhile
+                pass
+            listener.join(timeout=1)
 
     def __enter__(self) -> KillSwitch:
         return self.start()

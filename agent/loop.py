@@ -131,6 +131,8 @@ def _act(ctx: LoopContext, step: StepBuilder, turn: Turn, observation: Observati
         before = settled.screenshot
         if not settled.did_change and action.kind not in ("wait", "move"):
             notes.append(f"the screen did not change after: {action.describe()}")
+        if action.kind == "wait":
+            continue  # waiting on purpose is not being stuck
         verdict = stuck.verdict(stuck.record(action, settled.did_change, settled.fingerprint))
         if verdict == "warn":
             notes.append("you seem stuck: the last actions had no effect; try something different")

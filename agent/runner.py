@@ -44,7 +44,7 @@ def build_perceiver(desktop: Any, planner: Planner, monitor: int | None) -> Any:
     """OCR (+ accessibility when a session bus is there) only for planners that ground by elements."""
     from agent.perception.perceiver import Perceiver
 
-    if not getattr(planner, "needs_elements", False):
+    if not getattr(planner, "uses_elements", getattr(planner, "needs_elements", False)):
         return Perceiver(desktop, monitor=monitor)
     from agent.perception.a11y import A11yReader
     from agent.perception.ocr import RapidOcrEngine

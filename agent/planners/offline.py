@@ -9,6 +9,7 @@ always gets a fresh observation.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -36,7 +37,7 @@ class OfflinePlanner:
 
     name = "offline"
     model = "offline"
-    needs_elements = True
+    uses_elements = True  # grounds targets by text; `needs_elements` says whether this step does
 
     def __init__(self, find: Finder | None = None, clock: Callable[[], float] = time.monotonic,
                  poll_s: float = 0.3) -> None:
@@ -47,6 +48,13 @@ class OfflinePlanner:
         self._task = ""
         self._index = 0
         self._waiting_since: float | None = None
+
+    @property
+    def needs_elements(self) -> bool:
+        """Only a step that grounds a target (or checks the screen) needs OCR/accessibility."""
+        if self._steps is None:
+            return True
+        return self._index < len(self._steps) and self._steps[self._index].verb not in _GROUNDLESS
 
     def steps(self, task: str) -> list[Instruction]:
         """Parse once per task; raises UsageError naming an unparseable step."""
@@ -138,9 +146,16 @@ class OfflinePlanner:
                 return [Drag(path=(c, dest.box.center), target=target)], True
         return [Fail(reason=f"{step.source!r}: unsupported step")], False
 
+    def _present(self, elements: Sequence[Element], text: str) -> bool:
+        """On screen: an element reads like `text`, or contains it as whole words ("Saved" in
+        "File Saved successfully")."""
+        if self.find(elements, text, min_score=VERIFY_MIN_SCORE).best is not None:
+            return True
+        words = re.compile(r"(?<![\w])" + re.escape(" ".join(text.lower().split())) + r"(?![\w])")
+        return any(words.search(" ".join(e.text.lower().split())) for e in elements)
+
     def _verify(self, step: Instruction, obs: Observation) -> tuple[list[Action], bool]:
-        result = self.find(obs.elements, step.target or "", min_score=VERIFY_MIN_SCORE)
-        present = result.best is not None
+        present = self._present(obs.elements, step.target or "")
         if present == (step.verb == "verify"):
             return [], True
         what = "is not on screen" if step.verb == "verify" else "is still on screen"
@@ -148,7 +163,7 @@ class OfflinePlanner:
         return [Fail(reason=f"{step.source!r}: {step.target!r} {what}; visible: {visible}")], False
 
     def _wait_for(self, step: Instruction, obs: Observation) -> tuple[list[Action], bool]:
-        if self.find(obs.elements, step.target or "", min_score=VERIFY_MIN_SCORE).best is not None:
+        if self._present(obs.elements, step.target or ""):
             return [], True
         now = self.clock()
         if self._waiting_since is None:
@@ -164,4 +179,4 @@ def _text(candidate: Any) -> str:
 
 
 def _ends_turn(actions: list[Action]) -> bool:
-    return bool(actions) and actions[-1].kind in ("done", "fail", "click", "move", "drag", "scroll")
+    return bool(actions) and actions[-1].kind in ("done", "fail", "click", "move", "drag", "scroll", "wait")

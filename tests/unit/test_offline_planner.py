@@ -155,3 +155,10 @@ def test_short_targets_must_match_exactly_with_the_real_finder() -> None:
     p = OfflinePlanner()
     turn = p.next_turn("click Save", obs(el(1, "Save as", 10, 10), el(2, "Sane", 60, 60)), [])
     assert isinstance(turn.actions[0], Click) and turn.actions[0].target.label == "Save as"
+
+
+def test_verify_accepts_whole_words_inside_a_line() -> None:
+    p = OfflinePlanner(find=exact_find)
+    assert isinstance(p.next_turn("verify Saved", obs(el(1, "File Saved successfully", 0, 0)), []).actions[0], Done)
+    p = OfflinePlanner(find=exact_find)
+    assert isinstance(p.next_turn("verify Save", obs(el(1, "File Saved successfully", 0, 0)), []).actions[0], Fail)
