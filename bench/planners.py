@@ -81,21 +81,22 @@ def policy(request: RecordedRequest) -> dict[str, Any]:
     return chat_body("Clicking the next item.", tool_calls=[chat_tool_call("click", {"mark": 3})])
 
 
-def run(spec: str, server: FakeModelServer, steps: int) -> tuple[list[float], list[int]]:
+def run(spec: str, server: FakeModelServer, steps: int) -> tuple[list[float], list[int], list[float]]:
     url = server.url if spec.startswith("anthropic") else server.openai_url
     planner: Any = build_planner(Settings(model=spec, base_url=url), api_key="bench", max_retries=0)
     history: list[HistoryItem] = []
-    overhead, sizes = [], []
+    overhead, sizes, images = [], [], []
     for step in range(steps):
-        sdk_before = planner.stats.sdk_s
+        sdk_before, image_before = planner.stats.sdk_s, planner.stats.image_s
         started = time.perf_counter()
         turn = planner.next_turn("open every item in turn and check it", observation(step), history)
         wall = time.perf_counter() - started
         overhead.append((wall - (planner.stats.sdk_s - sdk_before)) * 1000)
+        images.append((planner.stats.image_s - image_before) * 1000)
         sizes.append(len(server.requests[-1].body))
         history.append(HistoryItem(step=step, reasoning=turn.reasoning, actions=turn.actions,
                                    results=tuple(ActionResult(action=a, status="performed") for a in turn.actions)))
-    return overhead, sizes
+    return overhead, sizes, images
 
 
 def image_pipeline_ms(size: tuple[int, int], repeats: int = 21) -> tuple[float, float]:
@@ -119,17 +120,19 @@ def main() -> None:
     table = load_profiles()
     print(f"Screen {SCREEN[0]}x{SCREEN[1]}, {steps} steps per planner, 40 marks; fake local server.\n")
     print("| planner | image sent | Anthropic w*h/750 | OpenAI tiles (85+170/tile) | patch28 | overhead median ms "
-          "| p90 ms | request KB step 5 | step 50 | ratio |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| p90 ms | of which image ms | rest ms | request KB step 5 | step 50 | ratio |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     with FakeModelServer(policy) as server:
         for spec in SPECS:
             provider, model = spec.split(":", 1)
             size = target_size(table.lookup(provider, model), *SCREEN)
-            overhead, sizes = run(spec, server, steps)
+            overhead, sizes, images = run(spec, server, steps)
             warm = overhead[2:]
+            rest = statistics.median(o - i for o, i in zip(warm, images[2:], strict=True))
             p90 = statistics.quantiles(warm, n=10)[-1]
             print(f"| {spec} | {size[0]}x{size[1]} | {anthropic_image_tokens(*size)} | {openai_tile_tokens(*size)} "
-                  f"| {patch28_tokens(*size)} | {statistics.median(warm):.1f} | {p90:.1f} | {sizes[4] / 1024:.0f} "
+                  f"| {patch28_tokens(*size)} | {statistics.median(warm):.1f} | {p90:.1f} "
+                  f"| {statistics.median(images[2:]):.1f} | {rest:.1f} | {sizes[4] / 1024:.0f} "
                   f"| {sizes[-1] / 1024:.0f} | {sizes[-1] / sizes[4]:.2f} |")
     print("\n| image size | resize ms (median) | JPEG q85 encode ms |\n|---|---|---|")
     for size in [(1366, 768), (1316, 728), (1932, 1092)]:

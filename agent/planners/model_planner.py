@@ -69,6 +69,7 @@ class CallStats:
 
     calls: int = 0
     sdk_s: float = 0.0
+    image_s: float = 0.0      # scaling, marks and encoding of screenshots
     last_request_bytes: int = 0
     request_bytes: list[int] = field(default_factory=list)
 
@@ -93,7 +94,9 @@ class ModelPlanner:
         key = (observation.frame_hash, observation.screenshot.size, tuple((e.id, e.box) for e in elements))
         if observation.frame_hash and self._last_image is not None and self._last_image[0] == key:
             return self._last_image[1]
+        started = time.perf_counter()
         image = encode_observation(observation, self.profile, elements)
+        self.stats.image_s += time.perf_counter() - started
         self._last_image = (key, image)
         return image
 
