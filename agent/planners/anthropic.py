@@ -8,6 +8,7 @@ Prompt-caching breakpoints sit where the vendor demo puts them (system, last 3 u
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,14 +19,26 @@ from pydantic import ValidationError
 
 from actions.errors import PlannerOutputError
 from actions.models import (
-    Action, Box, Click, Done, Drag, Fail, Key, Move, Point, Scroll, Type, Wait, validation_message,
+    Action,
+    Box,
+    Click,
+    Done,
+    Drag,
+    Fail,
+    Key,
+    Move,
+    Point,
+    Scroll,
+    Type,
+    Wait,
+    validation_message,
 )
 from agent.observation import Observation
 from agent.perception.scaling import ImageSpace, box_to_screen, screen_to_image
 from agent.planners import prompts
 from agent.planners.base import HistoryItem, Turn, Usage
 from agent.planners.history import Call, Exchange, Transcript, call_answer, step_notes, summarise
-from agent.planners.imaging import EncodedImage, encode_observation, zoom
+from agent.planners.imaging import EncodedImage, zoom
 from agent.planners.model_planner import ModelPlanner, PlannerConfig
 from agent.planners.parsing import numbers
 from agent.planners.transport import anthropic_client, client_url, unexpected_body
@@ -77,7 +90,7 @@ class AnthropicPlanner(ModelPlanner):
 
     # ------------------------------------------------------------------ turn
     def next_turn(self, task: str, observation: Observation, history: Sequence[HistoryItem]) -> Turn:
-        image = encode_observation(observation, self.profile)
+        image = self._encode(observation)
         usage, reasks, follow_ups = Usage(), 0, 0
         self.transcript.bind(history)
         while True:
@@ -85,12 +98,11 @@ class AnthropicPlanner(ModelPlanner):
             raw = message.model_dump_json(include={"content", "stop_reason"})
             usage = usage + self._message_usage(message, estimate)
             parsed = self._parse(message, image.space, observation)
-            reply = [_block_param(b) for b in message.content]
-            reply = [b for b in reply if b]
+            reply = [p for b in message.content if (p := _block_param(b)) is not None]
             if parsed.errors:
                 reasks += 1
                 if reasks > self.config.max_reasks:
-                    raise PlannerOutputError(f"{self.name}: unusable answer after {reasks - 1} re-asks: "
+                    raise PlannerOutputError(f"{self.spec}: unusable answer after {reasks - 1} re-asks: "
                                              f"{parsed.errors[0]}")
                 self._reject(image, reply, parsed, reasks)
                 continue
@@ -180,7 +192,7 @@ class AnthropicPlanner(ModelPlanner):
     def _send(self, task: str, observation: Observation, history: Sequence[HistoryItem],
               image: EncodedImage) -> tuple[BetaMessage, int]:
         request, images = self.build_request(task, observation, history, image)
-        message, estimate = self._call(lambda: self.client.beta.messages.create(**request), request, images,
+        message, estimate = self._call(functools.partial(self.client.beta.messages.create, **request), request, images,
                                        self.url)
         if not isinstance(message, BetaMessage):
             raise unexpected_body(self.provider, self.url, message)

@@ -13,8 +13,23 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from actions.errors import PlannerOutputError
-from actions.models import Action, Click, Done, Drag, Fail, Key, Move, Point, Scroll, Target, Type, Wait, validation_message
+from actions.errors import PlannerOutputError, UsageError
+from actions.keys import parse_chord
+from actions.models import (
+    Action,
+    Click,
+    Done,
+    Drag,
+    Fail,
+    Key,
+    Move,
+    Point,
+    Scroll,
+    Target,
+    Type,
+    Wait,
+    validation_message,
+)
 from agent.observation import Observation
 from agent.perception.scaling import Convention, ImageSpace, image_to_screen, in_image
 from agent.planners.parsing import numbers
@@ -54,14 +69,15 @@ def _text(value: Any, what: str) -> str:
     return value
 
 
-def modifiers_arg(value: Any) -> tuple[str, ...] | str:
-    """Held modifiers as a chord string or a list of key names; anything else is an error."""
+def modifiers_arg(value: Any) -> tuple[str, ...]:
+    """Held keys from a chord string or a list of key names (canonical names); else an error."""
     if value is None or value == "" or value == []:
         return ()
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-        return tuple(value)
+    if isinstance(value, str) or (isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)):
+        try:
+            return parse_chord(value)
+        except UsageError as e:
+            raise PlannerOutputError(str(e)) from None
     raise PlannerOutputError(f"modifiers must be key names such as ['ctrl'], got {value!r}"[:200])
 
 

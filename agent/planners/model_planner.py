@@ -17,10 +17,12 @@ from typing import Any, TypeVar
 
 from actions.errors import PlannerOutputError
 from actions.models import Point
+from agent.observation import Observation
+from agent.perception.elements import Element
 from agent.perception.scaling import Convention, ImageSpace, image_to_screen, in_image
 from agent.planners.base import Usage
 from agent.planners.cost import CostGuard, image_tokens, price, text_tokens, usage_of
-from agent.planners.imaging import EncodedImage
+from agent.planners.imaging import EncodedImage, encode_observation
 from agent.planners.profiles import ModelProfile
 from agent.planners.transport import Connection, translate_errors
 
@@ -67,6 +69,7 @@ class CallStats:
 
     calls: int = 0
     sdk_s: float = 0.0
+    image_s: float = 0.0      # scaling, marks and encoding of screenshots
     last_request_bytes: int = 0
     request_bytes: list[int] = field(default_factory=list)
 
@@ -79,8 +82,23 @@ class ModelPlanner:
     def __init__(self, config: PlannerConfig) -> None:
         self.config = config
         self.profile = config.profile
-        self.name = f"{config.provider}:{config.model}"
+        self.name = config.provider          # what the CLI shows as name:model
+        self.model = config.model
+        self.spec = f"{config.provider}:{config.model}"
+        self.needs_elements = config.profile.grounding == "marks"  # the loop perceives elements for marks
         self.stats = CallStats()
+        self._last_image: tuple[tuple[Any, ...], EncodedImage] | None = None
+
+    def _encode(self, observation: Observation, elements: tuple[Element, ...] = ()) -> EncodedImage:
+        """The observation as the model sees it; an unchanged frame (same `frame_hash`) is reused."""
+        key = (observation.frame_hash, observation.screenshot.size, tuple((e.id, e.box) for e in elements))
+        if observation.frame_hash and self._last_image is not None and self._last_image[0] == key:
+            return self._last_image[1]
+        started = time.perf_counter()
+        image = encode_observation(observation, self.profile, elements)
+        self.stats.image_s += time.perf_counter() - started
+        self._last_image = (key, image)
+        return image
 
     # ------------------------------------------------------------------ calls
     @property
@@ -103,7 +121,7 @@ class ModelPlanner:
         """Check the budget, then send; returns the SDK's answer and the estimated input tokens."""
         estimate = self.estimate_input_tokens(request, images)
         guard = self.config.cost_guard
-        guard.check(price(self.profile, estimate, guard.expected_output_tokens()), f"the next {self.name} call")
+        guard.check(price(self.profile, estimate, guard.expected_output_tokens()), f"the next {self.spec} call")
         self.stats.request_bytes.append(self.stats.last_request_bytes)
         started = time.perf_counter()
         try:
@@ -112,7 +130,7 @@ class ModelPlanner:
         finally:
             self.stats.sdk_s += time.perf_counter() - started
             self.stats.calls += 1
-        log.debug("%s: call %d, %d bytes, ~%d input tokens", self.name, self.stats.calls,
+        log.debug("%s: call %d, %d bytes, ~%d input tokens", self.spec, self.stats.calls,
                   self.stats.last_request_bytes, estimate)
         return answer, estimate
 

@@ -9,6 +9,7 @@ InternVL's 0-1000 grid). The model may propose a short sequence of actions per t
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Sequence
@@ -24,7 +25,7 @@ from agent.planners import prompts
 from agent.planners.base import HistoryItem, Turn, Usage
 from agent.planners.grounding import Grounder, Mode
 from agent.planners.history import Call, Exchange, Transcript, call_answer, step_notes, summarise
-from agent.planners.imaging import EncodedImage, encode_observation, legend
+from agent.planners.imaging import EncodedImage, legend
 from agent.planners.model_planner import ModelPlanner, PlannerConfig
 from agent.planners.parsing import extract_json
 from agent.planners.transport import client_url, openai_client, unexpected_body
@@ -71,8 +72,10 @@ def _grounding_props(kind: str, mode: Mode, convention: str, size: tuple[int, in
     return {"x": num, "y": num}, ([] if kind == "scroll" else ["x", "y"])
 
 
+@functools.lru_cache(maxsize=16)
 def function_tools(mode: Mode, convention: str, size: tuple[int, int]) -> list[dict[str, Any]]:
-    """One function per action kind, from `action_json_schema()`, pointing by `mode`."""
+    """One function per action kind, from `action_json_schema()`, pointing by `mode` (cached:
+    treat the result as read-only)."""
     tools = []
     for definition in action_json_schema()["$defs"].values():
         kind_schema = definition.get("properties", {}).get("kind", {})
@@ -152,14 +155,14 @@ class ChatPlanner(ModelPlanner):
     def next_turn(self, task: str, observation: Observation, history: Sequence[HistoryItem]) -> Turn:
         mode = self._mode(observation)
         elements = observation.elements if mode == "marks" else ()
-        image = encode_observation(observation, self.profile, elements)
+        image = self._encode(observation, elements)
         context = f"{LEGEND_HEAD}\n{legend(elements)}" if elements else ""
         grounder = self._grounder(observation, image, mode)
         self.transcript.bind(history)
         usage = Usage()
         for attempt in range(self.config.max_reasks + 1):
             request, images = self.build_request(task, observation, history, image, context, mode)
-            completion, estimate = self._call(lambda: self.client.chat.completions.create(**request), request,
+            completion, estimate = self._call(functools.partial(self.client.chat.completions.create, **request), request,
                                               images, self.url)
             if not isinstance(completion, ChatCompletion):
                 raise unexpected_body(self.provider, self.url, completion)
@@ -169,7 +172,7 @@ class ChatPlanner(ModelPlanner):
                 actions, coords, calls = self._ground(reading, grounder)
             except PlannerOutputError as e:
                 if attempt == self.config.max_reasks:
-                    raise PlannerOutputError(f"{self.name}: unusable answer after {attempt} re-asks: {e}") from None
+                    raise PlannerOutputError(f"{self.spec}: unusable answer after {attempt} re-asks: {e}") from None
                 self._reject(image, context, reading, str(e), attempt + 1)
                 continue
             self.transcript.add(Exchange(image=image, reply=reading.reply, calls=calls, context=context))
@@ -270,7 +273,7 @@ class ChatPlanner(ModelPlanner):
         messages: list[dict[str, Any]] = []
         lines = []
         for n, call in enumerate(ex.calls, 1):
-            text, is_error = call_answer(call, item)
+            text, _ = call_answer(call, item)
             if call.call_id:
                 messages.append({"role": "tool", "tool_call_id": call.call_id, "content": text})
             elif call.action_index is not None:

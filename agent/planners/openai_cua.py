@@ -8,7 +8,9 @@ acknowledged only when a human confirms, otherwise the run stops with `SafetyChe
 
 from __future__ import annotations
 
+import functools
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,9 +23,9 @@ from agent.observation import Observation
 from agent.perception.scaling import ImageSpace
 from agent.planners import prompts
 from agent.planners.base import HistoryItem, Turn, Usage
-from agent.planners.history import Call, Exchange, Transcript, result_text, step_notes, summarise
 from agent.planners.grounding import modifiers_arg
-from agent.planners.imaging import EncodedImage, encode_observation
+from agent.planners.history import Call, Exchange, Transcript, result_text, step_notes, summarise
+from agent.planners.imaging import EncodedImage
 from agent.planners.model_planner import ModelPlanner, PlannerConfig, SafetyCheck
 from agent.planners.transport import client_url, openai_client, unexpected_body
 
@@ -71,11 +73,11 @@ class OpenAICUAPlanner(ModelPlanner):
 
     # ------------------------------------------------------------------ turn
     def next_turn(self, task: str, observation: Observation, history: Sequence[HistoryItem]) -> Turn:
-        image = encode_observation(observation, self.profile)
+        image = self._encode(observation)
         usage = Usage()
         for attempt in range(self.config.max_reasks + 1):
             request = self.build_request(task, observation, history, image)
-            response, estimate = self._call(lambda: self.client.responses.create(**request), request, [image],
+            response, estimate = self._call(functools.partial(self.client.responses.create, **request), request, [image],
                                             self.url)
             if not isinstance(response, Response):
                 raise unexpected_body(self.provider, self.url, response)
@@ -90,7 +92,7 @@ class OpenAICUAPlanner(ModelPlanner):
                 self._confirm(parsed.acks)
                 return self._turn(parsed, raw, usage)
             if attempt == self.config.max_reasks:
-                raise PlannerOutputError(f"{self.name}: unusable answer after {attempt} re-asks: {parsed.errors[0]}")
+                raise PlannerOutputError(f"{self.spec}: unusable answer after {attempt} re-asks: {parsed.errors[0]}")
             self._reask = prompts.render("reask.j2", error="; ".join(parsed.errors), attempt=attempt + 1,
                                          attempts=self.config.max_reasks)
         raise AssertionError("unreachable")
@@ -101,7 +103,7 @@ class OpenAICUAPlanner(ModelPlanner):
         if checks:
             if not self.config.confirm_safety(checks):
                 summary = "; ".join(c.message or c.code or c.id for c in checks)
-                raise SafetyCheckDeclined(f"{self.name}: safety check not confirmed: {summary}")
+                raise SafetyCheckDeclined(f"{self.spec}: safety check not confirmed: {summary}")
             self._acks.update(acks)
 
     def _turn(self, parsed: _Parsed, raw: str, usage: Usage) -> Turn:
@@ -245,7 +247,7 @@ class OpenAICUAPlanner(ModelPlanner):
             case "keypress":
                 if not keys:
                     raise PlannerOutputError("keypress needs keys, e.g. ['CTRL', 'S']")
-                return Key(chord=list(keys) if isinstance(keys, tuple) else keys)
+                return Key(chord="+".join(keys))
             case "type":
                 return Type(text=str(raw.get("text") or ""))
             case "wait":
@@ -258,7 +260,7 @@ class OpenAICUAPlanner(ModelPlanner):
 
 def _clicks(pixels: Any) -> int:
     """Scroll pixels to wheel clicks (at least one click for any non-zero amount)."""
-    if isinstance(pixels, bool) or not isinstance(pixels, (int, float)) or pixels != pixels:
+    if isinstance(pixels, bool) or not isinstance(pixels, (int, float)) or not math.isfinite(pixels):
         return 0
     if pixels == 0:
         return 0

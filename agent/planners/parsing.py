@@ -41,11 +41,10 @@ def _balanced(text: str, start: int) -> str:
             quote = ch
         elif ch in _OPEN:
             stack.append(_OPEN[ch])
-        elif ch in "}]":
-            if stack and stack[-1] == ch:
-                stack.pop()
-                if not stack:
-                    return text[start: i + 1]
+        elif ch in "}]" and stack and stack[-1] == ch:
+            stack.pop()
+            if not stack:
+                return text[start: i + 1]
     tail = text[start:].rstrip().rstrip(",")
     if quote:
         tail += quote

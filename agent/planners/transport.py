@@ -65,7 +65,7 @@ def client_url(client: Any) -> str:
 
 def _looks_html(text: str) -> bool:
     head = text.lstrip()[:200].lower()
-    return head.startswith("<!doctype html") or head.startswith("<html") or "<body" in head
+    return head.startswith(("<!doctype html", "<html")) or "<body" in head
 
 
 def _message(body: Any, fallback: str) -> str:

@@ -13,10 +13,10 @@ from typing import Any
 from openai.types.chat import ChatCompletion
 
 from actions.errors import PlannerOutputError
+from actions.models import Action
 from agent.observation import Observation
 from agent.planners import prompts
 from agent.planners.base import HistoryItem
-from actions.models import Action
 from agent.planners.grounding import Grounder, Mode
 from agent.planners.history import Exchange, call_answer, step_notes, summarise
 from agent.planners.imaging import EncodedImage

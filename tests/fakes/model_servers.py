@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 import pytest
 
@@ -79,7 +79,7 @@ class FakeModelServer:
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self) -> FakeModelServer:
+    def start(self) -> Self:
         handler = _handler_for(self)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
@@ -93,7 +93,7 @@ class FakeModelServer:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> FakeModelServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -115,7 +115,7 @@ class FakeModelServer:
         return f"http://127.0.0.1:{self.port}/v1"
 
     # ------------------------------------------------------------------ scripting
-    def script(self, *replies: Reply | dict[str, Any]) -> FakeModelServer:
+    def script(self, *replies: Reply | dict[str, Any]) -> Self:
         with self._lock:
             self._queue.extend(replies)
         return self

@@ -9,8 +9,18 @@ import pytest
 from actions.errors import BudgetExceeded, ProviderError
 from actions.models import Click
 from tests.fakes.model_servers import (
-    FakeModelServer, Reply, anthropic_message, chat_body, chat_tool_call, error_reply, html_reply, responses_body,
-    computer_call, slow_reply, tool_use, truncated_json_reply,
+    FakeModelServer,
+    Reply,
+    anthropic_message,
+    chat_body,
+    chat_tool_call,
+    computer_call,
+    error_reply,
+    html_reply,
+    responses_body,
+    slow_reply,
+    tool_use,
+    truncated_json_reply,
 )
 from tests.unit.planners.conftest import element, observation, planner_for
 

@@ -10,7 +10,11 @@ from actions.errors import PlannerOutputError, SafetyCheckDeclined
 from actions.models import Click, Done, Drag, Key, Move, Scroll, Type, Wait
 from agent.planners.model_planner import SafetyCheck
 from tests.fakes.model_servers import (
-    FakeModelServer, computer_call, output_message, reasoning_item, responses_body,
+    FakeModelServer,
+    computer_call,
+    output_message,
+    reasoning_item,
+    responses_body,
 )
 from tests.unit.planners.conftest import observation, performed, planner_for
 

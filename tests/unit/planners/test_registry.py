@@ -37,7 +37,7 @@ def test_no_model_picks_by_configured_key() -> None:
                                        ("ui-tars:ui-tars-1.5-7b", UITarsPlanner)])
 def test_builds_each_provider(spec: str, cls: type) -> None:
     planner = build_planner(Settings(model=spec, base_url="http://127.0.0.1:9/v1"), api_key="k")
-    assert isinstance(planner, cls) and isinstance(planner, Planner) and planner.name == spec
+    assert isinstance(planner, cls) and isinstance(planner, Planner) and f"{planner.name}:{planner.model}" == spec  # type: ignore[attr-defined]
 
 
 def test_missing_key_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,7 +7,13 @@ from typing import Any
 import pytest
 
 from tests.fakes.model_servers import (
-    FakeModelServer, RecordedRequest, anthropic_message, chat_body, chat_tool_call, computer_call, responses_body,
+    FakeModelServer,
+    RecordedRequest,
+    anthropic_message,
+    chat_body,
+    chat_tool_call,
+    computer_call,
+    responses_body,
     tool_use,
 )
 from tests.unit.planners.conftest import element, observation, performed, planner_for
