@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import run_cli
+from tests.conftest import run_cli
 from playwright.sync_api import Browser, Page, sync_playwright
-from recording_samples import write_sample
+from tests.recording_samples import write_sample
 
 from actions.models import Click, Drag, Move, Scroll
 from agent.recording import Recording, load_recording

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from recording_samples import desktop_frame, read_only, write_sample
+from tests.recording_samples import desktop_frame, read_only, write_sample
 
 from actions.errors import UsageError
 from actions.executor import ActionResult

@@ -7,8 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
-from recording_samples import read_only, write_sample
+from tests.conftest import run_cli
+from tests.recording_samples import read_only, write_sample
 
 from actions.errors import UsageError
 from agent.recording import load_recording
