@@ -215,8 +215,13 @@ def _pyautogui_for(display: str) -> Any:
             os.environ.pop("DISPLAY", None)
         else:
             os.environ["DISPLAY"] = old
-    if x11._display.get_display_name() != display:
-        x11._display = Display(display)
+    # Always reconnect: a display number is reused once its Xvfb is gone, so an equal name does
+    # not mean a live connection (the old one fails with "Broken pipe").
+    stale, x11._display = x11._display, Display(display)
+    try:
+        stale.close()
+    except Exception:  # already dead
+        pass
     pyautogui.PAUSE = 0.0
     pyautogui.MINIMUM_DURATION = 0.0
     pyautogui.FAILSAFE = True
