@@ -7,7 +7,8 @@
 The first read (or one after a size change, or when more than `full_fraction` of the frame
 changed) OCRs the frame's content regions; flat background is skipped. Later reads compare tiles
 with the previous frame, grow each changed region to whole cached lines it cuts (plus a margin),
-drop the cached lines there and OCR just those crops. Boxes come out in screen space.
+drop the cached lines there and OCR just those crops. Boxes come out in screen space, shrunk to
+the ink of the text (detectors pad their boxes, which then spill over small widgets).
 A failing engine yields an empty result with `error` set, never an exception.
 """
 
@@ -18,6 +19,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 from PIL import Image
 
 from actions.desktop import Screenshot
@@ -62,8 +64,9 @@ class OcrReader:
     """Region-cached OCR over consecutive frames of one screen (see the module docstring)."""
 
     def __init__(self, engine: OcrEngine, tile: int = rg.TILE, margin: int = 6, merge_gap: int = 12,
-                 full_fraction: float = 0.6) -> None:
+                 full_fraction: float = 0.6, tighten: bool = True) -> None:
         self.engine = engine
+        self.tighten = tighten
         self.tile, self.margin, self.merge_gap, self.full_fraction = tile, margin, merge_gap, full_fraction
         self._state: _State | None = None
 
@@ -133,10 +136,14 @@ class OcrReader:
             return []
         crop.info["origin"] = (region.left + origin[0], region.top + origin[1])
         dx, dy = crop.info["origin"]
-        return [TextLine(text=ln.text, confidence=ln.confidence,
-                         box=Box(left=ln.box.left + dx, top=ln.box.top + dy,
-                                 right=ln.box.right + dx, bottom=ln.box.bottom + dy))
-                for ln in self.engine.read(crop)]
+        lines = self.engine.read(crop)
+        gray = np.asarray(crop.convert("L")) if self.tighten and lines else None
+        out = []
+        for ln in lines:
+            b = rg.tighten(gray, ln.box) if gray is not None else ln.box
+            out.append(TextLine(text=ln.text, confidence=ln.confidence,
+                                box=Box(left=b.left + dx, top=b.top + dy, right=b.right + dx, bottom=b.bottom + dy)))
+        return out
 
     @staticmethod
     def _local(box: Box, origin: tuple[int, int]) -> Box:
