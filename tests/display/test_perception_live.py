@@ -72,4 +72,4 @@ def test_a_blank_screen_gives_no_elements_and_says_why(desktop: PyAutoGUIDesktop
     engine = RapidOcrEngine()  # never loaded: a blank screen has nothing to read
     obs = Perceiver(desktop, ocr=engine).observe()
     assert obs.elements == () and any("blank" in n for n in obs.notes), obs.notes
-    assert engine._engine is None
+    assert not engine.loaded

@@ -266,3 +266,16 @@ def test_perceiver_reports_trouble_as_notes_not_exceptions() -> None:
     bare = Perceiver(FakeDesktop()).observe()
     assert "no element source" in bare.notes[0]
     assert Perceiver(FakeDesktop()).observe(elements=False).notes == ()
+
+
+def test_reader_does_not_read_a_recurring_crop_again() -> None:
+    image, lines = page({"Title": box(10, 10, 200, 30), "Body": box(10, 200, 100, 220)})
+    engine = FakeOcrEngine(lines)
+    reader = OcrReader(engine)
+    hovered = image.copy()
+    ImageDraw.Draw(hovered).rectangle((5, 5, 205, 35), outline="blue")  # e.g. a hover highlight
+    for frame in (image, hovered, image):
+        reader.read(Screenshot(image=frame))
+    engine.reads.clear()
+    again = reader.read(Screenshot(image=hovered))
+    assert engine.reads == [] and sorted(ln.text for ln in again.lines) == ["Body", "Title"]
