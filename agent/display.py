@@ -165,11 +165,14 @@ class VirtualDisplay:
         with resources.as_file(config) as path:
             rc = Path(self.env["HOME"]) / "openbox-rc.xml"
             shutil.copyfile(path, rc)
-        proc = self.launch(["openbox", "--config-file", str(rc)])
-        self._wait(lambda: _wm_running(self.display) or proc.poll() is not None, 10.0, "openbox to start")
+        # openbox claims the screen (_NET_SUPPORTING_WM_CHECK) before it can manage windows; a
+        # window mapped in between stays unmapped forever. `--startup` runs once it is ready.
+        ready = Path(self.env["HOME"]) / "openbox-ready"
+        proc = self.launch(["openbox", "--config-file", str(rc), "--startup", f"touch {ready}"])
+        self._wait(lambda: (ready.exists() and _wm_running(self.display)) or proc.poll() is not None,
+                   10.0, "openbox to start")
         if proc.poll() is not None:
             raise DisplayError("openbox exited at start")
-        _wait_until_managed(self.display, 10.0)
 
     def stop(self) -> None:
         for proc in reversed(self._procs):
@@ -283,40 +286,6 @@ def _wm_running(display: str) -> bool:
     try:
         prop = x.screen().root.get_full_property(x.intern_atom("_NET_SUPPORTING_WM_CHECK"), 0)
         return bool(prop and len(prop.value))
-    finally:
-        x.close()
-
-
-def _wait_until_managed(display: str, timeout: float) -> None:
-    """Map a probe window until the window manager adopts it: only then does it handle the map
-    requests of apps started next. (openbox sets its check property early, and drops map
-    requests that arrive during the rest of its start-up: such a window never appears.)"""
-    from Xlib import X
-    from Xlib.display import Display
-
-    x = Display(display)
-    try:
-        root = x.screen().root
-        probe = root.create_window(0, 0, 8, 8, 0, x.screen().root_depth, X.InputOutput, X.CopyFromParent)
-        probe.set_wm_name("uiagent-probe")
-        probe.set_wm_class("uiagent-probe", "UiagentProbe")
-        clients = x.intern_atom("_NET_CLIENT_LIST")
-        deadline = time.monotonic() + timeout
-        while True:
-            probe.map()
-            x.sync()
-            retry_at = time.monotonic() + 0.1
-            while time.monotonic() < retry_at:
-                prop = root.get_full_property(clients, 0)
-                if prop and int(probe.id) in [int(w) for w in prop.value]:
-                    probe.destroy()
-                    x.sync()
-                    return
-                time.sleep(0.01)
-            if time.monotonic() > deadline:
-                raise DisplayError(f"the window manager did not manage windows within {timeout:g}s")
-            probe.unmap()  # ask again: the request may have been dropped
-            x.sync()
     finally:
         x.close()
 
