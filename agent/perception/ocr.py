@@ -1,0 +1,214 @@
+"""OCR engines behind one small Protocol: rapidocr (default), tesseract (paragraphs), a fake.
+
+    engine = RapidOcrEngine()          # cheap: models load on the first read (~1.5 s)
+    lines = engine.read(image)         # TextLine(text, box in image pixels, confidence)
+
+Engines read whole images; `ocr_cache.OcrReader` decides which regions to read and maps boxes to
+screen space. A crop passed to an engine carries its screen position in `image.info["origin"]`
+(engines may ignore it; the fake uses it). An engine that cannot load raises `OcrUnavailable`
+(a `UsageError` with the fix in its message), never something foreign.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import shutil
+import subprocess
+import threading
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+from PIL import Image
+
+from actions.errors import UsageError
+from actions.models import Box
+from agent.perception.find import Candidate, Match, find  # re-exported: `from ...ocr import find`
+
+__all__ = ["Candidate", "FakeOcrEngine", "Match", "OcrEngine", "OcrUnavailable", "RapidOcrEngine",
+           "TesseractEngine", "TextLine", "find", "normalise_text"]
+
+log = logging.getLogger(__name__)
+
+# The default rapidocr models read Chinese and English; on UI text they sometimes answer with a
+# CJK look-alike of an ASCII symbol.
+_LOOKALIKES = str.maketrans({"十": "+", "一": "-", "二": "=", "‡": ":", "ー": "-", "—": "-", "–": "-"})
+
+
+class OcrUnavailable(UsageError):
+    """The OCR engine cannot run here (missing package, model or binary)."""
+
+
+@dataclass(frozen=True)
+class TextLine:
+    """A line or label of text found in an image; `box` in that image's pixels."""
+
+    text: str
+    box: Box
+    confidence: float
+
+
+@runtime_checkable
+class OcrEngine(Protocol):
+    """Reads text lines from an image. Implementations load lazily and are reused."""
+
+    name: str
+
+    def read(self, image: Image.Image) -> list[TextLine]: ...
+
+
+def normalise_text(text: str) -> str:
+    """NFKC (full-width forms to ASCII), CJK look-alikes of ASCII symbols, trimmed."""
+    return unicodedata.normalize("NFKC", text).translate(_LOOKALIKES).strip()
+
+
+def _quad_box(quad: Any, dx: int = 0, dy: int = 0) -> Box:
+    pts = np.asarray(quad, dtype=float).reshape(-1, 2)
+    return Box(left=int(pts[:, 0].min()) + dx, top=int(pts[:, 1].min()) + dy,
+               right=int(np.ceil(pts[:, 0].max())) + dx, bottom=int(np.ceil(pts[:, 1].max())) + dy)
+
+
+class RapidOcrEngine:
+    """rapidocr with the models shipped in its wheel (offline), angle classifier off.
+
+    `rec_width` is the recogniser's minimum input width: 160 instead of rapidocr's 320 is ~1.5x
+    faster on short UI labels and as accurate on them (see BENCHMARKS.md).
+    """
+
+    name = "rapidocr"
+
+    def __init__(self, text_score: float = 0.4, rec_width: int = 160, rec_batch: int = 12,
+                 threads: int = 0) -> None:
+        self.params: dict[str, Any] = {
+            "Global.log_level": "error", "Global.use_cls": False, "Global.text_score": text_score,
+            "Global.max_side_len": 4096, "Det.limit_type": "max", "Det.limit_side_len": 4096,
+            "Rec.rec_img_shape": [3, 48, rec_width], "Rec.rec_batch_num": rec_batch,
+        }
+        if threads > 0:
+            self.params["EngineConfig.onnxruntime.intra_op_num_threads"] = threads
+        self._engine: Any = None
+        self._error: str | None = None
+        self._lock = threading.Lock()
+
+    def load(self) -> None:
+        """Import and build the engine now (otherwise the first `read` does it)."""
+        with self._lock:
+            if self._engine is not None:
+                return
+            if self._error is not None:
+                raise OcrUnavailable(self._error)
+            try:
+                from rapidocr import RapidOCR
+
+                logging.getLogger("RapidOCR").setLevel(logging.ERROR)
+                self._engine = RapidOCR(params=self.params)
+            except Exception as e:  # ImportError, onnxruntime errors, missing model files
+                self._error = (f"rapidocr could not load: {type(e).__name__}: {e}".splitlines()[0]
+                               + " (install it with `pip install rapidocr onnxruntime`)")
+                raise OcrUnavailable(self._error) from e
+
+    def read(self, image: Image.Image) -> list[TextLine]:
+        self.load()
+        if image.width < 4 or image.height < 4:
+            return []
+        result = self._engine(np.asarray(image.convert("RGB")), use_cls=False)
+        if result.boxes is None or result.txts is None:
+            return []
+        lines = []
+        for quad, text, score in zip(result.boxes, result.txts, result.scores):
+            clean = normalise_text(str(text))
+            if clean:
+                lines.append(TextLine(text=clean, box=_quad_box(quad), confidence=float(score)))
+        return lines
+
+
+class TesseractEngine:
+    """The tesseract binary via a subprocess (TSV output): good on paragraphs, poor on widgets."""
+
+    name = "tesseract"
+
+    def __init__(self, lang: str = "eng", psm: int = 3, timeout_s: float = 30.0, min_conf: float = 30) -> None:
+        self.lang, self.psm, self.timeout_s, self.min_conf = lang, psm, timeout_s, min_conf
+
+    def read(self, image: Image.Image) -> list[TextLine]:
+        exe = shutil.which("tesseract")
+        if not exe:
+            raise OcrUnavailable("tesseract not found: install it with `apt-get install tesseract-ocr`")
+        buf = io.BytesIO()
+        image.convert("RGB").save(buf, "PNG", compress_level=1)
+        try:
+            out = subprocess.run([exe, "stdin", "stdout", "-l", self.lang, "--psm", str(self.psm), "tsv"],
+                                 input=buf.getvalue(), capture_output=True, timeout=self.timeout_s, check=True)
+        except subprocess.CalledProcessError as e:
+            raise OcrUnavailable(f"tesseract failed: {e.stderr.decode(errors='replace').strip()[:200]}") from e
+        except subprocess.TimeoutExpired as e:
+            raise OcrUnavailable(f"tesseract took longer than {self.timeout_s:g}s") from e
+        return group_words(_parse_tsv(out.stdout.decode(errors="replace")), self.min_conf)
+
+
+def _parse_tsv(text: str) -> list[dict[str, str]]:
+    return [row for row in csv.DictReader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE)
+            if row.get("level") == "5" and (row.get("text") or "").strip()]
+
+
+def group_words(words: Sequence[dict[str, str]], min_conf: float = 30) -> list[TextLine]:
+    """Tesseract words -> lines: same block/paragraph/line, split where the gap exceeds ~1.5
+    character heights (two labels on one row are two lines)."""
+    groups: dict[tuple[str, ...], list[tuple[Box, str, float]]] = {}
+    for w in words:
+        conf = float(w["conf"])
+        if conf < min_conf:
+            continue
+        left, top = int(w["left"]), int(w["top"])
+        box = Box(left=left, top=top, right=left + int(w["width"]), bottom=top + int(w["height"]))
+        key = (w["block_num"], w["par_num"], w["line_num"])
+        groups.setdefault(key, []).append((box, w["text"], conf / 100))
+    lines = []
+    for items in groups.values():
+        items.sort(key=lambda item: item[0].left)
+        run = [items[0]]
+        for item in items[1:]:
+            if item[0].left - run[-1][0].right > 1.5 * max(run[-1][0].height, 1):
+                lines.append(_join(run))
+                run = []
+            run.append(item)
+        lines.append(_join(run))
+    return lines
+
+
+def _join(run: list[tuple[Box, str, float]]) -> TextLine:
+    box = Box(left=min(b.left for b, _, _ in run), top=min(b.top for b, _, _ in run),
+              right=max(b.right for b, _, _ in run), bottom=max(b.bottom for b, _, _ in run))
+    text = normalise_text(" ".join(t for _, t, _ in run))
+    return TextLine(text=text, box=box, confidence=min(c for _, _, c in run))
+
+
+class FakeOcrEngine:
+    """Reads from a script instead of pixels: `lines` are in screen space; a read returns those
+    whose box lies inside the crop (placed by `image.info["origin"]`), in crop pixels.
+    Records each read's screen box in `reads`. `fail` makes every read raise OcrUnavailable."""
+
+    name = "fake"
+
+    def __init__(self, lines: Sequence[TextLine] = (), fail: str | None = None) -> None:
+        self.lines = list(lines)
+        self.fail = fail
+        self.reads: list[Box] = []
+
+    def read(self, image: Image.Image) -> list[TextLine]:
+        if self.fail:
+            raise OcrUnavailable(self.fail)
+        ox, oy = image.info.get("origin", (0, 0))
+        area = Box(left=ox, top=oy, right=ox + image.width, bottom=oy + image.height)
+        self.reads.append(area)
+        found = []
+        for line in self.lines:
+            b = line.box
+            if area.left <= b.left and area.top <= b.top and b.right <= area.right and b.bottom <= area.bottom:
+                local = Box(left=b.left - ox, top=b.top - oy, right=b.right - ox, bottom=b.bottom - oy)
+                found.append(TextLine(text=line.text, box=local, confidence=line.confidence))
+        return found

@@ -1,0 +1,125 @@
+"""The Perceiver: what the agent loop calls to see. Desktop in, `Observation` out.
+
+    perceiver = Perceiver(desktop, ocr=RapidOcrEngine(), a11y=A11yReader(bus_address))
+    obs = perceiver.observe()                      # screenshot, geometry, window, elements, hash
+    obs = perceiver.observe(settled.screenshot)    # reuse the frame `settle` ended on
+
+OCR goes through one `OcrReader`, so its region cache carries over from step to step. Element ids
+are stable across steps: an element that is still there (same text and role, overlapping box)
+keeps its id; new ones get fresh ids. Trouble in OCR or accessibility never raises: OCR trouble
+becomes a note on the observation, accessibility trouble means OCR only.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from actions.desktop import Desktop, Screenshot
+from actions.models import Box
+from agent.observation import Observation
+from agent.perception.a11y import A11yReader, A11yResult, merge_elements
+from agent.perception.capture import fingerprint
+from agent.perception.elements import Element
+from agent.perception.ocr import OcrEngine
+from agent.perception.ocr_cache import OcrReader, OcrResult, lines_to_elements
+from agent.perception.regions import iou
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PerceptionReport:
+    """How the last observation was made (for step timings and the recording)."""
+
+    ocr: OcrResult | None = None
+    a11y: A11yResult | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class Perceiver:
+    """Builds Observations from a Desktop (see the module docstring)."""
+
+    def __init__(self, desktop: Desktop, ocr: OcrEngine | None = None, a11y: A11yReader | None = None,
+                 monitor: int | None = None) -> None:
+        self.desktop = desktop
+        self.reader = OcrReader(ocr) if ocr is not None else None
+        self.a11y = a11y
+        self.monitor = monitor
+        self.last_report = PerceptionReport()
+        self._previous: list[Element] = []
+        self._next_id = 1
+
+    def observe(self, screenshot: Screenshot | None = None, elements: bool = True) -> Observation:
+        """Capture (unless given a screenshot) and perceive; `elements=False` skips OCR and a11y."""
+        t0 = time.perf_counter()
+        shot = screenshot or self.desktop.capture(self.monitor)
+        screen, window = self.desktop.geometry(), self.desktop.active_window()
+        timings = {"capture": (time.perf_counter() - t0) * 1000}
+        found: list[Element] = []
+        notes: list[str] = []
+        ocr_result, a11y_result = None, None
+        if elements:
+            found, notes, ocr_result, a11y_result = self._elements(shot, timings)
+        obs = Observation(screenshot=shot, screen=screen, window=window, elements=tuple(found),
+                          notes=tuple(notes), frame_hash=fingerprint(shot.image))
+        self.last_report = PerceptionReport(ocr=ocr_result, a11y=a11y_result, timings_ms=timings)
+        log.info("observe: %d elements, %s", len(found), {k: round(v) for k, v in timings.items()})
+        return obs
+
+    def _elements(self, shot: Screenshot, timings: dict[str, float]
+                  ) -> tuple[list[Element], list[str], OcrResult | None, A11yResult | None]:
+        notes: list[str] = []
+        ocr_elements: list[Element] = []
+        ocr_result = a11y_result = None
+        if self.reader is not None:
+            t = time.perf_counter()
+            ocr_result = self.reader.read(shot)
+            timings["ocr"] = (time.perf_counter() - t) * 1000
+            if ocr_result.error:
+                notes.append(f"OCR unavailable: {ocr_result.error}")
+            elif ocr_result.full and not ocr_result.regions:
+                notes.append("the screen is blank (one flat colour): no text to read")
+            ocr_elements = lines_to_elements(ocr_result.lines)
+        a11y_elements: list[Element] = []
+        if self.a11y is not None:
+            t = time.perf_counter()
+            a11y_result = self.a11y.read()
+            timings["a11y"] = (time.perf_counter() - t) * 1000
+            if a11y_result.error:
+                log.debug("a11y: %s", a11y_result.error)
+            a11y_elements = [e for e in a11y_result.elements if _inside(e.box, shot)]
+        if self.reader is None and self.a11y is None:
+            notes.append("no element source configured (no OCR engine, no accessibility)")
+        merged = merge_elements(a11y_elements, ocr_elements)
+        return self._stable_ids(merged), notes, ocr_result, a11y_result
+
+    def _stable_ids(self, current: Sequence[Element]) -> list[Element]:
+        """Keep the id of an element that was there last step; give new ones fresh ids."""
+        used: set[int] = set()
+        out: list[Element | None] = []
+        for e in current:
+            old = next((p for p in self._previous if p.id not in used and p.text == e.text
+                        and p.role == e.role and iou(p.box, e.box) >= 0.5), None)
+            if old is not None:
+                used.add(old.id)
+                out.append(e.model_copy(update={"id": old.id}))
+            else:
+                out.append(None)
+        result = []
+        for e, kept in zip(current, out):
+            if kept is None:
+                kept = e.model_copy(update={"id": self._next_id})
+                self._next_id += 1
+            else:
+                self._next_id = max(self._next_id, kept.id + 1)
+            result.append(kept)
+        self._previous = result
+        return sorted(result, key=lambda e: e.id)
+
+
+def _inside(box: Box, shot: Screenshot) -> bool:
+    c = box.center
+    return shot.left <= c.x < shot.left + shot.image.width and shot.top <= c.y < shot.top + shot.image.height

@@ -1,0 +1,152 @@
+"""Pixel regions: what changed between two frames, where a frame has content, box arithmetic.
+
+All boxes are `actions.models.Box` in the pixel space of the images given (screen space when the
+images are full-resolution captures at the screen origin). Tiles are compared with numpy on the
+full-resolution pixels, so a one-pixel change marks its tile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+from PIL import Image, ImageChops
+
+from actions.models import Box
+
+TILE = 32
+
+
+def as_array(image: Image.Image) -> np.ndarray:
+    """A (H, W, C) uint8 view of an RGB / L image."""
+    if image.mode not in ("RGB", "L"):
+        image = image.convert("RGB")
+    array = np.asarray(image)
+    return array if array.ndim == 3 else array[:, :, None]
+
+
+def _tile_reduce(mask: np.ndarray, tile: int, ufunc: np.ufunc) -> np.ndarray:
+    rows = ufunc.reduceat(mask, np.arange(0, mask.shape[0], tile), axis=0)
+    return ufunc.reduceat(rows, np.arange(0, mask.shape[1], tile), axis=1)
+
+
+def changed_tiles(before: Image.Image, after: Image.Image, tile: int = TILE) -> np.ndarray:
+    """A (rows, cols) bool grid: True where any pixel of the tile differs."""
+    a, b = as_array(before), as_array(after)
+    if a.shape != b.shape:
+        rows, cols = -(-b.shape[0] // tile), -(-b.shape[1] // tile)
+        return np.ones((rows, cols), dtype=bool)
+    mask = (a != b).any(axis=2)
+    return _tile_reduce(mask, tile, np.logical_or)
+
+
+def content_tiles(image: Image.Image, tile: int = TILE) -> np.ndarray:
+    """A (rows, cols) bool grid: True where the tile is not one flat colour."""
+    gray = np.asarray(image.convert("L"))
+    high = _tile_reduce(gray, tile, np.maximum)
+    low = _tile_reduce(gray, tile, np.minimum)
+    return high != low
+
+
+def tile_boxes(grid: np.ndarray, tile: int, size: tuple[int, int]) -> list[Box]:
+    """Bounding boxes (pixels) of the 8-connected groups of True tiles."""
+    seen = np.zeros_like(grid, dtype=bool)
+    boxes: list[Box] = []
+    rows, cols = grid.shape
+    for r0, c0 in zip(*np.nonzero(grid)):
+        if seen[r0, c0]:
+            continue
+        stack = [(int(r0), int(c0))]
+        seen[r0, c0] = True
+        top, left, bottom, right = r0, c0, r0, c0
+        while stack:
+            r, c = stack.pop()
+            top, left, bottom, right = min(top, r), min(left, c), max(bottom, r), max(right, c)
+            for rr in range(max(r - 1, 0), min(r + 2, rows)):
+                for cc in range(max(c - 1, 0), min(c + 2, cols)):
+                    if grid[rr, cc] and not seen[rr, cc]:
+                        seen[rr, cc] = True
+                        stack.append((rr, cc))
+        boxes.append(Box(left=int(left) * tile, top=int(top) * tile,
+                         right=min((int(right) + 1) * tile, size[0]), bottom=min((int(bottom) + 1) * tile, size[1])))
+    return boxes
+
+
+def changed_regions(before: Image.Image, after: Image.Image, tile: int = TILE) -> list[Box]:
+    """Boxes covering every changed pixel (tile-aligned, 8-connected tiles grouped)."""
+    return tile_boxes(changed_tiles(before, after, tile), tile, after.size)
+
+
+def content_regions(image: Image.Image, tile: int = TILE) -> list[Box]:
+    """Boxes covering every non-flat part of a frame (flat background is skipped by OCR)."""
+    return tile_boxes(content_tiles(image, tile), tile, image.size)
+
+
+def diff_bbox(before: Image.Image, after: Image.Image) -> Box | None:
+    """The exact bounding box of all changed pixels, or None when the frames are equal."""
+    if before.size != after.size or before.mode != after.mode:
+        return Box(left=0, top=0, right=after.width, bottom=after.height)
+    bbox = ImageChops.difference(before, after).getbbox()
+    return Box(left=bbox[0], top=bbox[1], right=bbox[2], bottom=bbox[3]) if bbox else None
+
+
+# --------------------------------------------------------------------------- box arithmetic
+
+
+def area(box: Box) -> int:
+    return max(box.width, 0) * max(box.height, 0)
+
+
+def intersection(a: Box, b: Box) -> int:
+    w = min(a.right, b.right) - max(a.left, b.left)
+    h = min(a.bottom, b.bottom) - max(a.top, b.top)
+    return w * h if w > 0 and h > 0 else 0
+
+
+def iou(a: Box, b: Box) -> float:
+    inter = intersection(a, b)
+    union = area(a) + area(b) - inter
+    return inter / union if union else 0.0
+
+
+def overlap_small(a: Box, b: Box) -> float:
+    """Intersection over the smaller box's area (1.0 when one contains the other)."""
+    smaller = min(area(a), area(b))
+    return intersection(a, b) / smaller if smaller else 0.0
+
+
+def union_box(boxes: Iterable[Box]) -> Box:
+    items = list(boxes)
+    return Box(left=min(b.left for b in items), top=min(b.top for b in items),
+               right=max(b.right for b in items), bottom=max(b.bottom for b in items))
+
+
+def expand(box: Box, margin: int, size: tuple[int, int] | None = None) -> Box:
+    right, bottom = (box.right + margin, box.bottom + margin)
+    if size:
+        right, bottom = min(right, size[0]), min(bottom, size[1])
+    return Box(left=max(box.left - margin, 0), top=max(box.top - margin, 0), right=right, bottom=bottom)
+
+
+def near(a: Box, b: Box, gap: int) -> bool:
+    return (a.left - gap < b.right and b.left - gap < a.right
+            and a.top - gap < b.bottom and b.top - gap < a.bottom)
+
+
+def merge_boxes(boxes: Sequence[Box], gap: int = 0) -> list[Box]:
+    """Merge boxes that overlap or lie within `gap` pixels of each other, until none do."""
+    merged = list(boxes)
+    changed = True
+    while changed:
+        changed = False
+        out: list[Box] = []
+        for box in merged:
+            for i, other in enumerate(out):
+                if near(box, other, gap):
+                    out[i] = union_box((box, other))
+                    changed = True
+                    break
+            else:
+                out.append(box)
+        merged = out
+    return sorted(merged, key=lambda b: (b.top, b.left))

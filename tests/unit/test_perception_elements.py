@@ -1,0 +1,251 @@
+"""OCR engines (fake, failing, tesseract parsing), the region cache, find, a11y merge, marks, zoom,
+and the Perceiver, all without a display."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from PIL import Image, ImageDraw
+
+from actions.desktop import FakeDesktop, Screenshot
+from actions.errors import UsageError
+from actions.models import Box, Point
+from agent.perception.a11y import A11yReader, decode_states, merge_elements
+from agent.perception.elements import Element
+from agent.perception.marks import draw_marks, legend
+from agent.perception.ocr import (
+    FakeOcrEngine, OcrUnavailable, RapidOcrEngine, TextLine, find, normalise_text,
+)
+from agent.perception.ocr import group_words
+from agent.perception.ocr_cache import OcrReader
+from agent.perception.perceiver import Perceiver
+from agent.perception.zoom import zoom
+
+
+def box(l: int, t: int, r: int, b: int) -> Box:
+    return Box(left=l, top=t, right=r, bottom=b)
+
+
+def el(id: int, text: str, b: Box, role: str = "text", source: str = "ocr") -> Element:
+    return Element(id=id, text=text, box=b, role=role, source=source)  # type: ignore[arg-type]
+
+
+def page(texts: dict[str, Box], size: tuple[int, int] = (800, 600)) -> tuple[Image.Image, list[TextLine]]:
+    """An image with a dark block where each 'text' is, and the fake OCR lines for it."""
+    image = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(image)
+    for b in texts.values():
+        draw.rectangle((b.left + 2, b.top + 2, b.right - 3, b.bottom - 3), fill="black")
+    return image, [TextLine(text=t, box=b, confidence=0.9) for t, b in texts.items()]
+
+
+# --------------------------------------------------------------------------- engines
+
+
+def test_normalise_text_folds_fullwidth_and_cjk_lookalikes() -> None:
+    assert normalise_text(" ＡＢＣ（1）十 ") == "ABC(1)+"
+
+
+def test_rapidocr_engine_that_cannot_import_raises_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "rapidocr", None)  # import fails
+    engine = RapidOcrEngine()  # construction is lazy: no error yet
+    with pytest.raises(OcrUnavailable, match="rapidocr could not load.*pip install"):
+        engine.read(Image.new("RGB", (64, 64), "white"))
+    with pytest.raises(OcrUnavailable):  # remembered, not retried
+        engine.load()
+
+
+def test_group_words_splits_lines_and_far_apart_labels() -> None:
+    def word(text: str, left: int, line: str = "1", conf: str = "90") -> dict[str, str]:
+        return {"level": "5", "block_num": "1", "par_num": "1", "line_num": line, "left": str(left),
+                "top": "10", "width": "30", "height": "12", "conf": conf, "text": text}
+    lines = group_words([word("Save", 0), word("file", 34), word("Cancel", 200), word("x", 300, conf="5"),
+                         word("Next", 0, line="2")])
+    assert sorted(ln.text for ln in lines) == ["Cancel", "Next", "Save file"]
+    save = next(ln for ln in lines if ln.text == "Save file")
+    assert save.box == box(0, 10, 64, 22) and save.confidence == pytest.approx(0.9)
+
+
+# --------------------------------------------------------------------------- region cache
+
+
+def test_reader_reads_only_what_changed_and_reuses_the_rest() -> None:
+    texts = {"File": box(10, 10, 60, 30), "Edit": box(400, 10, 450, 30), "Total: 3": box(400, 400, 520, 420)}
+    image, lines = page(texts)
+    engine = FakeOcrEngine(lines)
+    reader = OcrReader(engine)
+    first = reader.read(Screenshot(image=image))
+    assert first.full and sorted(ln.text for ln in first.lines) == ["Edit", "File", "Total: 3"]
+
+    changed = image.copy()  # "Total: 3" becomes "Total: 42", a bit wider
+    ImageDraw.Draw(changed).rectangle((400, 400, 540, 420), fill="gray")
+    engine.lines = [ln for ln in lines if ln.text != "Total: 3"] + [
+        TextLine(text="Total: 42", box=box(400, 400, 540, 420), confidence=0.9)]
+    engine.reads.clear()
+    second = reader.read(Screenshot(image=changed))
+    assert not second.full and second.reused == 2
+    assert sorted(ln.text for ln in second.lines) == ["Edit", "File", "Total: 42"]
+    assert len(engine.reads) == 1 and engine.reads[0].top >= 350 and engine.reads[0].left >= 350
+
+    engine.reads.clear()
+    third = reader.read(Screenshot(image=changed.copy()))
+    assert engine.reads == [] and third.reused == 3
+
+
+def test_reader_grows_a_region_over_the_whole_line_it_cuts() -> None:
+    image, lines = page({"A long line of text": box(100, 100, 500, 120)})
+    engine = FakeOcrEngine(lines)
+    reader = OcrReader(engine)
+    reader.read(Screenshot(image=image))
+    changed = image.copy()
+    changed.putpixel((480, 110), (255, 0, 0))
+    engine.reads.clear()
+    result = reader.read(Screenshot(image=changed))
+    assert [ln.text for ln in result.lines] == ["A long line of text"]
+    assert engine.reads[0].left <= 100 and engine.reads[0].right >= 500
+
+
+def test_reader_maps_boxes_to_screen_space_for_a_monitor_crop() -> None:
+    image, lines = page({"OK": box(10, 10, 40, 30)})
+    shifted = [TextLine(text="OK", box=box(1930, 10, 1960, 30), confidence=1.0)]
+    result = OcrReader(FakeOcrEngine(shifted)).read(Screenshot(image=image, left=1920, top=0))
+    assert [ln.box for ln in result.lines] == [box(1930, 10, 1960, 30)]
+    del lines
+
+
+def test_reader_with_a_failing_engine_returns_an_empty_result_with_the_reason() -> None:
+    image, _ = page({"x": box(10, 10, 40, 30)})
+    result = OcrReader(FakeOcrEngine(fail="models missing")).read(Screenshot(image=image))
+    assert result.lines == () and result.error == "models missing"
+
+
+def test_reader_on_an_all_black_screen_reads_nothing() -> None:
+    engine = FakeOcrEngine([])
+    result = OcrReader(engine).read(Screenshot(image=Image.new("RGB", (1920, 1080), "black")))
+    assert result.lines == () and result.regions == () and engine.reads == [] and result.error is None
+
+
+# --------------------------------------------------------------------------- find
+
+
+def test_find_prefers_exact_then_folded_then_fuzzy() -> None:
+    elements = [el(1, "log", box(0, 0, 30, 20)), el(2, "Login", box(0, 40, 60, 60)), el(3, "B", box(0, 80, 20, 100)),
+                el(4, "8", box(40, 80, 60, 100))]
+    assert find(elements, "Login").best == elements[1]
+    assert find(elements, "l0g").best == elements[0]  # OCR look-alike 0/o
+    m = find(elements, "8")
+    assert m.best == elements[3] and not m.ambiguous
+    missing = find(elements, "Submit")
+    assert missing.best is None and not missing.found and "no element reads like 'Submit'" in missing.reason
+
+
+def test_find_says_when_a_match_is_ambiguous_and_near_resolves_it() -> None:
+    elements = [el(1, "OK", box(100, 100, 140, 120)), el(2, "OK", box(600, 400, 640, 420)),
+                el(3, "Cancel", box(160, 100, 220, 120))]
+    m = find(elements, "ok")
+    assert m.ambiguous and m.best is not None and len(m.candidates) == 2
+    assert "2 elements match 'ok'" in m.reason and "[1]" in m.reason and "[2]" in m.reason
+    near = find(elements, "ok", near=Point(x=610, y=410))
+    assert near.best == elements[1] and not near.ambiguous
+    inside = find(elements, "OK", within=box(0, 0, 300, 300))
+    assert inside.best == elements[0] and not inside.ambiguous
+
+
+def test_find_ranks_larger_and_accessible_elements_first_on_equal_text() -> None:
+    small = el(1, "Save", box(10, 300, 40, 310))
+    big = el(2, "Save", box(10, 10, 90, 40), role="button", source="a11y")
+    assert find([small, big], "Save").best == big
+
+
+# --------------------------------------------------------------------------- a11y
+
+
+def test_decode_states() -> None:
+    assert decode_states([(1 << 8) | (1 << 12), 0]) == ("enabled", "focused")
+    assert decode_states([0, 1 << (38 - 32)]) == ("selectable_text",)
+
+
+def test_merge_prefers_a11y_and_fills_unnamed_boxes_from_ocr() -> None:
+    a11y = [el(0, "7", box(100, 100, 160, 140), role="button", source="a11y"),
+            el(0, "", box(100, 20, 400, 60), role="textbox", source="a11y")]
+    ocr = [el(0, "7", box(122, 110, 134, 128)), el(0, "123", box(350, 30, 390, 50)),
+           el(0, "Elsewhere", box(500, 500, 580, 520))]
+    merged = merge_elements(a11y, ocr)
+    assert [(e.id, e.text, e.role, e.source) for e in merged] == [
+        (1, "123", "textbox", "merged"), (2, "7", "button", "a11y"), (3, "Elsewhere", "text", "ocr")]
+    assert merged[1].box == box(100, 100, 160, 140)
+
+
+def test_a11y_without_a_bus_is_empty_with_a_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
+    assert "no session bus" in (A11yReader().read().error or "")
+    bad = A11yReader(bus_address="unix:path=/nonexistent/bus", timeout_s=1.0).read()
+    assert bad.elements == () and "accessibility unavailable" in (bad.error or "")
+
+
+# --------------------------------------------------------------------------- marks, legend, zoom
+
+
+def test_draw_marks_draws_on_a_copy_in_image_space_and_keeps_labels_clear() -> None:
+    image = Image.new("RGB", (1280, 720), "white")
+    elements = [el(7, "OK", box(300, 300, 420, 360)), el(12, "Cancel", box(900, 600, 1080, 660))]
+    marked = draw_marks(image, elements, scale=2 / 3)
+    assert marked.size == image.size and image.getpixel((200, 200)) == (255, 255, 255)
+    inner = marked.crop((int(300 * 2 / 3) + 3, int(300 * 2 / 3) + 3, int(420 * 2 / 3) - 3, int(360 * 2 / 3) - 3))
+    assert inner.getextrema() == ((255, 255), (255, 255), (255, 255))  # the label area is untouched
+    tag_area = marked.crop((int(300 * 2 / 3) - 30, int(300 * 2 / 3) - 20, int(300 * 2 / 3), int(300 * 2 / 3)))
+    assert tag_area.getextrema() != ((255, 255), (255, 255), (255, 255))  # the tag sits above-left
+    outline = marked.getpixel((int(360 * 2 / 3), int(300 * 2 / 3)))
+    assert outline != (255, 255, 255)
+
+
+def test_legend_lines() -> None:
+    elements = [el(17, "7", box(0, 0, 10, 10), role="button", source="a11y"),
+                Element(id=3, text="Name", box=box(0, 0, 5, 5), role="textbox", source="a11y",
+                        states=("focused", "sensitive"))]
+    assert legend(elements) == '[17] button "7" (disabled)\n[3] textbox "Name" (focused)'
+
+
+def test_zoom_crops_scales_and_maps_back() -> None:
+    image = Image.new("RGB", (800, 600), "white")
+    image.putpixel((110, 120), (255, 0, 0))
+    view = zoom(Screenshot(image=image, left=100, top=0), box(200, 100, 240, 140), factor=3)
+    assert view.region == box(200, 100, 240, 140) and view.image.size == (120, 120)
+    assert view.to_screen(*view.to_image(210, 120)) == Point(x=210, y=120)
+    clamped = zoom(Screenshot(image=image), box(780, 580, 900, 700), factor=1, margin=5)
+    assert clamped.region == box(775, 575, 800, 600)
+    with pytest.raises(UsageError, match="outside the captured area"):
+        zoom(Screenshot(image=image), box(900, 900, 950, 950))
+
+
+# --------------------------------------------------------------------------- perceiver
+
+
+def test_perceiver_builds_observations_with_stable_ids() -> None:
+    image, lines = page({"File": box(10, 10, 60, 30), "Edit": box(100, 10, 150, 30)})
+    desktop = FakeDesktop([image, image])
+    engine = FakeOcrEngine(lines)
+    perceiver = Perceiver(desktop, ocr=engine)
+    first = perceiver.observe()
+    assert [(e.id, e.text) for e in first.elements] == [(1, "File"), (2, "Edit")]
+    assert first.frame_hash and first.screen.width == 800 and first.notes == ()
+
+    later = image.copy()
+    ImageDraw.Draw(later).rectangle((12, 12, 40, 27), fill="gray")  # "File" became "Help"
+    engine.lines = [TextLine(text="Help", box=box(10, 10, 60, 30), confidence=0.9), lines[1]]
+    second = perceiver.observe(Screenshot(image=later))
+    assert {e.text: e.id for e in second.elements} == {"Edit": 2, "Help": 3}
+    assert second.element(2) is not None and second.element(1) is None
+
+
+def test_perceiver_reports_trouble_as_notes_not_exceptions() -> None:
+    desktop = FakeDesktop([Image.new("RGB", (640, 480), "black")])
+    blank = Perceiver(desktop, ocr=FakeOcrEngine([])).observe()
+    assert blank.elements == () and "blank" in blank.notes[0]
+    text, _ = page({"x": box(10, 10, 40, 30)})
+    failing = Perceiver(FakeDesktop([text]), ocr=FakeOcrEngine(fail="rapidocr could not load")).observe()
+    assert failing.elements == () and failing.notes == ("OCR unavailable: rapidocr could not load",)
+    bare = Perceiver(FakeDesktop()).observe()
+    assert "no element source" in bare.notes[0]
+    assert Perceiver(FakeDesktop()).observe(elements=False).notes == ()
