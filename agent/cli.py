@@ -117,6 +117,22 @@ def act(source: Annotated[str, typer.Argument(help="A JSON file of actions (a li
                 raise UIAgentError(f"action {i} failed: {result.error}")
 
 
+@app.command()
+def show(recording: Annotated[Path, typer.Argument(help="A recording folder (recordings/<timestamp>-<task>)")],
+         out: Annotated[Path | None, typer.Option("--out", help="Write the report here instead of "
+                                                  "RECORDING/report.html")] = None,
+         diff: Annotated[Path | None, typer.Option("--diff", help="Another recording of the same task: "
+                                                   "align the two runs and mark where they diverge")] = None
+         ) -> None:
+    """Write a self-contained HTML report of a recording and print its path."""
+    from agent.report import write_report
+
+    written = write_report(recording, out=out, diff=diff)
+    for warning in written.warnings:
+        _err(f"warning: {warning}")
+    print(written.path)
+
+
 def _terminal_confirm(action: Any, verdict: Any) -> bool:
     if not sys.stdin.isatty():
         return False

@@ -5,7 +5,11 @@ Importable from any test as `recording_samples` (pytest puts tests/ on sys.path 
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -55,10 +59,10 @@ def _result(action: Action, ok: bool = True, error: str | None = None) -> Action
     return ActionResult(action=action, status="performed" if ok else "denied", verdict=verdict, error=error)
 
 
-def sample_actions(i: int, w: int, h: int) -> tuple[list[Action], bool]:
+def sample_actions(i: int, w: int, h: int, label: str = "Button") -> tuple[list[Action], bool]:
     """The i-th step's actions (cycling click, drag, scroll, type, key) and whether it fails."""
     box = Box(left=w // 4, top=h // 3, right=w // 4 + 120, bottom=h // 3 + 40)
-    target = Target(label=f"Button {i % 5}", role="button", bbox=box)
+    target = Target(label=f"{label} {i % 5}", role="button", bbox=box)
     kinds: list[list[Action]] = [
         [Click(x=box.center.x, y=box.center.y, target=target)],
         [Drag(path=(Point(x=w // 5, y=h // 5), Point(x=w // 2, y=h // 2)), target=target)],
@@ -71,8 +75,10 @@ def sample_actions(i: int, w: int, h: int) -> tuple[list[Action], bool]:
 
 def write_sample(record_dir: Path, steps: int = 6, size: tuple[int, int] = (1920, 1080), distinct: int = 4,
                  task: str = "Fill in the invoice form", secrets: dict[str, str] | None = None,
-                 image_format: ImageFormat = "png", kind: Kind = "do", finish: bool = True) -> Path:
-    """Write a recording with `steps` steps over `distinct` frames; returns its folder."""
+                 image_format: ImageFormat = "png", kind: Kind = "do", finish: bool = True,
+                 diverge_at: int | None = None) -> Path:
+    """Write a recording with `steps` steps over `distinct` frames; returns its folder. From step
+    `diverge_at` on, targets are labelled "Other" instead of "Button" (a run that went elsewhere)."""
     w, h = size
     frames = [desktop_frame(s, size) for s in range(distinct)]
     start = utc_now()
@@ -81,7 +87,8 @@ def write_sample(record_dir: Path, steps: int = 6, size: tuple[int, int] = (1920
                           settings={"max_steps": steps}, started=start))
         names = [rec.add_frame(f) for f in frames]
         for i in range(steps):
-            actions, fails = sample_actions(i, w, h) if i < steps - 1 else ([Done(summary="finished")], False)
+            label = "Other" if diverge_at is not None and i >= diverge_at else "Button"
+            actions, fails = sample_actions(i, w, h, label) if i < steps - 1 else ([Done(summary="finished")], False)
             crop = rec.add_crop(frames[i % distinct].crop((w // 4, h // 3, w // 4 + 120, h // 3 + 40)))
             actions = [_with_crop(a, crop) for a in actions]
             results = tuple(_result(a, ok=not fails, error="point outside the screen" if fails else None)
@@ -109,3 +116,23 @@ def _with_crop(action: Action, crop: str) -> Action:
     if target is None:
         return action
     return action.model_copy(update={"target": target.model_copy(update={"crop_hash": crop})})
+
+
+@contextmanager
+def read_only(folder: Path) -> Iterator[Path]:
+    """Make an existing folder unwritable for this process: a read-only bind mount for root (root
+    ignores file modes), mode 0555 otherwise."""
+    if os.geteuid() != 0:
+        mode = folder.stat().st_mode
+        folder.chmod(0o555)
+        try:
+            yield folder
+        finally:
+            folder.chmod(mode)
+        return
+    subprocess.run(["mount", "--bind", str(folder), str(folder)], check=True)
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], check=True)
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)

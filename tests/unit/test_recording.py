@@ -7,13 +7,12 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from PIL import Image
-from recording_samples import desktop_frame, write_sample
+from recording_samples import desktop_frame, read_only, write_sample
 
 from actions.errors import UsageError
 from actions.executor import ActionResult
@@ -279,25 +278,8 @@ HELPERS = textwrap.dedent("""
 """)
 
 
-@pytest.fixture
-def read_only_dir(tmp_path: Path) -> Iterator[Path]:
-    """A folder this process cannot write: a read-only tmpfs for root (root ignores modes), else 0555."""
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    if os.geteuid() != 0:
-        folder.chmod(0o555)
-        yield folder
-        folder.chmod(0o755)
-        return
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(folder)], check=True)
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", str(folder)], check=True)
-
-
-def test_read_only_record_dir(read_only_dir: Path) -> None:
-    with FolderRecorder(read_only_dir / "recordings") as rec, pytest.raises(UsageError) as info:
+def test_read_only_record_dir(tmp_path: Path) -> None:
+    with read_only(tmp_path), FolderRecorder(tmp_path / "recordings") as rec, pytest.raises(UsageError) as info:
         rec.start(Session(task="t"))
     message = str(info.value)
     assert message.startswith("cannot write the recording") and "--record-dir" in message
