@@ -187,7 +187,7 @@ def test_a_configured_stop_hotkey_replaces_the_default() -> None:
 def test_text_in_a_sensitive_window_is_one_placeholder_whatever_its_length() -> None:
     s = Stream().type("user").tap("tab").type("hunter2", sensitive=True).tap("backspace", sensitive=True)
     s.type("X", sensitive=True).tap("enter")
-    out = merge(s.events, stop=None)
+    out = merge(s.events, stop_hotkey=None)
     assert [d.action for d in out] == [Type(text="user"), Key(chord="tab"), Type(text=REDACTED), Key(chord="enter")]
     assert out[2].redacted
     assert "hunter" not in repr(out)
