@@ -146,7 +146,10 @@ class InputSource:
     def stop(self) -> None:
         """Stop listening and hand out everything still pending. Safe to call twice."""
         if self._listener is not None:
-            self._listener.stop()
+            try:
+                self._listener.stop()
+            except Exception as e:  # the X server is gone: there is nothing left to stop
+                log.debug("stopping the listener: %s", e)
             self._listener.join(timeout=5)
             self._listener = None
         with self._lock:
