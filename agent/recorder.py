@@ -64,6 +64,8 @@ def image_digest(image: Image.Image) -> tuple[str, bytes]:
     """Content hash of the exact pixels (mode and size included) and the pixel bytes."""
     data = image.tobytes()
     h = hashlib.sha1(f"{image.mode}{image.size}".encode())
+    if image.mode == "P":  # same indices, other colours: another image
+        h.update(bytes(image.getpalette() or ()))
     h.update(data)
     return h.hexdigest()[:20], data
 
@@ -88,15 +90,14 @@ def _os_error(path: Path, error: OSError) -> UsageError:
     return UsageError(f"cannot write the recording {path}: {why} (free some space or choose another --record-dir)")
 
 
-def _write_atomic(path: Path, data: bytes, fsync: bool = True) -> None:
+def _write_atomic(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), 0o644)  # mkstemp makes 0600; a recording is meant to be shared
             f.write(data)
-            if fsync:
-                f.flush()
-                os.fsync(f.fileno())
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

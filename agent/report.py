@@ -17,7 +17,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -84,7 +84,6 @@ class StepView:
     drag_paths: list[str]     # SVG polyline points, in frame pixels
     actions: list[ActionView]
     diverged: bool = False
-    missing: list[str] = field(default_factory=list)
 
 
 def write_report(recording: Path | str, out: Path | None = None, diff: Path | str | None = None) -> Written:
@@ -177,7 +176,7 @@ def _encode(path: Path, width: int, quality: int, png: bool = False) -> tuple[st
             size = original.size
             img = original.convert("RGB")
         if img.width > width:
-            img = img.resize((width, round(img.height * width / img.width)), Image.Resampling.BILINEAR)
+            img = img.resize((width, round(img.height * width / img.width)), Image.Resampling.BOX)  # BOX: 2x faster, fine for downscaling
         buf = io.BytesIO()
         img.save(buf, "PNG" if png else "JPEG", quality=quality)
     except (OSError, UnidentifiedImageError, ValueError) as e:
@@ -202,9 +201,8 @@ def _step_view(rec: Recording, step: Step, images: dict[str, EmbeddedImage],
         overlays += _overlays(action, size, ox, oy)
         if isinstance(action, Drag):
             paths.append(" ".join(f"{p.x - ox},{p.y - oy}" for p in action.path))
-    missing = [f for f in step.frames() if f in rec.missing_frames or f not in images]
     after = images.get(step.frame_after) if step.frame_after and step.frame_after != step.frame_before else None
-    return StepView(step, frame, after, size, overlays, paths, _action_views(step, crops), missing=missing)
+    return StepView(step, frame, after, size, overlays, paths, _action_views(step, crops))
 
 
 def _action_views(step: Step, crops: dict[str, EmbeddedImage]) -> list[ActionView]:
