@@ -215,11 +215,12 @@ def _pyautogui_for(display: str) -> Any:
             os.environ.pop("DISPLAY", None)
         else:
             os.environ["DISPLAY"] = old
-    # Always a fresh connection: a display name can be reused by a later server.
-    old_display, x11._display = x11._display, Display(display)
+    # Always reconnect: a display number is reused once its Xvfb is gone, so an equal name does
+    # not mean a live connection (the old one fails with "Broken pipe").
+    stale, x11._display = x11._display, Display(display)
     try:
-        old_display.close()
-    except Exception:  # already dead with its server
+        stale.close()
+    except Exception:  # already dead
         pass
     pyautogui.PAUSE = 0.0
     pyautogui.MINIMUM_DURATION = 0.0

@@ -164,8 +164,12 @@ class VirtualDisplay:
         with resources.as_file(config) as path:
             rc = Path(self.env["HOME"]) / "openbox-rc.xml"
             shutil.copyfile(path, rc)
-        proc = self.launch(["openbox", "--config-file", str(rc)])
-        self._wait(lambda: _wm_running(self.display) or proc.poll() is not None, 10.0, "openbox to start")
+        # openbox claims the screen (_NET_SUPPORTING_WM_CHECK) before it can manage windows; a
+        # window mapped in between stays unmapped forever. `--startup` runs once it is ready.
+        ready = Path(self.env["HOME"]) / "openbox-ready"
+        proc = self.launch(["openbox", "--config-file", str(rc), "--startup", f"touch {ready}"])
+        self._wait(lambda: (ready.exists() and _wm_running(self.display)) or proc.poll() is not None,
+                   10.0, "openbox to start")
         if proc.poll() is not None:
             raise DisplayError("openbox exited at start")
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import os
+import queue
 import shutil
 import subprocess
 import threading
@@ -75,29 +77,37 @@ def _quad_box(quad: Any, dx: int = 0, dy: int = 0) -> Box:
 class RapidOcrEngine:
     """rapidocr with the models shipped in its wheel (offline), angle classifier off.
 
-    `rec_width` is the recogniser's minimum input width: 160 instead of rapidocr's 320 is ~1.5x
-    faster on short UI labels and as accurate on them (see BENCHMARKS.md).
+    `rec_width` is the recogniser's minimum input width: rapidocr pads every line to 320 px;
+    UI labels are short, and 160 costs less with the same grounding on our apps (BENCHMARKS.md).
+    `workers` engines (one onnxruntime thread each by default) let `OcrReader` read regions in
+    parallel, which uses the cores better than one engine with several threads on small inputs.
     """
 
     name = "rapidocr"
 
     def __init__(self, text_score: float = 0.4, rec_width: int = 160, rec_batch: int = 12,
-                 threads: int = 0) -> None:
+                 workers: int = 0, threads: int = 0) -> None:
+        self.workers = workers or max(1, min(4, os.cpu_count() or 1))
+        threads = threads or max(1, (os.cpu_count() or 1) // self.workers)
         self.params: dict[str, Any] = {
             "Global.log_level": "error", "Global.use_cls": False, "Global.text_score": text_score,
             "Global.max_side_len": 4096, "Det.limit_type": "max", "Det.limit_side_len": 4096,
             "Rec.rec_img_shape": [3, 48, rec_width], "Rec.rec_batch_num": rec_batch,
+            "EngineConfig.onnxruntime.intra_op_num_threads": threads,
+            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
         }
-        if threads > 0:
-            self.params["EngineConfig.onnxruntime.intra_op_num_threads"] = threads
-        self._engine: Any = None
+        self._pool: queue.Queue[Any] | None = None
         self._error: str | None = None
         self._lock = threading.Lock()
 
+    @property
+    def loaded(self) -> bool:
+        return self._pool is not None
+
     def load(self) -> None:
-        """Import and build the engine now (otherwise the first `read` does it)."""
+        """Import rapidocr and build the engines and their models now (else the first read does)."""
         with self._lock:
-            if self._engine is not None:
+            if self._pool is not None:
                 return
             if self._error is not None:
                 raise OcrUnavailable(self._error)
@@ -105,7 +115,13 @@ class RapidOcrEngine:
                 from rapidocr import RapidOCR
 
                 logging.getLogger("RapidOCR").setLevel(logging.ERROR)
-                self._engine = RapidOCR(params=self.params)
+                pool: queue.Queue[Any] = queue.Queue()
+                for _ in range(self.workers):
+                    engine = RapidOCR(params=self.params)
+                    for loader in ("_load_det_model", "_load_rec_model"):  # lazy in rapidocr >= 3.10
+                        getattr(engine, loader, lambda: None)()
+                    pool.put(engine)
+                self._pool = pool
             except Exception as e:  # ImportError, onnxruntime errors, missing model files
                 self._error = (f"rapidocr could not load: {type(e).__name__}: {e}".splitlines()[0]
                                + " (install it with `pip install rapidocr onnxruntime`)")
@@ -115,7 +131,12 @@ class RapidOcrEngine:
         self.load()
         if image.width < 4 or image.height < 4:
             return []
-        result = self._engine(np.asarray(image.convert("RGB")), use_cls=False)
+        assert self._pool is not None
+        engine = self._pool.get()
+        try:
+            result = engine(np.asarray(image.convert("RGB")), use_cls=False)
+        finally:
+            self._pool.put(engine)
         if result.boxes is None or result.txts is None:
             return []
         lines = []
@@ -189,7 +210,7 @@ def _join(run: list[tuple[Box, str, float]]) -> TextLine:
 
 class FakeOcrEngine:
     """Reads from a script instead of pixels: `lines` are in screen space; a read returns those
-    whose box lies inside the crop (placed by `image.info["origin"]`), in crop pixels.
+    whose centre lies in the crop (placed by `image.info["origin"]`), clipped, in crop pixels.
     Records each read's screen box in `reads`. `fail` makes every read raise OcrUnavailable."""
 
     name = "fake"
@@ -208,7 +229,8 @@ class FakeOcrEngine:
         found = []
         for line in self.lines:
             b = line.box
-            if area.left <= b.left and area.top <= b.top and b.right <= area.right and b.bottom <= area.bottom:
-                local = Box(left=b.left - ox, top=b.top - oy, right=b.right - ox, bottom=b.bottom - oy)
+            if area.contains(b.center.x, b.center.y):  # clipped to the crop, as a real engine would see it
+                local = Box(left=max(b.left, area.left) - ox, top=max(b.top, area.top) - oy,
+                            right=min(b.right, area.right) - ox, bottom=min(b.bottom, area.bottom) - oy)
                 found.append(TextLine(text=line.text, box=local, confidence=line.confidence))
         return found

@@ -7,17 +7,25 @@
 The first read (or one after a size change, or when more than `full_fraction` of the frame
 changed) OCRs the frame's content regions; flat background is skipped. Later reads compare tiles
 with the previous frame, grow each changed region to whole cached lines it cuts (plus a margin),
-drop the cached lines there and OCR just those crops. Boxes come out in screen space.
+drop the cached lines there and OCR just those crops. Tall regions are cut into bands at rows
+without ink, and bands are read in parallel when the engine has several workers. A crop whose
+pixels were read before (a title bar going active/inactive, a key's hover highlight) is not read
+again: the last `remember` crops' results are kept by pixel hash. Boxes come out in screen space, shrunk to
+the ink of the text (detectors pad their boxes, which then spill over small widgets).
 A failing engine yields an empty result with `error` set, never an exception.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 from PIL import Image
 
 from actions.desktop import Screenshot
@@ -62,10 +70,20 @@ class OcrReader:
     """Region-cached OCR over consecutive frames of one screen (see the module docstring)."""
 
     def __init__(self, engine: OcrEngine, tile: int = rg.TILE, margin: int = 6, merge_gap: int = 12,
-                 full_fraction: float = 0.6) -> None:
+                 full_fraction: float = 0.6, tighten: bool = True, remember: int = 256) -> None:
         self.engine = engine
+        self.remember = remember
+        self._seen: dict[bytes, list[TextLine]] = {}  # crop pixels -> lines: states recur
+        self._seen_lock = threading.Lock()
+        self.tighten = tighten
         self.tile, self.margin, self.merge_gap, self.full_fraction = tile, margin, merge_gap, full_fraction
         self._state: _State | None = None
+
+    def _remember(self, key: bytes, lines: list[TextLine]) -> None:
+        with self._seen_lock:
+            self._seen[key] = lines
+            while len(self._seen) > self.remember:
+                self._seen.pop(next(iter(self._seen)))
 
     def reset(self) -> None:
         """Forget the cache (the next read is a full one)."""
@@ -92,7 +110,7 @@ class OcrReader:
             kept = [ln for ln in state.lines if not any(rg.intersection(self._local(ln.box, origin), r)
                                                         for r in regions)]
         try:
-            fresh = [line for region in regions for line in self._read_region(image, origin, region)]
+            fresh = self._read_all(image, origin, regions)
         except OcrUnavailable as e:
             log.warning("OCR unavailable: %s", e)
             return OcrResult(lines=(), error=str(e), elapsed_s=time.perf_counter() - start)
@@ -116,15 +134,25 @@ class OcrReader:
             boxes = [self._local(b, origin) for b in changed]
         if not boxes:
             return []
-        grown = [rg.expand(b, self.margin, image.size) for b in boxes]
-        cached = [rg.expand(self._local(ln.box, origin), self.margin, image.size) for ln in state.lines]
-        while True:  # grow regions over every cached line they cut, until stable
-            merged = rg.merge_boxes(grown, self.merge_gap)
-            cut = [c for c in cached if any(rg.intersection(c, r) for r in merged)]
-            regrown = rg.merge_boxes(merged + cut, self.merge_gap)
-            if regrown == merged:
-                return merged
-            grown = regrown
+        regions = rg.merge_boxes([rg.expand(b, self.margin, image.size) for b in boxes])
+        cached = [self._local(ln.box, origin) for ln in state.lines]
+        while True:  # grow each region over the cached lines it cuts (plus a margin), until stable
+            cut = [rg.expand(c, 2, image.size) for c in cached if any(rg.intersection(c, r) for r in regions)]
+            grown = rg.merge_boxes(regions + cut)
+            if grown == regions:
+                return rg.merge_boxes(regions, self.merge_gap) if self.merge_gap else regions
+            regions = grown
+
+    def _read_all(self, image: Image.Image, origin: tuple[int, int], regions: Sequence[Box]) -> list[TextLine]:
+        """Read every region; split tall ones into bands and read them on the engine's workers."""
+        gray = np.asarray(image.convert("L"))
+        bands = sorted((band for r in regions for band in rg.split_tall(gray, r)), key=rg.area, reverse=True)
+        workers = min(int(getattr(self.engine, "workers", 1)), len(bands))
+        if workers <= 1:
+            return [line for band in bands for line in self._read_region(image, origin, band)]
+        with ThreadPoolExecutor(workers, thread_name_prefix="ocr") as pool:
+            results = list(pool.map(lambda band: self._read_region(image, origin, band), bands))
+        return [line for lines in results for line in lines]
 
     def _read_region(self, image: Image.Image, origin: tuple[int, int], region: Box) -> list[TextLine]:
         crop = image.crop((region.left, region.top, region.right, region.bottom))
@@ -133,10 +161,18 @@ class OcrReader:
             return []
         crop.info["origin"] = (region.left + origin[0], region.top + origin[1])
         dx, dy = crop.info["origin"]
-        return [TextLine(text=ln.text, confidence=ln.confidence,
-                         box=Box(left=ln.box.left + dx, top=ln.box.top + dy,
-                                 right=ln.box.right + dx, bottom=ln.box.bottom + dy))
-                for ln in self.engine.read(crop)]
+        key = hashlib.blake2b(crop.tobytes(), digest_size=16, person=b"%dx%d" % crop.size).digest()
+        lines = self._seen.get(key)
+        if lines is None:
+            lines = self.engine.read(crop)
+            self._remember(key, lines)
+        gray = np.asarray(crop.convert("L")) if self.tighten and lines else None
+        out = []
+        for ln in lines:
+            b = rg.tighten(gray, ln.box) if gray is not None else ln.box
+            out.append(TextLine(text=ln.text, confidence=ln.confidence,
+                                box=Box(left=b.left + dx, top=b.top + dy, right=b.right + dx, bottom=b.bottom + dy)))
+        return out
 
     @staticmethod
     def _local(box: Box, origin: tuple[int, int]) -> Box:

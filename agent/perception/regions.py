@@ -73,8 +73,19 @@ def tile_boxes(grid: np.ndarray, tile: int, size: tuple[int, int]) -> list[Box]:
 
 
 def changed_regions(before: Image.Image, after: Image.Image, tile: int = TILE) -> list[Box]:
-    """Boxes covering every changed pixel (tile-aligned, 8-connected tiles grouped)."""
-    return tile_boxes(changed_tiles(before, after, tile), tile, after.size)
+    """Tight boxes around the changed pixels: changed tiles are grouped (8-connected), then each
+    group's box is shrunk to the exact bounding box of the changed pixels in it."""
+    a, b = as_array(before), as_array(after)
+    if a.shape != b.shape:
+        return [Box(left=0, top=0, right=after.width, bottom=after.height)]
+    mask = (a != b).any(axis=2)
+    boxes = []
+    for group in tile_boxes(_tile_reduce(mask, tile, np.logical_or), tile, after.size):
+        sub = mask[group.top:group.bottom, group.left:group.right]
+        rows, cols = np.flatnonzero(sub.any(axis=1)), np.flatnonzero(sub.any(axis=0))
+        boxes.append(Box(left=group.left + int(cols[0]), top=group.top + int(rows[0]),
+                         right=group.left + int(cols[-1]) + 1, bottom=group.top + int(rows[-1]) + 1))
+    return boxes
 
 
 def content_regions(image: Image.Image, tile: int = TILE) -> list[Box]:
@@ -150,3 +161,48 @@ def merge_boxes(boxes: Sequence[Box], gap: int = 0) -> list[Box]:
                 out.append(box)
         merged = out
     return sorted(merged, key=lambda b: (b.top, b.left))
+
+
+def tighten(gray: np.ndarray, box: Box, threshold: int = 48) -> Box:
+    """Shrink a text box (OCR detectors pad theirs) to the ink inside it.
+
+    `gray` is the whole image as a 2-D uint8 array. The background is the box's median (text is
+    the minority of its pixels); rows/columns at the edges that are lines (ink across >= 85% of the box, a
+    widget border the padded box reached) are trimmed first. Returns `box` when no ink is found.
+    """
+    crop = gray[max(box.top, 0):box.bottom, max(box.left, 0):box.right]
+    if crop.size == 0 or min(crop.shape) < 3:
+        return box
+    ink = np.abs(crop.astype(np.int16) - int(np.median(crop))) > threshold
+    top, bottom, left, right = 0, ink.shape[0], 0, ink.shape[1]
+    while bottom - top > 2 and ink[top, left:right].mean() >= 0.85:
+        top += 1
+    while bottom - top > 2 and ink[bottom - 1, left:right].mean() >= 0.85:
+        bottom -= 1
+    while right - left > 2 and ink[top:bottom, left].mean() >= 0.85:
+        left += 1
+    while right - left > 2 and ink[top:bottom, right - 1].mean() >= 0.85:
+        right -= 1
+    rows = np.flatnonzero(ink[top:bottom, left:right].any(axis=1))
+    cols = np.flatnonzero(ink[top:bottom, left:right].any(axis=0))
+    if not len(rows) or not len(cols):
+        return box
+    x0, y0 = max(box.left, 0) + left, max(box.top, 0) + top
+    return Box(left=x0 + int(cols[0]), top=y0 + int(rows[0]),
+               right=x0 + int(cols[-1]) + 1, bottom=y0 + int(rows[-1]) + 1)
+
+
+def split_tall(gray: np.ndarray, box: Box, max_height: int = 160, threshold: int = 48) -> list[Box]:
+    """Split a tall region into bands at rows with (almost) no ink, so that regions can be read in
+    parallel without cutting a text line. `gray` is the whole image as a 2-D uint8 array."""
+    if box.height <= max_height:
+        return [box]
+    crop = gray[box.top:box.bottom, box.left:box.right].astype(np.int16)
+    ink = (np.abs(crop - np.median(crop, axis=1, keepdims=True)) > threshold).sum(axis=1)
+    lo, hi = box.height // 3, 2 * box.height // 3
+    row = lo + int(np.argmin(ink[lo:hi]))
+    if ink[row] > max(4, 0.03 * box.width):  # every candidate row crosses text: keep whole
+        return [box]
+    top = Box(left=box.left, top=box.top, right=box.right, bottom=box.top + row)
+    bottom = Box(left=box.left, top=box.top + row, right=box.right, bottom=box.bottom)
+    return split_tall(gray, top, max_height, threshold) + split_tall(gray, bottom, max_height, threshold)

@@ -32,11 +32,12 @@ def el(id: int, text: str, b: Box, role: str = "text", source: str = "ocr") -> E
 
 
 def page(texts: dict[str, Box], size: tuple[int, int] = (800, 600)) -> tuple[Image.Image, list[TextLine]]:
-    """An image with a dark block where each 'text' is, and the fake OCR lines for it."""
+    """An image with a dark bar where each 'text' is, and the fake OCR lines for it."""
     image = Image.new("RGB", size, "white")
     draw = ImageDraw.Draw(image)
     for b in texts.values():
-        draw.rectangle((b.left + 2, b.top + 2, b.right - 3, b.bottom - 3), fill="black")
+        mid = (b.top + b.bottom) // 2  # a bar of "ink", less than half the box like real text
+        draw.rectangle((b.left + 2, mid - 2, b.right - 3, mid + 1), fill="black")
     return image, [TextLine(text=t, box=b, confidence=0.9) for t, b in texts.items()]
 
 
@@ -109,9 +110,25 @@ def test_reader_grows_a_region_over_the_whole_line_it_cuts() -> None:
 def test_reader_maps_boxes_to_screen_space_for_a_monitor_crop() -> None:
     image, lines = page({"OK": box(10, 10, 40, 30)})
     shifted = [TextLine(text="OK", box=box(1930, 10, 1960, 30), confidence=1.0)]
-    result = OcrReader(FakeOcrEngine(shifted)).read(Screenshot(image=image, left=1920, top=0))
+    result = OcrReader(FakeOcrEngine(shifted), tighten=False).read(Screenshot(image=image, left=1920, top=0))
     assert [ln.box for ln in result.lines] == [box(1930, 10, 1960, 30)]
+    tight = OcrReader(FakeOcrEngine(shifted)).read(Screenshot(image=image, left=1920, top=0))
+    assert [ln.box for ln in tight.lines] == [box(1932, 18, 1958, 22)]  # the ink page() drew
     del lines
+
+
+def test_tighten_trims_detector_padding_and_widget_borders() -> None:
+    from agent.perception.regions import tighten
+    import numpy as np
+
+    image = Image.new("L", (100, 40), 255)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((10, 5, 90, 35), outline=0)  # a button border
+    draw.rectangle((40, 15, 60, 25), fill=0)  # its "text"
+    gray = np.asarray(image)
+    assert tighten(gray, box(30, 10, 70, 30)) == box(40, 15, 61, 26)
+    assert tighten(gray, box(10, 5, 91, 36)) == box(40, 15, 61, 26)  # padded onto the border
+    assert tighten(gray, box(0, 0, 5, 5)) == box(0, 0, 5, 5)  # no ink: unchanged
 
 
 def test_reader_with_a_failing_engine_returns_an_empty_result_with_the_reason() -> None:
@@ -249,3 +266,16 @@ def test_perceiver_reports_trouble_as_notes_not_exceptions() -> None:
     bare = Perceiver(FakeDesktop()).observe()
     assert "no element source" in bare.notes[0]
     assert Perceiver(FakeDesktop()).observe(elements=False).notes == ()
+
+
+def test_reader_does_not_read_a_recurring_crop_again() -> None:
+    image, lines = page({"Title": box(10, 10, 200, 30), "Body": box(10, 200, 100, 220)})
+    engine = FakeOcrEngine(lines)
+    reader = OcrReader(engine)
+    hovered = image.copy()
+    ImageDraw.Draw(hovered).rectangle((5, 5, 205, 35), outline="blue")  # e.g. a hover highlight
+    for frame in (image, hovered, image):
+        reader.read(Screenshot(image=frame))
+    engine.reads.clear()
+    again = reader.read(Screenshot(image=hovered))
+    assert engine.reads == [] and sorted(ln.text for ln in again.lines) == ["Body", "Title"]
