@@ -292,8 +292,9 @@ def _wm_running(display: str) -> bool:
 
 def wait_for_window(display: str, name: str | None = None, pid: int | None = None,
                     timeout: float = 10.0, new_since: frozenset[int] | None = None) -> WindowGeometry:
-    """Poll the X server until a matching mapped top-level window exists (see VirtualDisplay).
-    With `new_since` (window ids from `window_ids`), any window not in it matches too."""
+    """Poll the X server until a matching mapped top-level window exists and has stopped moving
+    (a window manager places and decorates a window just after it maps). With `new_since`
+    (window ids from `window_ids`), any window not in it matches too."""
     from Xlib.display import Display
 
     try:
@@ -302,7 +303,16 @@ def wait_for_window(display: str, name: str | None = None, pid: int | None = Non
         raise DisplayError(f"cannot open display {display!r}: {e}") from e
     try:
         what = f"a window named {name!r}" if name else f"a window of process {pid}"
-        return _poll(lambda: _find_window(x, name, pid, new_since), timeout, what)  # type: ignore[no-any-return]
+        last: list[WindowGeometry | None] = [None]
+
+        def settled() -> WindowGeometry | None:
+            found = _find_window(x, name, pid, new_since)
+            if found is not None and found == last[0]:
+                return found
+            last[0] = found
+            return None
+
+        return _poll(settled, timeout, what, interval=0.03)  # type: ignore[no-any-return]
     finally:
         x.close()
 
