@@ -86,13 +86,14 @@ class RapidOcrEngine:
     name = "rapidocr"
 
     def __init__(self, text_score: float = 0.4, rec_width: int = 160, rec_batch: int = 12,
-                 workers: int = 0, threads: int = 0) -> None:
+                 box_thresh: float = 0.3, workers: int = 0, threads: int = 0) -> None:
         self.workers = workers or max(1, min(4, os.cpu_count() or 1))
         threads = threads or max(1, (os.cpu_count() or 1) // self.workers)
         self.params: dict[str, Any] = {
             "Global.log_level": "error", "Global.use_cls": False, "Global.text_score": text_score,
             "Global.max_side_len": 4096, "Det.limit_type": "max", "Det.limit_side_len": 4096,
             "Rec.rec_img_shape": [3, 48, rec_width], "Rec.rec_batch_num": rec_batch,
+            "Det.box_thresh": box_thresh,
             "EngineConfig.onnxruntime.intra_op_num_threads": threads,
             "EngineConfig.onnxruntime.inter_op_num_threads": 1,
         }
@@ -134,7 +135,8 @@ class RapidOcrEngine:
         assert self._pool is not None
         engine = self._pool.get()
         try:
-            result = engine(np.asarray(image.convert("RGB")), use_cls=False)
+            # rapidocr keeps these flags between calls (recognise() turns detection off)
+            result = engine(_pad32(np.asarray(image.convert("RGB"))), use_det=True, use_cls=False, use_rec=True)
         finally:
             self._pool.put(engine)
         if result.boxes is None or result.txts is None:
@@ -145,6 +147,27 @@ class RapidOcrEngine:
             if clean:
                 lines.append(TextLine(text=clean, box=_quad_box(quad), confidence=float(score)))
         return lines
+
+    def recognise(self, image: Image.Image) -> tuple[str, float]:
+        """Recognition only (no detection) of an image holding one short line of text."""
+        self.load()
+        assert self._pool is not None
+        engine = self._pool.get()
+        try:
+            result = engine(np.asarray(image.convert("RGB")), use_det=False, use_cls=False, use_rec=True)
+        finally:
+            self._pool.put(engine)
+        if not result.txts:
+            return "", 0.0
+        return normalise_text(str(result.txts[0])), float(result.scores[0])
+
+
+def _pad32(array: np.ndarray) -> np.ndarray:
+    """Pad right/bottom to multiples of 32 with the edge colour: the detector resizes its input
+    to such multiples, and a resized crop reads differently from the same pixels in the frame."""
+    h, w = array.shape[:2]
+    ph, pw = -h % 32, -w % 32
+    return np.pad(array, ((0, ph), (0, pw), (0, 0)), mode="edge") if ph or pw else array
 
 
 class TesseractEngine:
