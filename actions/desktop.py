@@ -106,7 +106,7 @@ class FakeDesktop:
         self.size = self.frames[0].size
         self.window = window or WindowInfo(title="Fake window", app="fake")
         self.calls: list[tuple[Any, ...]] = []
-        self._pointer = Point(x=0, y=0)
+        self._pointer = Point(x=self.size[0] // 2, y=self.size[1] // 2)
         self._frame = 0
 
     def geometry(self) -> ScreenGeometry:

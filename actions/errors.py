@@ -3,11 +3,14 @@
 Every error a user can see is a `UIAgentError` with an exit code from the CLI contract:
 
     UIAgentError (1)               the task failed or the agent gave up
+    ├── TaskFailed (1)
+    │   └── PlannerOutputError      the model's output stayed malformed after re-asks
     ├── UsageError (2)             bad input: flags, files, key names, a missing display or binary
     ├── Stopped (3)                a guard, the user, the kill switch or a budget stopped the run
     │   ├── GuardStopped
     │   ├── KillSwitchPressed
-    │   └── BudgetExceeded
+    │   ├── BudgetExceeded
+    │   └── SafetyCheckDeclined     a provider safety check was not confirmed
     └── ProviderError (4)          a model provider failed after retries
 
 Foreign errors (SDK, Xlib, OS) are translated into these at the edge where they happen.
@@ -61,3 +64,11 @@ class ProviderError(UIAgentError):
     """A model provider failed after retries (HTTP error, timeout, unreachable)."""
 
     exit_code = 4
+
+
+class PlannerOutputError(TaskFailed):
+    """The model kept answering with something that is not a valid action (after re-asks)."""
+
+
+class SafetyCheckDeclined(Stopped):
+    """A provider's safety check (e.g. OpenAI `pending_safety_checks`) was not confirmed by a human."""

@@ -45,16 +45,19 @@ DEFAULT_DENIED_CHORDS: tuple[str, ...] = (
     "alt+sysrq", "alt+printscreen",  # magic SysRq
 )
 
+# A command position: the start of the text or of a shell segment (after ; & | ( ` or $( ).
+_CMD = r"(?:^|[;&|({`\n]|\$\()\s*"
+
 # Matched against normalised typed text (see `normalise_command`).
 DEFAULT_TEXT_DENY: tuple[str, ...] = (
-    r"\bmkfs(?:\.\w+)?\b",
-    r"\bdd\b.*\bof=/dev/",
+    _CMD + r"mkfs(?:\.\w+)?\b",
+    _CMD + r"dd\b.*\bof=/dev/",
     r">\s*/dev/(?:sd|nvme|hd|vd|mmcblk)",
     r":\(\)\s*\{\s*:\s*\|\s*:\s*&\s*\}\s*;?\s*:",  # the classic fork bomb
     r"\b(\w+)\(\)\s*\{\s*\1\s*\|\s*\1\s*&\s*\}",     # a renamed one
-    r"\b(?:shutdown|reboot|halt|poweroff)\b",
-    r"\binit\s+[06]\b",
-    r"\bsystemctl\s+(?:poweroff|reboot|halt|kexec)\b",
+    _CMD + r"(?:shutdown|reboot|halt|poweroff)\b",
+    _CMD + r"(?:tel)?init\s+[06]\b",
+    _CMD + r"systemctl\s+(?:poweroff|reboot|halt|kexec)\b",
     r"\b(?:curl|wget)\b[^|]*\|\s*(?:sudo\s+)?(?:ba|z|da|k)?sh\b",
     r"\bdrop\s+(?:table|database|schema)\b",
     r"\btruncate\s+table\b",
@@ -156,9 +159,10 @@ def normalise_command(text: str) -> str:
     text = re.sub(r"[\"'`\\]", "", text)              # r\m, "rm", 'rm'
     text = text.replace("${home}", "$home")
     text = re.sub(r"\b(?:sudo|doas|su\s+-c|env|command|nohup|time|exec|busybox)\s+(?:-\S+\s+)*", "", text)
-    text = re.sub(r"(?:^|[\s;&|])/(?:usr/)?(?:s?bin)/", " ", text)  # /bin/rm -> rm
+    text = re.sub(r"[\r\n]+", ";", text)                # each typed line is a command
+    text = re.sub(r"(^|[\s;&|])/(?:usr/)?s?bin/", r"\1", text)  # /bin/rm -> rm
     text = re.sub(r"\s+", " ", text)
-    text = re.sub(r"(?<=\S)/+(?=\s|$)", "/", text)     # //  -> /
+    text = re.sub(r"/{2,}", "/", text)                   # rm -rf //  is  rm -rf /
     return text.strip()
 
 

@@ -43,7 +43,7 @@ ALIASES: dict[str, str] = {
     "kpup": "up", "kpdown": "down", "kpleft": "left", "kpright": "right",
     "spacebar": "space", "kpspace": "space", "tab": "tab", "kptab": "tab", "isolefttab": "tab",
     "capslock": "capslock", "caps": "capslock", "print": "printscreen", "prtsc": "printscreen",
-    "prtscr": "printscreen", "sysreq": "printscreen", "break": "pause", "apps": "menu",
+    "prtscr": "printscreen", "sysrq": "printscreen", "break": "pause", "apps": "menu",
     "contextmenu": "menu",
     # punctuation by keysym name
     "plus": "+", "minus": "-", "equal": "=", "equals": "=", "comma": ",", "period": ".", "dot": ".",

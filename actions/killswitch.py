@@ -1,13 +1,16 @@
 """The kill switch: a global hotkey (pynput, X11 RECORD) that sets an Event the executor checks.
 
-pynput reads $DISPLAY when its listener thread starts, so start the kill switch in a process
-whose DISPLAY is the one being driven (the CLI does).
+pynput opens its X connections from $DISPLAY when its listener starts; `start` points $DISPLAY at
+the driven display for that moment (see `x_display`).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from actions.errors import DisplayError
@@ -16,6 +19,25 @@ from actions.keys import MODIFIERS, parse_chord
 log = logging.getLogger(__name__)
 
 DEFAULT_KILL_HOTKEY = "ctrl+alt+shift+k"
+_ENV_LOCK = threading.Lock()
+
+
+@contextmanager
+def x_display(display: str | None) -> Iterator[None]:
+    """$DISPLAY set to `display` while libraries that read it at connect time start up."""
+    if not display:
+        yield
+        return
+    with _ENV_LOCK:
+        old = os.environ.get("DISPLAY")
+        os.environ["DISPLAY"] = display
+        try:
+            yield
+        finally:
+            if old is None:
+                os.environ.pop("DISPLAY", None)
+            else:
+                os.environ["DISPLAY"] = old
 
 
 def _key_name(key: Any) -> str | None:
@@ -36,8 +58,10 @@ def _key_name(key: Any) -> str | None:
 class KillSwitch:
     """Listens for `hotkey` anywhere on the display and sets `event` when it is pressed."""
 
-    def __init__(self, hotkey: str = DEFAULT_KILL_HOTKEY, event: threading.Event | None = None) -> None:
+    def __init__(self, hotkey: str = DEFAULT_KILL_HOTKEY, event: threading.Event | None = None,
+                 display: str | None = None) -> None:
         self.keys = frozenset(parse_chord(hotkey))
+        self.display = display
         self.hotkey = hotkey
         self.event = event or threading.Event()
         self._down: set[str] = set()
@@ -60,18 +84,34 @@ class KillSwitch:
 
     def start(self) -> KillSwitch:
         try:
-            from pynput import keyboard
-            self._listener = keyboard.Listener(on_press=self._on_press, on_release=self._on_release)
-            self._listener.start()
-            self._listener.wait()
+            with x_display(self.display):
+                from pynput import keyboard
+                self._listener = keyboard.Listener(on_press=self._on_press, on_release=self._on_release)
+                self._listener.start()
+                self._listener.wait()
         except Exception as e:  # no display, no RECORD extension
             raise DisplayError(f"cannot start the kill switch: {e}".splitlines()[0]) from e
         return self
 
     def stop(self) -> None:
-        if self._listener is not None:
-            self._listener.stop()
-            self._listener = None
+        listener, self._listener = self._listener, None
+        if listener is None:
+            return
+        # pynput's stop() disables the RECORD context on the connection its thread is blocked
+        # reading, which does not always wake it once events have flowed; disabling it on the
+        # other connection does. Then wait for the thread, before the X server may go away.
+        try:
+            listener._display_stop.record_disable_context(listener._context)
+            listener._display_stop.flush()
+        except Exception:  # already stopped, or the server is gone
+            pass
+        listener.join(timeout=1)
+        if listener.is_alive():
+            try:
+                listener.stop()
+            except Exception:  # its connections closed meanwhile
+                pass
+            listener.join(timeout=1)
 
     def __enter__(self) -> KillSwitch:
         return self.start()

@@ -105,7 +105,7 @@ def act(source: Annotated[str, typer.Argument(help="A JSON file of actions (a li
         desktop: Any = PyAutoGUIDesktop(display, failsafe=settings.failsafe)
         if dry_run:
             desktop = DryRunDesktop(desktop)
-        kill = stack.enter_context(KillSwitch(settings.kill_hotkey))
+        kill = stack.enter_context(KillSwitch(settings.kill_hotkey, display=display))
         executor = Executor(desktop, settings.guards, confirm=_terminal_confirm, kill=kill.event)
         for i, action in enumerate(actions, 1):
             result = executor.execute(action)
@@ -115,6 +115,184 @@ def act(source: Annotated[str, typer.Argument(help="A JSON file of actions (a li
                 raise GuardStopped(f"action {i} {result.status}: {result.verdict.reason}")
             if not result.ok:
                 raise UIAgentError(f"action {i} failed: {result.error}")
+
+
+Repeatable = Annotated[list[str] | None, typer.Option(show_default=False)]
+
+
+@app.command("do")
+def do_task(
+    task: Annotated[str, typer.Argument(help="What to do, e.g. \"click File, then click Save\"")],
+    model: Annotated[str | None, typer.Option(help="PROVIDER:MODEL (anthropic, openai-cua, openai, "
+                                              "ui-tars, offline); default: by configured key, else offline")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible or Anthropic endpoint")] = None,
+    launch: Annotated[list[str] | None, typer.Option(help="Start this app first and wait for its window (repeatable)")] = None,
+    virtual: VirtualOpt = None,
+    monitor: Annotated[int | None, typer.Option(help="Only this monitor (1-based)")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Stop after this many steps (exit 3)")] = None,
+    max_cost: Annotated[float | None, typer.Option(help="Stop before spending more than this many USD (exit 3)")] = None,
+    timeout: Annotated[float | None, typer.Option(help="Stop after this many seconds (exit 3)")] = None,
+    confirm: Annotated[str | None, typer.Option(help="never|risky|always: which actions need a yes")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan and log, perform nothing")] = False,
+    record_dir: Annotated[Path | None, typer.Option(help="Where recordings go (default recordings/)")] = None,
+    secret: Annotated[list[str] | None, typer.Option(help="Env var NAME whose value may be typed as {{NAME}}; "
+                                                     "never sent to a model, masked in files")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary line last")] = False,
+) -> None:
+    """Perceive, plan and act until the task is done; every step is recorded."""
+    from agent.planners.registry import build_planner
+
+    settings = _settings({"model": model, "base_url": base_url, "monitor": monitor, "max_steps": max_steps,
+                          "max_cost": max_cost, "timeout": timeout, "dry_run": dry_run or None,
+                          "record_dir": record_dir, "guards.confirm": confirm})
+    secrets = _secrets(secret or [])
+    planner = build_planner(settings)
+    if hasattr(planner, "steps"):
+        planner.steps(task)  # an unparseable offline instruction fails here, before anything starts
+    elif not task.strip():
+        raise UsageError("empty task: say what to do")
+    with ExitStack() as stack:
+        display = _display_env(stack, _virtual_size(virtual))
+        for cmd in launch or []:
+            from agent.display import launch_app
+            launch_app(cmd, display, dict(os.environ))
+        result = _run_live(stack, task, settings, display, planner, secrets, as_json)
+    _finish(result, as_json)
+
+
+@app.command()
+def demo(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary line last")] = False,
+         record_dir: Annotated[Path | None, typer.Option(help="Where the recording goes")] = None) -> None:
+    """Run the offline planner on xcalc in a virtual display: 12 + 30 = 42, found and checked by OCR."""
+    from agent.demo import DEMO_TASK, run_demo
+    from agent.output import StepPrinter
+
+    settings = _settings({"record_dir": record_dir, "guards.confirm": "never"})
+    printer = StepPrinter(json_mode=as_json)
+    printer.intro(f"demo: xcalc on a virtual display, task: {DEMO_TASK}")
+    with _interrupt_handler() as stop:
+        result = run_demo(settings, on_step=printer.step, stop=stop)
+    _finish(result, as_json, printer)
+
+
+def _settings(overrides: dict[str, Any]) -> Any:
+    from agent.settings import load_settings
+    return load_settings(overrides)
+
+
+def _secrets(names: list[str]) -> dict[str, str]:
+    missing = [n for n in names if not os.environ.get(n)]
+    if missing:
+        raise UsageError(f"--secret {missing[0]}: the environment variable {missing[0]} is not set")
+    return {n: os.environ[n] for n in names}
+
+
+def _run_live(stack: ExitStack, task: str, settings: Any, display: str, planner: Any,
+              secrets: dict[str, str], as_json: bool) -> Any:
+    from agent.output import StepPrinter
+    from agent.runner import run_agent
+
+    printer = StepPrinter(json_mode=as_json)
+    printer.intro(f"task: {task}  ({planner.name}:{getattr(planner, 'model', '')}, display {display})")
+    stop = stack.enter_context(_interrupt_handler())
+    return run_agent(task, settings, display, planner, confirm=_terminal_confirm, on_step=printer.step,
+                     secrets=secrets, stop=stop)
+
+
+def _finish(result: Any, as_json: bool, printer: Any = None) -> None:
+    from agent.output import StepPrinter, summary_json
+
+    (printer or StepPrinter(json_mode=as_json)).outcome(result)
+    if as_json:
+        print(summary_json(result), flush=True)
+    raise typer.Exit(result.exit_code)
+
+
+def _interrupt_handler() -> Any:
+    """SIGINT/SIGTERM: finish the current action, record the outcome, exit 3. A second one stops at once."""
+    import signal
+    import threading
+    from contextlib import contextmanager
+
+    @contextmanager
+    def handler() -> Any:
+        stop = threading.Event()
+
+        def on_signal(signum: int, frame: Any) -> None:
+            if stop.is_set():
+                raise KeyboardInterrupt
+            stop.set()
+
+        old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield stop
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+
+    return handler()
+
+@app.command()
+def show(recording: Annotated[Path, typer.Argument(help="A recording folder (recordings/<timestamp>-<task>)")],
+         out: Annotated[Path | None, typer.Option("--out", help="Write the report here instead of "
+                                                  "RECORDING/report.html")] = None,
+         diff: Annotated[Path | None, typer.Option("--diff", help="Another recording of the same task: "
+                                                   "align the two runs and mark where they diverge")] = None
+         ) -> None:
+    """Write a self-contained HTML report of a recording and print its path."""
+    from agent.report import write_report
+
+    written = write_report(recording, out=out, diff=diff)
+    for warning in written.warnings:
+        _err(f"warning: {warning}")
+    print(written.path)
+
+
+@app.command()
+def record(out: Annotated[Path | None, typer.Option("--out", help="Folder for the recording "
+                                                    "(default: record_dir, ./recordings)")] = None,
+           task: Annotated[str, typer.Option("--task", help="What the demonstration shows")] = "demonstration",
+           redact: Annotated[list[str] | None, typer.Option("--redact", help="Screen region x,y,w,h to black "
+                                                             "out of every frame and crop (repeatable)")] = None,
+           stop_hotkey: Annotated[str | None, typer.Option("--stop-hotkey", help="Chord that stops recording "
+                                                            "(default ctrl+alt+shift+r)")] = None,
+           no_labels: Annotated[bool, typer.Option("--no-labels", help="Skip OCR/accessibility labels "
+                                                   "(targets keep their crop)")] = False) -> None:
+    """Record a human demonstration until the stop hotkey, Ctrl-C or SIGTERM (kind "record")."""
+    import signal
+
+    from actions.keys import parse_chord
+    from agent.demo_session import RecordOptions, StopFlag, default_labeler, record_demonstration, redacted_settings
+    from agent.demo_targets import PasswordProbe, parse_region
+    from agent.recorder import FolderRecorder
+    from agent.recording import Redactor
+    from agent.settings import load_settings
+
+    settings = load_settings({"record_dir": out, "record_stop_hotkey": stop_hotkey})
+    parse_chord(settings.record_stop_hotkey)  # a bad chord is a usage error before anything starts
+    regions = tuple(parse_region(r) for r in redact or ())
+    display = os.environ.get("DISPLAY", "")
+    a11y = bool(os.environ.get("DBUS_SESSION_BUS_ADDRESS"))
+    password_probe = None
+    if a11y and not no_labels:
+        from agent.perception.a11y import A11yReader
+        password_probe = PasswordProbe(A11yReader(timeout_s=1.0))
+    options = RecordOptions(
+        display=display, task=task, stop_hotkey=settings.record_stop_hotkey,
+        sensitive_windows=settings.guards.sensitive_windows, redact_regions=regions,
+        labeler=None if no_labels else default_labeler(a11y), password_probe=password_probe,
+        settings={"stop_hotkey": settings.record_stop_hotkey, "redact": redacted_settings(regions),
+                  "sensitive_windows": list(settings.guards.sensitive_windows), "labels": not no_labels})
+    stop = StopFlag()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, frame: stop.stop(signal.Signals(signum).name))
+
+    def ready(folder: Path | None) -> None:
+        print(f"recording to {folder}; stop with {settings.record_stop_hotkey} or Ctrl-C", flush=True)
+
+    recorder = FolderRecorder(settings.record_dir, Redactor.from_env(settings.secrets))
+    summary = record_demonstration(options, recorder, stop, ready)
+    print(f"recorded {summary.steps} steps to {summary.folder} ({summary.outcome.reason})", flush=True)
 
 
 def _terminal_confirm(action: Any, verdict: Any) -> bool:
@@ -160,6 +338,11 @@ def main(argv: list[str] | None = None) -> None:
         _fail(e)
     except BrokenPipeError:
         raise SystemExit(0) from None
+    except Exception as e:  # a bug: still one line, the traceback only with -vv
+        logging.getLogger("agent.cli").debug("internal error", exc_info=True)
+        _err(f"internal error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''} "
+             "(run with -vv for the traceback, and please report it)")
+        raise SystemExit(1) from None
     raise SystemExit(code if isinstance(code, int) else 0)
 
 

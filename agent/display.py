@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import select
+import shlex
 import shutil
 import signal
 import subprocess
@@ -196,15 +197,13 @@ class VirtualDisplay:
 
     def launch(self, cmd: Sequence[str] | str, **kwargs: Any) -> subprocess.Popen[bytes]:
         """Start a program on this display (its own process group; stopped with the display)."""
-        argv = cmd.split() if isinstance(cmd, str) else list(cmd)
-        if not argv or not shutil.which(argv[0]):
-            raise UsageError(f"cannot launch {argv[0] if argv else cmd!r}: command not found")
-        proc = subprocess.Popen(argv, env={**self.env, **kwargs.pop("env", {})},
-                                stdout=kwargs.pop("stdout", subprocess.DEVNULL),
-                                stderr=kwargs.pop("stderr", subprocess.DEVNULL),
-                                start_new_session=True, **kwargs)
+        proc = launch(cmd, {**self.env, **kwargs.pop("env", {})}, **kwargs)
         self._procs.append(proc)
         return proc
+
+    def launch_app(self, cmd: Sequence[str] | str, timeout: float = 10.0) -> WindowGeometry:
+        """Start a program and wait for its window (see `launch_app`)."""
+        return launch_app(cmd, self.display, self.env, timeout=timeout, launcher=self.launch)
 
     def wait_for_window(self, name: str | None = None, pid: int | None = None,
                         timeout: float = 10.0) -> WindowGeometry:
@@ -214,6 +213,38 @@ class VirtualDisplay:
 
     def _wait(self, ready: Any, timeout: float, what: str) -> None:
         _poll(ready, timeout, what)
+
+
+# --------------------------------------------------------------------------- launching
+
+
+def launch(cmd: Sequence[str] | str, env: dict[str, str], **kwargs: Any) -> subprocess.Popen[bytes]:
+    """Start a program in its own process group; a missing command is a UsageError."""
+    argv = shlex.split(cmd) if isinstance(cmd, str) else list(cmd)
+    if not argv or not shutil.which(argv[0], path=env.get("PATH")):
+        raise UsageError(f"cannot launch {argv[0] if argv else cmd!r}: command not found")
+    return subprocess.Popen(argv, env=env, stdout=kwargs.pop("stdout", subprocess.DEVNULL),
+                            stderr=kwargs.pop("stderr", subprocess.DEVNULL), start_new_session=True, **kwargs)
+
+
+def launch_app(cmd: Sequence[str] | str, display: str, env: dict[str, str], timeout: float = 10.0,
+               launcher: Any = None) -> WindowGeometry:
+    """Start `cmd` on `display` and wait for its window: by process id, by name, or the first new
+    top-level window. A program that exits first, or shows no window in time, is a UsageError."""
+    argv = shlex.split(cmd) if isinstance(cmd, str) else list(cmd)
+    before = window_ids(display)
+    proc = launcher(argv) if launcher else launch(argv, env)
+    name = os.path.basename(argv[0])
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return wait_for_window(display, name=name, pid=proc.pid, new_since=before, timeout=0.2)
+        except DisplayError:
+            if proc.poll() is not None:
+                raise UsageError(f"--launch {shlex.join(argv)!r} exited with code {proc.returncode} "
+                                 "before showing a window") from None
+            if time.monotonic() > deadline:
+                raise UsageError(f"--launch {shlex.join(argv)!r} showed no window within {timeout:g}s") from None
 
 
 # --------------------------------------------------------------------------- helpers
@@ -260,8 +291,9 @@ def _wm_running(display: str) -> bool:
 
 
 def wait_for_window(display: str, name: str | None = None, pid: int | None = None,
-                    timeout: float = 10.0) -> WindowGeometry:
-    """Poll the X server until a matching mapped top-level window exists (see VirtualDisplay)."""
+                    timeout: float = 10.0, new_since: frozenset[int] | None = None) -> WindowGeometry:
+    """Poll the X server until a matching mapped top-level window exists (see VirtualDisplay).
+    With `new_since` (window ids from `window_ids`), any window not in it matches too."""
     from Xlib.display import Display
 
     try:
@@ -270,12 +302,24 @@ def wait_for_window(display: str, name: str | None = None, pid: int | None = Non
         raise DisplayError(f"cannot open display {display!r}: {e}") from e
     try:
         what = f"a window named {name!r}" if name else f"a window of process {pid}"
-        return _poll(lambda: _find_window(x, name, pid), timeout, what)  # type: ignore[no-any-return]
+        return _poll(lambda: _find_window(x, name, pid, new_since), timeout, what)  # type: ignore[no-any-return]
     finally:
         x.close()
 
 
-def _find_window(x: Any, name: str | None, pid: int | None) -> WindowGeometry | None:
+def window_ids(display: str) -> frozenset[int]:
+    """Ids of the top-level windows now (to spot the one a launched program opens)."""
+    from Xlib.display import Display
+
+    x = Display(display)
+    try:
+        return frozenset(int(w.id) for w in _client_windows(x, x.screen().root))
+    finally:
+        x.close()
+
+
+def _find_window(x: Any, name: str | None, pid: int | None,
+                 new_since: frozenset[int] | None = None) -> WindowGeometry | None:
     from Xlib import X
 
     root = x.screen().root
@@ -294,6 +338,8 @@ def _find_window(x: Any, name: str | None, pid: int | None) -> WindowGeometry | 
             if pid is not None and not matched:
                 prop = win.get_full_property(pid_atom, 0)
                 matched = bool(prop and len(prop.value) and int(prop.value[0]) == pid)
+            if not matched and new_since is not None:
+                matched = int(win.id) not in new_since and bool(cls[0] or title)
             if not matched:
                 continue
             geom = win.get_geometry()
@@ -306,12 +352,10 @@ def _find_window(x: Any, name: str | None, pid: int | None) -> WindowGeometry | 
 
 
 def _client_windows(x: Any, root: Any) -> list[Any]:
-    """Top-level client windows: the WM's list when there is one, else root's children (and
-    their children, since a window manager may reparent)."""
+    """Top-level windows: the window manager's client list, then root's children and their
+    children (unmanaged and override-redirect windows, or no window manager at all)."""
     prop = root.get_full_property(x.intern_atom("_NET_CLIENT_LIST"), 0)
-    if prop and len(prop.value):
-        return [x.create_resource_object("window", int(w)) for w in prop.value]
-    found = []
+    found = [x.create_resource_object("window", int(w)) for w in prop.value] if prop else []
     for child in root.query_tree().children:
         found.append(child)
         found.extend(child.query_tree().children)

@@ -31,6 +31,7 @@ class Settings(BaseModel):
     record_stop_hotkey: str = "ctrl+alt+shift+r"
     failsafe: bool = True
     keep_screenshots: int = Field(default=3, ge=1, le=50)
+    profiles: Path | None = Field(default=None, description="Your model profiles file (TOML), tried first")
     guards: Policy = Policy()
     secrets: tuple[str, ...] = ()
 
@@ -60,7 +61,8 @@ def _from_pyproject(path: Path | None) -> dict[str, Any]:
 
 
 _ENV = {"UIAGENT_MODEL": "model", "UIAGENT_BASE_URL": "base_url", "UIAGENT_MAX_STEPS": "max_steps",
-        "UIAGENT_MAX_COST": "max_cost", "UIAGENT_TIMEOUT": "timeout", "UIAGENT_RECORD_DIR": "record_dir"}
+        "UIAGENT_MAX_COST": "max_cost", "UIAGENT_TIMEOUT": "timeout", "UIAGENT_RECORD_DIR": "record_dir",
+        "UIAGENT_PROFILES": "profiles"}
 
 
 def load_settings(overrides: dict[str, Any] | None = None, pyproject: Path | None = None) -> Settings:

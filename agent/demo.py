@@ -1,0 +1,25 @@
+"""`uiagent demo`: a virtual display, a real app (xcalc), the offline planner, a recording.
+
+The task clicks 12 + 30 = on xcalc's buttons, found by OCR, and checks that 42 is on screen.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from agent.display import VirtualDisplay
+from agent.planners.offline import OfflinePlanner
+from agent.recording import Step
+from agent.runner import RunResult, run_agent
+from agent.settings import Settings
+
+DEMO_TASK = "click 1, click 2, click +, click 3, click 0, click =, verify 42"
+DEMO_SIZE = (1280, 800)
+
+
+def run_demo(settings: Settings, on_step: Callable[[Step], None] = lambda s: None,
+             stop: threading.Event | None = None) -> RunResult:
+    with VirtualDisplay(size=DEMO_SIZE, window_manager=True) as vd:
+        vd.launch_app("xcalc")
+        return run_agent(DEMO_TASK, settings, vd.display, OfflinePlanner(), on_step=on_step, stop=stop)

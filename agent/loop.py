@@ -1,0 +1,151 @@
+"""The agent loop: observe -> plan -> for each action: guard -> act -> settle -> record.
+
+`run_task` reads like the product sentence; everything it uses arrives in a `LoopContext`, so
+tests pass fakes and the CLI passes the real things. It stops on done, fail, max steps, timeout,
+budget, the kill switch, a stop request (SIGINT/SIGTERM: the current action finishes first) or a
+stuck run, and always leaves a finished recording behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from actions.desktop import Desktop, Screenshot
+from actions.errors import BudgetExceeded, ProviderError, Stopped, TaskFailed, UIAgentError
+from actions.executor import ActionResult, Executor
+from actions.models import Action, Type
+from agent.observation import Observation
+from agent.perception.settle import SettleResult
+from agent.planners.base import HistoryItem, Planner, Turn, Usage
+from agent.progress import StuckDetector
+from agent.recorder import Recorder
+from agent.recording import Outcome, Step
+from agent.settings import Settings
+from agent.step_builder import StepBuilder
+
+log = logging.getLogger(__name__)
+
+
+class Perceiver(Protocol):
+    """What the loop needs to see (agent.perception.perceiver.Perceiver is the real one)."""
+
+    def observe(self, screenshot: Screenshot | None = None, elements: bool = True) -> Observation: ...
+
+
+Settler = Callable[[Screenshot], SettleResult]  # waits for the screen to go still after an action
+
+
+@dataclass
+class LoopContext:
+    desktop: Desktop
+    planner: Planner
+    executor: Executor
+    perceiver: Perceiver
+    settle: Settler
+    recorder: Recorder
+    settings: Settings
+    stop: threading.Event = field(default_factory=threading.Event)   # finish the action, then stop
+    on_step: Callable[[Step], None] = lambda step: None
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    clock: Callable[[], float] = time.monotonic
+
+
+def run_task(task: str, ctx: LoopContext) -> Outcome:
+    """Run `task` to an Outcome; the recording is finished whatever happens."""
+    started = ctx.clock()
+    usage = Usage()
+    history: list[HistoryItem] = []
+    stuck = StuckDetector()
+    last_frame: Screenshot | None = None  # the settled frame of the last action: no need to grab again
+    outcome = Outcome(status="failed", reason=f"gave up after {ctx.settings.max_steps} steps (--max-steps)")
+    try:
+        for index in range(1, ctx.settings.max_steps + 1):
+            _check_limits(ctx, started, usage)
+            step = StepBuilder(index, ctx.recorder, ctx.clock)
+            observation = step.observe(ctx.perceiver, last_frame, getattr(ctx.planner, "needs_elements", False))
+            turn = step.plan(ctx.planner, task, observation, history)
+            usage += turn.usage
+            results, notes, finished = _act(ctx, step, turn, observation, stuck)
+            last_frame = step.last_frame
+            record = step.finish(turn, results, notes)
+            ctx.recorder.append(record)
+            ctx.on_step(record)
+            history.append(HistoryItem(step=index, reasoning=turn.reasoning, actions=turn.actions,
+                                       results=tuple(results), notes=tuple(notes)))
+            if finished is not None:
+                outcome = finished
+                break
+        else:
+            outcome = Outcome(status="stopped", reason=f"reached --max-steps {ctx.settings.max_steps}")
+    except Stopped as e:
+        outcome = Outcome(status="stopped", reason=str(e))
+    except ProviderError as e:
+        outcome = Outcome(status="error", reason=str(e))
+    except TaskFailed as e:
+        outcome = Outcome(status="failed", reason=str(e))
+    except UIAgentError as e:  # e.g. the display went away mid-run
+        outcome = Outcome(status="failed", reason=str(e))
+    finally:
+        outcome = outcome.model_copy(update={
+            "steps": len(history), "model_calls": usage.model_calls, "cost_usd": round(usage.cost_usd, 6),
+            "tokens": usage.input_tokens + usage.output_tokens,
+            "duration_s": round(ctx.clock() - started, 3)})
+        ctx.recorder.finish(outcome)
+    return outcome
+
+
+def _check_limits(ctx: LoopContext, started: float, usage: Usage) -> None:
+    if ctx.stop.is_set():
+        raise Stopped("stopped by the user (interrupt)")
+    if ctx.clock() - started > ctx.settings.timeout:
+        raise BudgetExceeded(f"timed out after {ctx.settings.timeout:g}s (--timeout)")
+    if ctx.settings.max_cost is not None and usage.cost_usd >= ctx.settings.max_cost:
+        raise BudgetExceeded(f"spent ${usage.cost_usd:.4f} of --max-cost ${ctx.settings.max_cost:g}")
+
+
+def _act(ctx: LoopContext, step: StepBuilder, turn: Turn, observation: Observation,
+         stuck: StuckDetector) -> tuple[list[ActionResult], list[str], Outcome | None]:
+    """Perform the turn's actions in order; stop at the first that did not go through."""
+    results: list[ActionResult] = []
+    notes: list[str] = []
+    before = observation.screenshot
+    for action in turn.actions:
+        if action.kind == "done":
+            return results, notes, Outcome(status="done", reason=action.summary or "done")  # type: ignore[union-attr]
+        if action.kind == "fail":
+            return results, notes, Outcome(status="failed", reason=action.reason)  # type: ignore[union-attr]
+        if results and ctx.stop.is_set():
+            break
+        result = step.act(ctx.executor, _expand_secrets(action, ctx.secrets), action)
+        results.append(result)
+        if not result.ok:
+            notes.append(f"{action.describe()} was not performed: {result.status}: "
+                         f"{result.error or result.verdict.reason}")
+            break
+        settled = step.settle(ctx.settle, before)
+        before = settled.screenshot
+        if not settled.did_change and action.kind not in ("wait", "move"):
+            notes.append(f"the screen did not change after: {action.describe()}")
+        if action.kind == "wait":
+            continue  # waiting on purpose is not being stuck
+        verdict = stuck.verdict(stuck.record(action, settled.did_change, settled.fingerprint))
+        if verdict == "warn":
+            notes.append("you seem stuck: the last actions had no effect; try something different")
+        elif verdict == "give_up":
+            return results, notes, Outcome(status="failed", reason="gave up: the run is stuck")
+    return results, notes, None
+
+
+def _expand_secrets(action: Action, secrets: Mapping[str, str]) -> Action:
+    """`{{NAME}}` in typed text becomes the secret's value, only on the way to the executor."""
+    if not secrets or not isinstance(action, Type) or "{{" not in action.text:
+        return action
+    text = action.text
+    for name, value in secrets.items():
+        text = text.replace("{{" + name + "}}", value)
+    return action.model_copy(update={"text": text})

@@ -1,0 +1,170 @@
+"""Image space <-> screen space, for every convention the planners use.
+
+A model sees an image of a screen region, usually scaled down. `ImageSpace` records that
+mapping; the functions here convert points and boxes both ways, one tested pure function per
+convention:
+
+    pixels    absolute pixels of the (scaled) image          Anthropic, OpenAI CUA, Qwen2.5-VL, UI-TARS-1.5
+    grid1000  0..1000 relative grid                          InternVL2.5 boxes, UI-TARS v1
+    fraction  0..1 relative                                  some Gemini/OpenAI-compatible prompts
+
+Sizes: `fit_xga` (the Anthropic demo's XGA/WXGA/FWXGA targets by aspect ratio),
+`fit_max_pixels` (a pixel budget), `smart_resize` (Qwen/UI-TARS: multiples of 28).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from PIL import Image
+from pydantic import BaseModel, ConfigDict
+
+from actions.models import Box, Point
+
+Convention = Literal["pixels", "grid1000", "fraction"]
+
+XGA_TARGETS: tuple[tuple[int, int], ...] = ((1024, 768), (1280, 800), (1366, 768))
+
+
+class ImageSpace(BaseModel):
+    """An image of `width` x `height` showing the screen region `region` (screen space)."""
+
+    model_config = ConfigDict(frozen=True)
+    region: Box
+    width: int
+    height: int
+
+    @classmethod
+    def identity(cls, width: int, height: int, left: int = 0, top: int = 0) -> ImageSpace:
+        return cls(region=Box(left=left, top=top, right=left + width, bottom=top + height), width=width, height=height)
+
+    @classmethod
+    def scaled(cls, region: Box, size: tuple[int, int]) -> ImageSpace:
+        return cls(region=region, width=size[0], height=size[1])
+
+    @property
+    def scale_x(self) -> float:
+        """Screen pixels per image pixel, horizontally."""
+        return self.region.width / self.width
+
+    @property
+    def scale_y(self) -> float:
+        return self.region.height / self.height
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return (self.width, self.height)
+
+
+# --------------------------------------------------------------------------- sizes
+
+
+def fit_xga(width: int, height: int, targets: tuple[tuple[int, int], ...] = XGA_TARGETS,
+            tolerance: float = 0.02) -> tuple[int, int] | None:
+    """The first target whose aspect ratio is within `tolerance` of the screen's and that is
+    smaller than the screen (the Anthropic demo's rule); None if none fits."""
+    ratio = width / height
+    for tw, th in targets:
+        if abs(tw / th - ratio) < tolerance and tw < width:
+            return (tw, th)
+    return None
+
+
+def fit_max_pixels(width: int, height: int, max_pixels: int, max_edge: int | None = None) -> tuple[int, int]:
+    """Largest size with the screen's aspect ratio within a pixel budget (and long-edge cap)."""
+    factor = min(1.0, math.sqrt(max_pixels / (width * height)))
+    if max_edge:
+        factor = min(factor, max_edge / max(width, height))
+    return (max(1, int(width * factor)), max(1, int(height * factor)))
+
+
+def smart_resize(height: int, width: int, factor: int = 28, min_pixels: int = 56 * 56,
+                 max_pixels: int = 14 * 14 * 4 * 16384) -> tuple[int, int]:
+    """Qwen2.5-VL / UI-TARS resize: sides multiples of `factor`, pixels within [min, max].
+
+    Same algorithm as qwen-vl-utils `smart_resize`; returns (height, width) like it does.
+    """
+    if max(height, width) / min(height, width) > 200:
+        raise ValueError(f"aspect ratio over 200: {width}x{height}")
+    h_bar = max(factor, round(height / factor) * factor)
+    w_bar = max(factor, round(width / factor) * factor)
+    if h_bar * w_bar > max_pixels:
+        beta = math.sqrt((height * width) / max_pixels)
+        h_bar = max(factor, math.floor(height / beta / factor) * factor)
+        w_bar = max(factor, math.floor(width / beta / factor) * factor)
+    elif h_bar * w_bar < min_pixels:
+        beta = math.sqrt(min_pixels / (height * width))
+        h_bar = math.ceil(height * beta / factor) * factor
+        w_bar = math.ceil(width * beta / factor) * factor
+    return h_bar, w_bar
+
+
+# --------------------------------------------------------------------------- points
+
+
+def _to_image_float(space: ImageSpace, x: float, y: float) -> tuple[float, float]:
+    return ((x - space.region.left) / space.scale_x, (y - space.region.top) / space.scale_y)
+
+
+def screen_to_image(space: ImageSpace, x: float, y: float, convention: Convention = "pixels") -> tuple[float, float]:
+    """A screen point in the model's convention (floats; round for pixel conventions)."""
+    ix, iy = _to_image_float(space, x, y)
+    match convention:
+        case "pixels":
+            return (ix, iy)
+        case "grid1000":
+            return (ix / space.width * 1000, iy / space.height * 1000)
+        case "fraction":
+            return (ix / space.width, iy / space.height)
+
+
+def image_to_screen(space: ImageSpace, x: float, y: float, convention: Convention = "pixels") -> Point:
+    """A model's point (in `convention`) as a screen pixel, clamped into the region."""
+    match convention:
+        case "pixels":
+            ix, iy = x, y
+        case "grid1000":
+            ix, iy = x / 1000 * space.width, y / 1000 * space.height
+        case "fraction":
+            ix, iy = x * space.width, y * space.height
+    r = space.region
+    sx = r.left + round(ix * space.scale_x)
+    sy = r.top + round(iy * space.scale_y)
+    return Point(x=min(max(sx, r.left), r.right - 1), y=min(max(sy, r.top), r.bottom - 1))
+
+
+def in_image(space: ImageSpace, x: float, y: float, convention: Convention = "pixels") -> bool:
+    """Whether a model's point lies inside the image it saw (malformed output check)."""
+    limit = {"pixels": (space.width, space.height), "grid1000": (1000, 1000), "fraction": (1, 1)}[convention]
+    return 0 <= x <= limit[0] and 0 <= y <= limit[1]
+
+
+def box_to_screen(space: ImageSpace, box: tuple[float, float, float, float],
+                  convention: Convention = "pixels") -> Box:
+    """(x0, y0, x1, y1) in the model's convention -> a screen Box."""
+    a = image_to_screen(space, box[0], box[1], convention)
+    b = image_to_screen(space, box[2], box[3], convention)
+    return Box(left=min(a.x, b.x), top=min(a.y, b.y), right=max(a.x, b.x) + 1, bottom=max(a.y, b.y) + 1)
+
+
+def box_to_image(space: ImageSpace, box: Box) -> tuple[int, int, int, int]:
+    """A screen Box in image pixels (for drawing marks on the scaled image)."""
+    x0, y0 = _to_image_float(space, box.left, box.top)
+    x1, y1 = _to_image_float(space, box.right, box.bottom)
+    return (math.floor(x0), math.floor(y0), math.ceil(x1), math.ceil(y1))
+
+
+# --------------------------------------------------------------------------- images
+
+
+def resize(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Downscale fast: `reduce` for integer factors, BOX (a good area filter) otherwise."""
+    if image.size == size:
+        return image
+    w, h = image.size
+    fx, fy = w / size[0], h / size[1]
+    if fx == fy and fx.is_integer() and fx > 1:
+        return image.reduce(int(fx))
+    resample = Image.Resampling.BOX if fx >= 1 and fy >= 1 else Image.Resampling.BILINEAR
+    return image.resize(size, resample)

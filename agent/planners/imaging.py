@@ -1,0 +1,126 @@
+"""What the model sees: the observation scaled to the profile's size, encoded once per step.
+
+The ImageSpace of each encoded image is kept with it, so every coordinate a model gives back is
+converted with the functions of `agent.perception.scaling` against the image it actually saw.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass
+
+from PIL import Image, ImageDraw
+
+from actions.models import Box
+from agent.observation import Observation
+from agent.perception.elements import Element
+from agent.perception.scaling import ImageSpace, box_to_image, fit_max_pixels, fit_xga, resize, smart_resize
+from agent.planners.profiles import ModelProfile
+
+
+@dataclass(frozen=True)
+class EncodedImage:
+    """An image as sent to a model (base64) and the screen region it shows."""
+
+    b64: str
+    media_type: str
+    space: ImageSpace
+
+    @property
+    def data_url(self) -> str:
+        return f"data:{self.media_type};base64,{self.b64}"
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.space.size
+
+
+def target_size(profile: ModelProfile, width: int, height: int) -> tuple[int, int]:
+    """The size the model should see a `width` x `height` screen region at."""
+    match profile.resize:
+        case "smart":
+            h, w = smart_resize(height, width, min_pixels=profile.min_pixels, max_pixels=profile.max_pixels)
+            return (w, h)
+        case "xga":
+            return fit_xga(width, height) or fit_max_pixels(width, height, profile.max_pixels, profile.max_edge)
+        case _:
+            return fit_max_pixels(width, height, profile.max_pixels, profile.max_edge)
+
+
+def observation_region(observation: Observation) -> Box:
+    shot = observation.screenshot
+    w, h = shot.size
+    return Box(left=shot.left, top=shot.top, right=shot.left + w, bottom=shot.top + h)
+
+
+def encode(image: Image.Image, space: ImageSpace, fmt: str = "jpeg", quality: int = 85) -> EncodedImage:
+    buf = io.BytesIO()
+    if fmt == "png":
+        image.save(buf, "PNG", compress_level=1)
+    else:
+        (image if image.mode == "RGB" else image.convert("RGB")).save(buf, "JPEG", quality=quality)
+    return EncodedImage(b64=base64.b64encode(buf.getvalue()).decode("ascii"),
+                        media_type=f"image/{fmt}", space=space)
+
+
+def scaled_observation(observation: Observation, profile: ModelProfile) -> tuple[Image.Image, ImageSpace]:
+    """The screenshot at the profile's size, and its ImageSpace."""
+    region = observation_region(observation)
+    size = target_size(profile, region.width, region.height)
+    return resize(observation.screenshot.image, size), ImageSpace.scaled(region, size)
+
+
+def encode_observation(observation: Observation, profile: ModelProfile,
+                       elements: tuple[Element, ...] = ()) -> EncodedImage:
+    """Scale (and, with `elements`, draw marks on) the screenshot, then encode it."""
+    image, space = scaled_observation(observation, profile)
+    if elements:
+        image = draw_marks(image, space, elements)
+    return encode(image, space, profile.image_format, profile.image_quality)
+
+
+def zoom(observation: Observation, region: Box, max_size: tuple[int, int],
+         fmt: str = "jpeg", quality: int = 85) -> EncodedImage:
+    """A crop of `region` (screen space) at up to `max_size`, never upscaled past 2x."""
+    shot = observation.screenshot
+    full = observation_region(observation)
+    left, top = max(region.left, full.left), max(region.top, full.top)
+    right, bottom = min(region.right, full.right), min(region.bottom, full.bottom)
+    if right - left < 2 or bottom - top < 2:
+        raise ValueError("zoom region is outside the screen or empty")
+    clipped = Box(left=left, top=top, right=right, bottom=bottom)
+    crop = shot.image.crop((left - shot.left, top - shot.top, right - shot.left, bottom - shot.top))
+    factor = min(max_size[0] / clipped.width, max_size[1] / clipped.height, 2.0)
+    size = (max(1, round(clipped.width * factor)), max(1, round(clipped.height * factor)))
+    crop = crop.resize(size, Image.Resampling.LANCZOS) if size != crop.size else crop
+    return encode(crop, ImageSpace.scaled(clipped, size), fmt, quality)
+
+
+# A minimal Set-of-Mark drawing, private to the planners until agent/perception/marks.py lands
+# (the lead switches `draw_marks` over at merge).
+_COLOURS = ((230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240))
+
+
+def draw_marks(image: Image.Image, space: ImageSpace, elements: tuple[Element, ...]) -> Image.Image:
+    """Numbered boxes on a copy of the scaled image."""
+    out = image.copy()
+    draw = ImageDraw.Draw(out)
+    for element in elements:
+        colour = _COLOURS[element.id % len(_COLOURS)]
+        x0, y0, x1, y1 = box_to_image(space, element.box)
+        draw.rectangle((x0, y0, x1, y1), outline=colour, width=2)
+        label = str(element.id)
+        tw = 7 * len(label) + 4
+        ly = y0 - 14 if y0 >= 14 else y0
+        draw.rectangle((x0, ly, x0 + tw, ly + 13), fill=colour)
+        draw.text((x0 + 2, ly), label, fill=(255, 255, 255))
+    return out
+
+
+def legend(elements: tuple[Element, ...], limit: int = 200) -> str:
+    """One line per mark: `[id] role 'text'` (the model-facing legend)."""
+    lines = [f"[{e.id}] {e.role} {e.text!r}" for e in elements[:limit]]
+    if len(elements) > limit:
+        lines.append(f"... {len(elements) - limit} more marks not listed")
+    return "\n".join(lines)

@@ -1,0 +1,169 @@
+"""What every model-backed planner shares: configuration, the guarded call, usage, points.
+
+A concrete planner builds a request, calls `self._call(send, request, images)` (which checks the
+cost budget first, times the SDK call and translates its errors) and converts the model's
+coordinates with `self._point(...)`, which refuses points outside the image it saw.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from actions.errors import PlannerOutputError
+from actions.models import Point
+from agent.observation import Observation
+from agent.perception.elements import Element
+from agent.perception.scaling import Convention, ImageSpace, image_to_screen, in_image
+from agent.planners.base import Usage
+from agent.planners.cost import CostGuard, image_tokens, price, text_tokens, usage_of
+from agent.planners.imaging import EncodedImage, encode_observation
+from agent.planners.profiles import ModelProfile
+from agent.planners.transport import Connection, translate_errors
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+MAX_REASKS = 2
+
+
+@dataclass(frozen=True)
+class SafetyCheck:
+    """A provider's request for human confirmation (OpenAI `pending_safety_checks`)."""
+
+    id: str
+    code: str = ""
+    message: str = ""
+
+
+SafetyConfirm = Callable[[Sequence[SafetyCheck]], bool]
+
+
+def decline_safety_checks(checks: Sequence[SafetyCheck]) -> bool:
+    """The non-interactive default: a safety check is never acknowledged without a human."""
+    return False
+
+
+@dataclass
+class PlannerConfig:
+    """Everything a planner needs, built by `agent.planners.registry.build_planner`."""
+
+    provider: str
+    model: str
+    profile: ModelProfile
+    connection: Connection
+    keep_screenshots: int = 3
+    cost_guard: CostGuard = field(default_factory=CostGuard)
+    confirm_safety: SafetyConfirm = decline_safety_checks
+    max_reasks: int = MAX_REASKS
+
+
+@dataclass
+class CallStats:
+    """Timing of the planner's work versus the provider's (for the overhead benchmark)."""
+
+    calls: int = 0
+    sdk_s: float = 0.0
+    image_s: float = 0.0      # scaling, marks and encoding of screenshots
+    last_request_bytes: int = 0
+    request_bytes: list[int] = field(default_factory=list)
+
+
+class ModelPlanner:
+    """Base of the model-backed planners (not a Planner by itself: subclasses add next_turn)."""
+
+    provider = "model"
+
+    def __init__(self, config: PlannerConfig) -> None:
+        self.config = config
+        self.profile = config.profile
+        self.name = config.provider          # what the CLI shows as name:model
+        self.model = config.model
+        self.spec = f"{config.provider}:{config.model}"
+        self.needs_elements = config.profile.grounding == "marks"  # the loop perceives elements for marks
+        self.stats = CallStats()
+        self._last_image: tuple[tuple[Any, ...], EncodedImage] | None = None
+
+    def _encode(self, observation: Observation, elements: tuple[Element, ...] = ()) -> EncodedImage:
+        """The observation as the model sees it; an unchanged frame (same `frame_hash`) is reused."""
+        key = (observation.frame_hash, observation.screenshot.size, tuple((e.id, e.box) for e in elements))
+        if observation.frame_hash and self._last_image is not None and self._last_image[0] == key:
+            return self._last_image[1]
+        started = time.perf_counter()
+        image = encode_observation(observation, self.profile, elements)
+        self.stats.image_s += time.perf_counter() - started
+        self._last_image = (key, image)
+        return image
+
+    # ------------------------------------------------------------------ calls
+    @property
+    def url(self) -> str:
+        return self.config.connection.base_url or ""
+
+    def estimate_input_tokens(self, request: dict[str, Any], images: Sequence[EncodedImage]) -> int:
+        """Text at 4 characters a token plus each image by the profile's formula."""
+        body = json.dumps(request, default=str)
+        self.stats.last_request_bytes = len(body)
+        image_chars = sum(len(i.b64) for i in images)
+        return text_tokens(max(0, len(body) - image_chars)) + sum(image_tokens(self.profile, i.size) for i in images)
+
+    def estimate_next_cost(self, request: dict[str, Any], images: Sequence[EncodedImage]) -> float:
+        guard = self.config.cost_guard
+        return price(self.profile, self.estimate_input_tokens(request, images), guard.expected_output_tokens())
+
+    def _call(self, send: Callable[[], T], request: dict[str, Any], images: Sequence[EncodedImage],
+              url: str) -> tuple[T, int]:
+        """Check the budget, then send; returns the SDK's answer and the estimated input tokens."""
+        estimate = self.estimate_input_tokens(request, images)
+        guard = self.config.cost_guard
+        guard.check(price(self.profile, estimate, guard.expected_output_tokens()), f"the next {self.spec} call")
+        self.stats.request_bytes.append(self.stats.last_request_bytes)
+        started = time.perf_counter()
+        try:
+            with translate_errors(self.config.provider, url, self.config.connection.timeout):
+                answer = send()
+        finally:
+            self.stats.sdk_s += time.perf_counter() - started
+            self.stats.calls += 1
+        log.debug("%s: call %d, %d bytes, ~%d input tokens", self.spec, self.stats.calls,
+                  self.stats.last_request_bytes, estimate)
+        return answer, estimate
+
+    def _usage(self, input_tokens: int | None, output_tokens: int | None, cached: int,
+               estimate_input: int, output_text: str) -> Usage:
+        usage = usage_of(self.profile, input_tokens, output_tokens, cached, estimate_input=estimate_input,
+                         estimate_output=text_tokens(len(output_text)))
+        self.config.cost_guard.add(usage)
+        return usage
+
+    # ------------------------------------------------------------------ coordinates
+    def _point(self, space: ImageSpace, x: Any, y: Any, convention: Convention | None = None) -> Point:
+        """A model's point as a screen Point; PlannerOutputError if it is not inside the image."""
+        conv = convention or self.profile.convention
+        fx, fy = _number(x), _number(y)
+        if fx is None or fy is None:
+            raise PlannerOutputError(f"coordinates must be numbers, got x={x!r}, y={y!r}")
+        if not in_image(space, fx, fy, conv):
+            limit = {"pixels": f"{space.width}x{space.height} pixels", "grid1000": "the 0-1000 grid",
+                     "fraction": "0-1"}[conv]
+            raise PlannerOutputError(f"point ({fx:g}, {fy:g}) is outside the image ({limit})")
+        return image_to_screen(space, fx, fy, conv)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+        return number if math.isfinite(number) else None
+    return None

@@ -1,0 +1,88 @@
+"""Build a planner from a model spec `provider:model` and the Settings.
+
+    planner = build_planner(settings, cost_guard=CostGuard(settings.max_cost), confirm_safety=ask)
+
+With no `--model`, a configured key picks its provider (ANTHROPIC_API_KEY, then OPENAI_API_KEY),
+otherwise the offline planner. Planner classes are imported lazily by path, so a provider's
+module (and SDK) is only loaded when used, and `offline` may land later without breaking this.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from actions.errors import UsageError
+from agent.planners.base import Planner
+from agent.planners.cost import CostGuard
+from agent.planners.model_planner import PlannerConfig, SafetyConfirm, decline_safety_checks
+from agent.planners.profiles import load_profiles
+from agent.planners.transport import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S, Connection
+from agent.settings import Settings
+
+PLANNERS: dict[str, str] = {
+    "anthropic": "agent.planners.anthropic:AnthropicPlanner",
+    "openai-cua": "agent.planners.openai_cua:OpenAICUAPlanner",
+    "openai": "agent.planners.openai_chat:ChatPlanner",
+    "ui-tars": "agent.planners.uitars:UITarsPlanner",
+    "offline": "agent.planners.offline:OfflinePlanner",
+}
+DEFAULT_MODELS: dict[str, str] = {
+    "anthropic": "claude-sonnet-4-6",
+    "openai-cua": "gpt-5.4",
+    "openai": "gpt-4o",
+    "ui-tars": "ui-tars-1.5-7b",
+    "offline": "steps",
+}
+
+
+def parse_spec(spec: str | None, env: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """`provider:model` -> (provider, model). None picks by configured keys, else offline."""
+    env = os.environ if env is None else env
+    if not spec:
+        if env.get("ANTHROPIC_API_KEY"):
+            return ("anthropic", DEFAULT_MODELS["anthropic"])
+        if env.get("OPENAI_API_KEY"):
+            return ("openai-cua", DEFAULT_MODELS["openai-cua"])
+        return ("offline", DEFAULT_MODELS["offline"])
+    provider, _, model = spec.strip().partition(":")
+    provider = provider.strip().lower()
+    if provider not in PLANNERS:
+        raise UsageError(f"unknown provider {provider!r} in --model {spec!r}: use one of "
+                         f"{', '.join(PLANNERS)} as PROVIDER:MODEL, e.g. anthropic:claude-sonnet-4-5")
+    model = model.strip() or DEFAULT_MODELS[provider]
+    return (provider, model)
+
+
+def _load_class(provider: str) -> Any:
+    module_name, _, attr = PLANNERS[provider].partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        if e.name == module_name:
+            raise UsageError(f"the {provider} planner is not available in this build ({module_name})") from None
+        raise
+    return getattr(module, attr)
+
+
+def build_planner(settings: Settings, *, cost_guard: CostGuard | None = None,
+                  confirm_safety: SafetyConfirm = decline_safety_checks, api_key: str | None = None,
+                  max_retries: int = DEFAULT_MAX_RETRIES, request_timeout: float = DEFAULT_TIMEOUT_S,
+                  env: Mapping[str, str] | None = None) -> Planner:
+    """The planner for `settings.model` (+ `settings.base_url`). Raises UsageError for a bad spec,
+    a missing key or a bad profiles file; nothing is sent to a provider here."""
+    provider, model = parse_spec(settings.model, env)
+    cls = _load_class(provider)
+    if provider == "offline":
+        factory = getattr(cls, "from_settings", None)
+        return factory(settings) if callable(factory) else cls()  # type: ignore[no-any-return]
+    profile = load_profiles(getattr(settings, "profiles", None)).lookup(provider, model)
+    config = PlannerConfig(
+        provider=provider, model=model, profile=profile,
+        connection=Connection(provider=provider, base_url=settings.base_url, api_key=api_key,
+                              max_retries=max_retries, timeout=request_timeout),
+        keep_screenshots=min(settings.keep_screenshots, profile.max_images),
+        cost_guard=cost_guard or CostGuard(settings.max_cost), confirm_safety=confirm_safety)
+    return cls(config)  # type: ignore[no-any-return]

@@ -1,0 +1,122 @@
+"""SDK clients and the edge where their errors become ours.
+
+Clients retry 429/5xx/529/timeouts themselves (exponential backoff, `retry-after` honoured);
+`max_retries` and `timeout` are set here. What still fails afterwards leaves `translate_errors`
+as one `ProviderError` line naming the provider, the URL and the provider's message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import anthropic
+import openai
+
+from actions.errors import ProviderError, UsageError
+
+DEFAULT_MAX_RETRIES = 4
+DEFAULT_TIMEOUT_S = 120.0
+OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
+ANTHROPIC_DEFAULT_URL = "https://api.anthropic.com"
+_KEY_VARS = {"anthropic": "ANTHROPIC_API_KEY", "openai-cua": "OPENAI_API_KEY", "openai": "OPENAI_API_KEY",
+             "ui-tars": "OPENAI_API_KEY"}
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where and how to reach a provider. None fields fall back to the SDK's env variables."""
+
+    provider: str
+    base_url: str | None = None
+    api_key: str | None = None
+    max_retries: int = DEFAULT_MAX_RETRIES
+    timeout: float = DEFAULT_TIMEOUT_S
+
+
+def anthropic_client(conn: Connection) -> anthropic.Anthropic:
+    key = conn.api_key or os.environ.get("ANTHROPIC_API_KEY")
+    if not key and not os.environ.get("ANTHROPIC_AUTH_TOKEN"):
+        raise UsageError("anthropic: no API key: set ANTHROPIC_API_KEY (or pick another --model)")
+    return anthropic.Anthropic(api_key=key, base_url=conn.base_url or None, max_retries=conn.max_retries,
+                               timeout=conn.timeout)
+
+
+def openai_client(conn: Connection) -> openai.OpenAI:
+    """OpenAI or any compatible server. Local servers (a base URL that is not api.openai.com)
+    need no key: Ollama and LM Studio want one set but ignore it."""
+    base_url = conn.base_url or os.environ.get("OPENAI_BASE_URL") or None
+    key = conn.api_key or os.environ.get("OPENAI_API_KEY")
+    if not key:
+        if base_url is None or "api.openai.com" in base_url:
+            raise UsageError(f"{conn.provider}: no API key: set OPENAI_API_KEY, or --base-url for a local "
+                             "OpenAI-compatible server")
+        key = "not-needed"
+    return openai.OpenAI(api_key=key, base_url=base_url, max_retries=conn.max_retries, timeout=conn.timeout)
+
+
+def client_url(client: Any) -> str:
+    return str(getattr(client, "base_url", "")).rstrip("/")
+
+
+def _looks_html(text: str) -> bool:
+    head = text.lstrip()[:200].lower()
+    return head.startswith(("<!doctype html", "<html")) or "<body" in head
+
+
+def _message(body: Any, fallback: str) -> str:
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict):
+            return str(err.get("message") or err.get("type") or json.dumps(err)[:200])
+        return str(err)[:200]
+    if isinstance(body, str) and body.strip():
+        return " ".join(body.split())[:200]
+    return fallback
+
+
+def _status_error(provider: str, url: str, e: openai.APIStatusError | anthropic.APIStatusError) -> ProviderError:
+    code = e.status_code
+    text = e.response.text if e.response is not None else ""
+    if _looks_html(text):
+        return ProviderError(f"{provider}: {url} answered HTML (HTTP {code}), not the {provider} API: "
+                             "check --base-url (OpenAI-compatible servers usually end in /v1)")
+    message = _message(e.body, e.message)
+    hint = ""
+    if code in (401, 403):
+        hint = f"; check {_KEY_VARS.get(provider, 'the API key')}"
+    elif code == 404:
+        hint = "; check the model name and --base-url"
+    request_id = getattr(e, "request_id", None)
+    rid = f" [request {request_id}]" if request_id else ""
+    return ProviderError(f"{provider}: HTTP {code} from {url}: {message}{hint}{rid}")
+
+
+@contextmanager
+def translate_errors(provider: str, url: str, timeout: float | None = None) -> Iterator[None]:
+    """Run one SDK call; SDK and decoding errors leave as one ProviderError line."""
+    try:
+        yield
+    except (openai.APITimeoutError, anthropic.APITimeoutError):
+        raise ProviderError(f"{provider}: no answer from {url} within {timeout or '?'} s, after retries") from None
+    except (openai.APIConnectionError, anthropic.APIConnectionError) as e:
+        cause = e.__cause__ or e
+        raise ProviderError(f"{provider}: cannot reach {url} ({type(cause).__name__}): check --base-url "
+                            "and that the server is running") from None
+    except (openai.APIStatusError, anthropic.APIStatusError) as e:
+        raise _status_error(provider, url, e) from None
+    except (openai.APIError, anthropic.APIError) as e:
+        raise ProviderError(f"{provider}: bad response from {url}: {_message(e.body, e.message)}") from None
+    except json.JSONDecodeError as e:
+        raise ProviderError(f"{provider}: {url} answered invalid JSON ({e.msg} at {e.pos})") from None
+
+
+def unexpected_body(provider: str, url: str, body: object) -> ProviderError:
+    """The SDK returned text where a JSON object was expected (an HTML page with status 200)."""
+    text = str(body)
+    what = "HTML" if _looks_html(text) else "something that is not JSON"
+    return ProviderError(f"{provider}: {url} answered {what}, not the {provider} API: check --base-url")

@@ -1,0 +1,125 @@
+"""Collects one step of the loop: timings per phase, frames, target crops, then the Step record."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from actions.desktop import Screenshot
+from actions.executor import ActionResult, Executor
+from actions.models import Action, Box, Target, action_point
+from agent.observation import Observation
+from agent.perception.elements import Element
+from agent.perception.settle import SettleResult
+from agent.planners.base import HistoryItem, Planner, Turn
+from agent.recorder import Recorder
+from agent.recording import Durations, Step, summarize_perception, utc_now
+
+CROP_RADIUS = 32  # half-size of the crop kept around a point without a known box
+
+
+def target_box(point_x: int, point_y: int, target: Target | None, shot: Screenshot, margin: int = 6) -> Box:
+    """The screen box whose pixels identify a target: its bbox (plus a margin) or a square around the point."""
+    if target is not None and target.bbox is not None and target.bbox.width * target.bbox.height <= 400 * 200:
+        b = target.bbox
+        box = Box(left=b.left - margin, top=b.top - margin, right=b.right + margin, bottom=b.bottom + margin)
+    else:
+        box = Box(left=point_x - CROP_RADIUS, top=point_y - CROP_RADIUS,
+                  right=point_x + CROP_RADIUS, bottom=point_y + CROP_RADIUS)
+    w, h = shot.size
+    return Box(left=max(box.left, shot.left), top=max(box.top, shot.top),
+               right=min(box.right, shot.left + w), bottom=min(box.bottom, shot.top + h))
+
+
+def element_at(elements: Sequence[Element], x: int, y: int) -> Element | None:
+    """The smallest element containing the point (a label inside a button beats the button's row)."""
+    hits = [e for e in elements if e.box.contains(x, y)]
+    return min(hits, key=lambda e: e.box.width * e.box.height) if hits else None
+
+
+class StepBuilder:
+    def __init__(self, index: int, recorder: Recorder, clock: Callable[[], float] = time.monotonic) -> None:
+        self.index = index
+        self.recorder = recorder
+        self.clock = clock
+        self.started = utc_now()
+        self.ms: dict[str, float] = {}
+        self.observation: Observation | None = None
+        self.frame_before: str | None = None
+        self.frame_after: str | None = None
+        self.performed: list[Action] = []
+        self.last_frame: Screenshot | None = None
+
+    def _time(self, phase: str, t0: float) -> None:
+        self.ms[phase] = self.ms.get(phase, 0.0) + (self.clock() - t0) * 1000
+
+    def observe(self, perceiver: Any, screenshot: Screenshot | None, elements: bool) -> Observation:
+        t0 = self.clock()
+        obs: Observation = perceiver.observe(screenshot, elements=elements)
+        self._time("perceive", t0)
+        t1 = self.clock()
+        self.frame_before = self.recorder.add_frame(obs.screenshot.image)
+        self._time("record", t1)
+        self.observation = obs
+        return obs
+
+    def plan(self, planner: Planner, task: str, obs: Observation, history: Sequence[HistoryItem]) -> Turn:
+        t0 = self.clock()
+        try:
+            return planner.next_turn(task, obs, history)
+        finally:
+            self._time("plan", t0)
+
+    def act(self, executor: Executor, to_run: Action, planned: Action) -> ActionResult:
+        """Execute `to_run` (secrets expanded); record `planned` with its target crop attached."""
+        recorded = self._with_target(planned)
+        if to_run is planned:
+            to_run = recorded
+        t0 = self.clock()
+        result = executor.execute(to_run)
+        self._time("act", t0)
+        self.performed.append(recorded)
+        return result.model_copy(update={"action": recorded}) if result.action is not None else result
+
+    def settle(self, settle: Callable[[Screenshot], SettleResult], before: Screenshot) -> SettleResult:
+        t0 = self.clock()
+        settled = settle(before)
+        self._time("settle", t0)
+        self.last_frame = settled.screenshot
+        t1 = self.clock()
+        self.frame_after = self.recorder.add_frame(settled.screenshot.image)
+        self._time("record", t1)
+        return settled
+
+    def _with_target(self, action: Action) -> Action:
+        point = action_point(action)
+        obs = self.observation
+        if point is None or obs is None:
+            return action
+        target: Target | None = getattr(action, "target", None)
+        if target is None:
+            under = element_at(obs.elements, point.x, point.y)
+            target = Target(label=under.text, role=under.role, bbox=under.box) if under else Target()
+        shot = obs.screenshot
+        box = target_box(point.x, point.y, target, shot)
+        if box.width <= 0 or box.height <= 0:
+            return action.model_copy(update={"target": target})
+        crop = shot.image.crop((box.left - shot.left, box.top - shot.top, box.right - shot.left, box.bottom - shot.top))
+        t1 = self.clock()
+        crop_hash = self.recorder.add_crop(crop)
+        self._time("record", t1)
+        return action.model_copy(update={"target": target.model_copy(update={"crop_hash": crop_hash})})
+
+    def finish(self, turn: Turn, results: Sequence[ActionResult], notes: Sequence[str]) -> Step:
+        obs = self.observation
+        used = [t.mark for a in self.performed if (t := getattr(a, "target", None)) is not None and t.mark is not None]
+        actions = (*self.performed, *turn.actions[len(self.performed):])
+        origin = (obs.screenshot.left, obs.screenshot.top) if obs else (0, 0)
+        return Step(index=self.index, started=self.started, ended=utc_now(), frame_before=self.frame_before,
+                    frame_after=self.frame_after, frame_origin={"x": origin[0], "y": origin[1]},
+                    perception=summarize_perception(obs.elements if obs else (), used,
+                                                    source="elements" if obs and obs.elements else ""),
+                    prompt_ref=turn.prompt_ref, raw_output=turn.raw_output, reasoning=turn.reasoning,
+                    actions=actions, model_coordinates=turn.model_coordinates, results=tuple(results),
+                    notes=(*(obs.notes if obs else ()), *notes), durations=Durations(**self.ms), usage=turn.usage)

@@ -1,0 +1,155 @@
+"""The agent loop with fakes: stopping conditions, guard denials as feedback, secrets, recording."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass
+
+from PIL import Image, ImageDraw
+
+from actions.desktop import FakeDesktop, Screenshot
+from actions.executor import Executor
+from actions.models import Box, Click, Done, Fail, Key, Type
+from agent.loop import LoopContext, run_task
+from agent.observation import Observation
+from agent.planners.base import Turn, Usage
+from agent.planners.scripted import ScriptedPlanner
+from agent.recorder import MemoryRecorder
+from agent.recording import Redactor, Session
+from agent.settings import Settings
+
+
+@dataclass
+class Settled:
+    screenshot: Screenshot
+    changed: Box | None
+    fingerprint: str
+    waited_s: float = 0.0
+
+    @property
+    def did_change(self) -> bool:
+        return self.changed is not None
+
+
+class FakePerceiver:
+    """Screens from the FakeDesktop; 'changed' when the frame differs from the one before."""
+
+    def __init__(self, desktop: FakeDesktop) -> None:
+        self.desktop = desktop
+
+    def observe(self, screenshot: Screenshot | None = None, elements: bool = True) -> Observation:
+        shot = screenshot or self.desktop.capture()
+        return Observation(screenshot=shot, screen=self.desktop.geometry())
+
+    def settle(self, before: Screenshot) -> Settled:
+        shot = self.desktop.capture()
+        fp = hashlib.sha1(shot.image.tobytes()).hexdigest()
+        same = shot.image.tobytes() == before.image.tobytes()
+        return Settled(shot, None if same else Box(left=0, top=0, right=1, bottom=1), fp)
+
+
+def frames(n: int) -> list[Image.Image]:
+    out = []
+    for i in range(n):
+        im = Image.new("RGB", (320, 200), "white")
+        ImageDraw.Draw(im).text((10, 10), f"frame {i}", fill="black")
+        out.append(im)
+    return out
+
+
+def context(planner, desktop=None, **settings) -> tuple[LoopContext, MemoryRecorder, FakeDesktop]:
+    desktop = desktop or FakeDesktop(frames(40))
+    recorder = MemoryRecorder(Redactor(settings.pop("secrets_map", {})))
+    recorder.start(Session(task="t"))
+    perceiver = FakePerceiver(desktop)
+    ctx = LoopContext(desktop=desktop, planner=planner, executor=Executor(desktop), perceiver=perceiver,
+                      settle=perceiver.settle, recorder=recorder, settings=Settings(**settings))
+    return ctx, recorder, desktop
+
+
+def test_done_ends_the_run_and_every_step_is_recorded() -> None:
+    planner = ScriptedPlanner([[Click(x=10, y=10)], [Type(text="hi"), Key(chord="Return")], [Done(summary="ok")]])
+    ctx, rec, desktop = context(planner)
+    outcome = run_task("t", ctx)
+    assert (outcome.status, outcome.steps, outcome.reason) == ("done", 3, "ok")
+    assert [c[0] for c in desktop.calls] == ["click", "type", "press"]
+    assert [s.index for s in rec.steps] == [1, 2, 3]
+    first = rec.steps[0]
+    assert first.frame_before in rec.frames and first.frame_after in rec.frames
+    assert first.actions[0].target.crop_hash in rec.crops
+    assert first.results[0].status == "performed" and first.durations.plan >= 0
+    assert rec.outcome is not None and rec.outcome.status == "done"
+
+
+def test_fail_and_max_steps_and_stop_request() -> None:
+    outcome = run_task("t", context(ScriptedPlanner([[Fail(reason="no such button")]]))[0])
+    assert (outcome.status, outcome.reason) == ("failed", "no such button")
+    ctx = context(ScriptedPlanner([[Click(x=10 + 40 * i, y=10)] for i in range(10)]), max_steps=3)[0]
+    outcome = run_task("t", ctx)
+    assert outcome.status == "stopped" and "--max-steps 3" in outcome.reason and outcome.steps == 3
+    ctx = context(ScriptedPlanner([[Click(x=10, y=10)]] * 5))[0]
+    ctx.stop.set()
+    assert run_task("t", ctx).status == "stopped"
+
+
+def test_guard_denial_reaches_the_planner_and_the_run_continues() -> None:
+    seen = []
+
+    def second(obs, history):
+        seen.append(history[-1].results[0].status)
+        return Turn(actions=(Done(summary="recovered"),))
+
+    planner = ScriptedPlanner([[Key(chord="ctrl+alt+BackSpace")], second])
+    ctx, rec, desktop = context(planner)
+    outcome = run_task("t", ctx)
+    assert outcome.status == "done" and seen == ["denied"]
+    assert desktop.calls == []
+    assert any("not performed: denied" in n for n in rec.steps[0].notes)
+
+
+def test_stuck_run_is_told_once_then_gives_up() -> None:
+    still = FakeDesktop([Image.new("RGB", (320, 200), "white")])
+    notes_seen = []
+
+    def click(obs, history):
+        if history:
+            notes_seen.extend(history[-1].notes)
+        return Turn(actions=(Click(x=50, y=50),))
+
+    outcome = run_task("t", context(ScriptedPlanner([click] * 20), desktop=still)[0])
+    assert outcome.status == "failed" and "stuck" in outcome.reason
+    assert any("you seem stuck" in n for n in notes_seen)
+    assert outcome.steps == 6  # warned after 3, gave up after 3 more
+
+
+def test_cost_budget_stops_with_stopped_status() -> None:
+    planner = ScriptedPlanner([[Click(x=10 + 40 * i, y=10)] for i in range(10)], usage=Usage(model_calls=1, cost_usd=0.4))
+    outcome = run_task("t", context(planner, max_cost=1.0)[0])
+    assert outcome.status == "stopped" and "--max-cost" in outcome.reason
+    assert outcome.model_calls == 3 and outcome.cost_usd == 1.2
+
+
+def test_secrets_are_typed_but_never_recorded() -> None:
+    planner = ScriptedPlanner([[Type(text="user {{PW}}")], [Done()]])
+    ctx, rec, desktop = context(planner, secrets_map={"PW": "hunter2"})
+    ctx.secrets = {"PW": "hunter2"}
+    run_task("t", ctx)
+    assert ("type", "user hunter2") in desktop.calls
+    dumped = "".join(s.model_dump_json() for s in rec.steps)
+    assert "hunter2" not in dumped and "{{PW}}" in dumped
+
+
+def test_interrupt_finishes_the_current_action_first() -> None:
+    stop = threading.Event()
+
+    class Interrupting(FakeDesktop):
+        def click(self, *args):
+            super().click(*args)
+            stop.set()  # SIGINT arrives during the first click
+
+    desktop = Interrupting(frames(10))
+    ctx = context(ScriptedPlanner([[Click(x=10, y=10), Click(x=60, y=60)], [Done()]]), desktop=desktop)[0]
+    ctx.stop = stop
+    outcome = run_task("t", ctx)
+    assert outcome.status == "stopped" and [c[0] for c in desktop.calls] == ["click"]

@@ -1,0 +1,164 @@
+"""The offline planner: parsing explicit instructions, grounding by text, never guessing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import re
+
+import pytest
+from PIL import Image
+
+from actions.desktop import Monitor, ScreenGeometry, Screenshot
+from actions.errors import UsageError
+from actions.executor import ActionResult
+from actions.models import Box, Click, Done, Fail, Key, Scroll, Type, Wait
+from agent.observation import Observation
+from agent.perception.elements import Element
+from agent.planners.base import HistoryItem
+from agent.planners.instructions import parse_task, split_steps
+from agent.planners.offline import OfflinePlanner
+
+
+@dataclass
+class Found:
+    best: Element | None
+    candidates: list[Element] = field(default_factory=list)
+    ambiguous: bool = False
+
+
+def exact_find(elements, text, min_score=0.75):
+    hits = [e for e in elements if e.text == text]
+    return Found(best=hits[0] if hits else None, candidates=hits, ambiguous=len(hits) > 1)
+
+
+def el(i: int, text: str, x: int, y: int) -> Element:
+    return Element(id=i, text=text, box=Box(left=x, top=y, right=x + 40, bottom=y + 20))
+
+
+def obs(*elements: Element) -> Observation:
+    shot = Screenshot(image=Image.new("RGB", (800, 600)))
+    return Observation(screenshot=shot, screen=ScreenGeometry(width=800, height=600,
+                       monitors=(Monitor(index=1, left=0, top=0, width=800, height=600),)), elements=elements)
+
+
+def done(history: list[HistoryItem], turn) -> None:
+    history.append(HistoryItem(step=len(history) + 1, actions=turn.actions,
+                               results=tuple(ActionResult(action=a, status="performed") for a in turn.actions)))
+
+
+@pytest.mark.parametrize("task, verbs", [
+    ("click File, then double-click 'report.txt'", ["click", "click"]),
+    ("1. right-click the icon 2. type \"hello, world\" 3. press ctrl+s", ["click", "type", "key"]),
+    ("scroll down 3; wait 2 seconds; click the 7 button\nverify '42'", ["scroll", "wait", "click", "verify"]),
+    ("press the 7 button then press Return", ["click", "key"]),
+    ("click at (100, 200), wait for 'Saved' up to 5 s, drag a.txt to Trash", ["click", "wait_for", "drag"]),
+    ("Please move to Help and then check that Error is not visible", ["move", "verify_not"]),
+])
+def test_tasks_split_into_steps(task: str, verbs: list[str]) -> None:
+    assert [i.verb for i in parse_task(task)] == verbs
+
+
+def test_step_details() -> None:
+    steps = parse_task("double-click 'report.txt', right-click the icon, type \"a, b\", press Page_Down, "
+                       "scroll up 2 on Files, wait 500 ms, click at (10, 20), click the = button")
+    assert (steps[0].target, steps[0].count) == ("report.txt", 2)
+    assert (steps[1].target, steps[1].button) == ("icon", "right")
+    assert steps[2].text == "a, b"
+    assert steps[3].chord == "pagedown"
+    assert (steps[4].dy, steps[4].target) == (-2, "Files")
+    assert steps[5].seconds == 0.5
+    assert steps[6].point == (10, 20)
+    assert steps[7].target == "="
+
+
+@pytest.mark.parametrize("task, message", [
+    ("", "empty task"),
+    ("click File, then fly to the moon", "cannot parse step 'fly to the moon'"),
+    ("press ctrl+hyper", "cannot parse step 'press ctrl+hyper'"),
+])
+def test_unparseable_steps_are_named(task: str, message: str) -> None:
+    with pytest.raises(UsageError, match=re.escape(message)):
+        parse_task(task)
+
+
+def test_quotes_protect_separators() -> None:
+    assert split_steps("type 'one, then two'; click OK") == ["type 'one, then two'", "click OK"]
+
+
+def test_clicks_the_found_element_and_batches_groundless_steps() -> None:
+    p = OfflinePlanner(find=exact_find)
+    screen = obs(el(1, "File", 10, 10), el(2, "Save", 100, 10))
+    history: list[HistoryItem] = []
+    task = "click File, type hello, press ctrl+s, click Save"
+    t1 = p.next_turn(task, screen, history)
+    assert t1.actions == (Click(x=30, y=20, target=t1.actions[0].target),)
+    assert t1.actions[0].target.label == "File" and t1.actions[0].target.mark == 1
+    done(history, t1)
+    t2 = p.next_turn(task, screen, history)
+    assert [a.kind for a in t2.actions] == ["type", "key"]
+    done(history, t2)
+    t3 = p.next_turn(task, screen, history)
+    assert isinstance(t3.actions[0], Click) and t3.actions[0].target.label == "Save"
+    done(history, t3)
+    assert isinstance(p.next_turn(task, screen, history).actions[0], Done)
+    assert t1.usage.model_calls == 0
+
+
+def test_missing_and_ambiguous_targets_fail_with_what_was_seen() -> None:
+    p = OfflinePlanner(find=exact_find)
+    missing = p.next_turn("click Open", obs(el(1, "File", 0, 0), el(2, "Edit", 50, 0)), [])
+    assert isinstance(missing.actions[0], Fail)
+    assert "no 'Open' on screen" in missing.actions[0].reason and "'File'" in missing.actions[0].reason
+    p = OfflinePlanner(find=exact_find)
+    twice = p.next_turn("click OK", obs(el(1, "OK", 0, 0), el(2, "OK", 50, 0)), [])
+    assert isinstance(twice.actions[0], Fail) and "ambiguous" in twice.actions[0].reason
+
+
+def test_verify_passes_or_fails_without_acting() -> None:
+    p = OfflinePlanner(find=exact_find)
+    assert isinstance(p.next_turn("verify 42", obs(el(1, "42", 0, 0)), []).actions[0], Done)
+    p = OfflinePlanner(find=exact_find)
+    failed = p.next_turn("verify 42", obs(el(1, "41", 0, 0)), []).actions[0]
+    assert isinstance(failed, Fail) and "'42' is not on screen" in failed.reason
+
+
+def test_wait_for_polls_then_times_out() -> None:
+    now = [0.0]
+    p = OfflinePlanner(find=exact_find, clock=lambda: now[0])
+    empty = obs()
+    assert isinstance(p.next_turn("wait for Saved up to 2 s", empty, []).actions[0], Wait)
+    now[0] = 1.0
+    assert isinstance(p.next_turn("wait for Saved up to 2 s", empty, []).actions[0], Wait)
+    now[0] = 2.5
+    assert isinstance(p.next_turn("wait for Saved up to 2 s", empty, []).actions[0], Fail)
+
+
+def test_a_failed_action_stops_the_plan() -> None:
+    p = OfflinePlanner(find=exact_find)
+    t = p.next_turn("type rm, type x", obs(), [])
+    history = [HistoryItem(step=1, actions=t.actions, results=(ActionResult(action=t.actions[0], status="denied"),))]
+    assert isinstance(p.next_turn("type rm, type x", obs(), history).actions[0], Fail)
+
+
+def test_scroll_without_target_uses_the_screen_center() -> None:
+    t = OfflinePlanner(find=exact_find).next_turn("scroll down 3", obs(), [])
+    assert t.actions[0] == Scroll(x=400, y=300, dy=3)
+    assert [type(a) for a in OfflinePlanner(find=exact_find).next_turn("type a, press Return", obs(), []).actions] == [Type, Key]
+
+
+def test_short_targets_must_match_exactly_with_the_real_finder() -> None:
+    """'click +' never lands on '+/-' when OCR missed the '+' button."""
+    p = OfflinePlanner()
+    turn = p.next_turn("click +", obs(el(1, "+/-", 10, 10), el(2, "=", 60, 10)), [])
+    assert isinstance(turn.actions[0], Fail) and "no '+' on screen" in turn.actions[0].reason
+    p = OfflinePlanner()
+    turn = p.next_turn("click Save", obs(el(1, "Save as", 10, 10), el(2, "Sane", 60, 60)), [])
+    assert isinstance(turn.actions[0], Click) and turn.actions[0].target.label == "Save as"
+
+
+def test_verify_accepts_whole_words_inside_a_line() -> None:
+    p = OfflinePlanner(find=exact_find)
+    assert isinstance(p.next_turn("verify Saved", obs(el(1, "File Saved successfully", 0, 0)), []).actions[0], Done)
+    p = OfflinePlanner(find=exact_find)
+    assert isinstance(p.next_turn("verify Save", obs(el(1, "File Saved successfully", 0, 0)), []).actions[0], Fail)
