@@ -3,9 +3,9 @@
     marked = draw_marks(frame.image, elements, scale=frame.scale)   # image space
     text = legend(elements)                                        # "[17] button "7"" lines
 
-Elements are in screen space; `scale` (image px per screen px) and `origin` (the screen position
-of the image's top-left pixel, non-zero for a monitor crop) place them in image space, or pass
-`to_image` to use another convention. Each mark is a thin semi-transparent outline plus a small
+Elements are in screen space; `space` (a `scaling.ImageSpace`), or `scale` (image px per screen
+px) and `origin` (the screen position of the image's top-left pixel, non-zero for a monitor
+crop), place them in image space; or pass `to_image` for another mapping. Each mark is a thin semi-transparent outline plus a small
 opaque number tag placed just outside the box (above-left, else below, else inside the corner),
 so the label it marks stays readable. Tags avoid each other where they can.
 """
@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from PIL import Image, ImageDraw, ImageFont
 
 from actions.models import Box
 from agent.perception.elements import Element
+from agent.perception.scaling import ImageSpace, box_to_image
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +48,16 @@ def _scaler(scale: float, origin: tuple[int, int]) -> ToImage:
 
 def draw_marks(image: Image.Image, elements: Sequence[Element], scale: float = 1.0,
                origin: tuple[int, int] = (0, 0), to_image: ToImage | None = None,
-               font_size: int | None = None, outline_alpha: int = 150) -> Image.Image:
+               space: ImageSpace | None = None, font_size: int | None = None,
+               outline_alpha: int = 150) -> Image.Image:
     """A copy of `image` with each element's box outlined and its id tagged (see module doc).
 
-    `font_size` defaults to ~1.6% of the image height (11 px at 720), never below 10 px.
+    Placement, first given wins: `space` (scaling.ImageSpace, e.g. `Frame.space`), `to_image`,
+    else `scale` and `origin`. `font_size` defaults to ~1.6% of the image height (11 px at 720),
+    never below 10 px.
     """
+    if space is not None:
+        to_image = partial(box_to_image, space)
     mapping = to_image or _scaler(scale, origin)
     base = image.convert("RGBA")
     overlay = Image.new("RGBA", base.size, (0, 0, 0, 0))
