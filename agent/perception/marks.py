@@ -64,39 +64,44 @@ def draw_marks(image: Image.Image, elements: Sequence[Element], scale: float = 1
     draw = ImageDraw.Draw(overlay)
     font = _font(font_size or max(10, round(image.height * 0.016)))
     taken: list[tuple[float, float, float, float]] = []
-    for e in elements:
-        left, top, right, bottom = mapping(e.box)
+    boxes = [mapping(e.box) for e in elements]
+    for e, (left, top, right, bottom) in zip(elements, boxes):
         if right < 0 or bottom < 0 or left >= base.width or top >= base.height:
             continue
         color = PALETTE[e.id % len(PALETTE)]
         draw.rectangle((left, top, right - 1, bottom - 1), outline=(*color, outline_alpha), width=1)
-        tag = _place_tag(draw, font, str(e.id), (left, top, right, bottom), base.size, taken)
+        tag = _place_tag(draw, font, str(e.id), (left, top, right, bottom), base.size, taken, boxes)
         taken.append(tag)
         draw.rectangle(tag, fill=(*color, 230))
         draw.text((tag[0] + 2, tag[1] + 1), str(e.id), fill=(255, 255, 255, 255), font=font)
     return Image.alpha_composite(base, overlay).convert("RGB")
 
 
+Rect = tuple[float, float, float, float]
+
+
 def _place_tag(draw: ImageDraw.ImageDraw, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, text: str,
-               box: tuple[float, float, float, float], size: tuple[int, int],
-               taken: list[tuple[float, float, float, float]]) -> tuple[float, float, float, float]:
+               box: Rect, size: tuple[int, int], taken: list[Rect], labels: Sequence[Rect]) -> Rect:
+    """The first corner spot that covers no label and no other tag; else one that covers no tag
+    and not its own label; else the first spot."""
     x0, y0, x1, y1 = draw.textbbox((0, 0), text, font=font)
     w, h = x1 - x0 + 4, y1 + 2
     left, top, right, bottom = box
     spots = [(left - w, top - h), (left, top - h), (right, top - h), (left - w, bottom),
-             (right, bottom - h), (left, bottom), (left, top)]
-    fallback = None
+             (right, bottom - h), (left, bottom), (right - w, bottom), (left - w, top), (left, top)]
+    rects = []
     for x, y in spots:
         x, y = min(max(x, 0), size[0] - w), min(max(y, 0), size[1] - h)
-        rect = (x, y, x + w, y + h)
-        fallback = fallback or rect
-        inside_label = x < right and left < x + w and y < bottom and top < y + h
-        if not inside_label and not any(_hits(rect, t) for t in taken):
+        rects.append((x, y, x + w, y + h))
+    free = [r for r in rects if not any(_hits(r, t) for t in taken)]
+    for rect in free:
+        if not any(_hits(rect, b) for b in labels):
             return rect
-    return fallback or (left, top, left + w, top + h)
+    own = [r for r in free if not _hits(r, box)]
+    return own[0] if own else rects[0]
 
 
-def _hits(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+def _hits(a: Rect, b: Rect) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 

@@ -32,12 +32,14 @@ from actions.models import Box
 from agent.perception.find import Candidate, Match, find  # re-exported: `from ...ocr import find`
 
 __all__ = ["Candidate", "FakeOcrEngine", "Match", "OcrEngine", "OcrUnavailable", "RapidOcrEngine",
-           "TesseractEngine", "TextLine", "find", "normalise_text"]
+           "TesseractEngine", "TextLine", "find", "is_icon_noise", "normalise_text"]
 
 log = logging.getLogger(__name__)
 
 # The default rapidocr models read Chinese and English; on UI text they sometimes answer with a
 # CJK look-alike of an ASCII symbol.
+# ... and it reads window-decoration icons (close, maximise) as box-shaped CJK characters.
+_ICON_NOISE = frozenset("口回网里田目囗日□■▢▣◻◼ ")
 _LOOKALIKES = str.maketrans({"十": "+", "一": "-", "二": "=", "‡": ":", "ー": "-", "—": "-", "–": "-"})
 
 
@@ -61,6 +63,11 @@ class OcrEngine(Protocol):
     name: str
 
     def read(self, image: Image.Image) -> list[TextLine]: ...
+
+
+def is_icon_noise(text: str) -> bool:
+    """True for text made only of the box-shaped glyphs OCR reads window icons as."""
+    return set(text) <= _ICON_NOISE
 
 
 def normalise_text(text: str) -> str:
@@ -144,7 +151,7 @@ class RapidOcrEngine:
         lines = []
         for quad, text, score in zip(result.boxes, result.txts, result.scores):
             clean = normalise_text(str(text))
-            if clean:
+            if clean and not is_icon_noise(clean):
                 lines.append(TextLine(text=clean, box=_quad_box(quad), confidence=float(score)))
         return lines
 

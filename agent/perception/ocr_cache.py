@@ -32,7 +32,7 @@ from actions.desktop import Screenshot
 from actions.models import Box
 from agent.perception import regions as rg
 from agent.perception.elements import Element
-from agent.perception.ocr import OcrEngine, OcrUnavailable, TextLine
+from agent.perception.ocr import OcrEngine, OcrUnavailable, TextLine, is_icon_noise
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +192,7 @@ class OcrReader:
         if factor > 1:
             canvas = canvas.resize((canvas.width * factor, canvas.height * factor), Image.Resampling.LANCZOS)
         text, score = recognise(canvas)
-        if text and score > line.confidence:
+        if text and score > line.confidence and not is_icon_noise(text):
             log.debug("second look: %r (%.2f) -> %r (%.2f)", line.text, line.confidence, text, score)
             return TextLine(text=text, box=line.box, confidence=score)
         return line
