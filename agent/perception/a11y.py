@@ -94,13 +94,13 @@ class A11yReader:
         return A11yResult(tuple(elements), nodes, elapsed, error)
 
     async def _walk(self, address: str) -> tuple[list[Element], int]:
-        from dbus_next.aio import MessageBus
+        from dbus_next.aio.message_bus import MessageBus
 
         session = await MessageBus(bus_address=address).connect()
         try:
             reply = await _call(session, ("org.a11y.Bus", "/org/a11y/bus"), "org.a11y.Bus", "GetAddress")
         finally:
-            session.disconnect()
+            session.disconnect()  # type: ignore[no-untyped-call]
         bus = await MessageBus(bus_address=reply[0]).connect()
         try:
             walker = _Walker(bus, self.max_nodes)
@@ -112,7 +112,7 @@ class A11yReader:
             await asyncio.gather(*(walker.visit(a, is_app=True) for a in picked))
             return walker.elements, walker.nodes
         finally:
-            bus.disconnect()
+            bus.disconnect()  # type: ignore[no-untyped-call]
 
 
 class _Walker:
@@ -159,7 +159,8 @@ async def _name(bus: Any, ref: tuple[str, str]) -> str:
 
 async def _call(bus: Any, ref: tuple[str, str], interface: str, member: str, signature: str = "",
                 body: list[Any] | None = None) -> list[Any]:
-    from dbus_next import Message, MessageType
+    from dbus_next.constants import MessageType
+    from dbus_next.message import Message
 
     reply = await bus.call(Message(destination=ref[0], path=ref[1], interface=interface, member=member,
                                    signature=signature, body=body or []))

@@ -25,6 +25,8 @@ from PIL import Image
 
 from actions.desktop import Desktop, Screenshot
 from actions.errors import UsageError
+from actions.models import Box
+from agent.perception.scaling import ImageSpace
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,14 @@ class Frame:
     encoded: EncodedImage
     scale: float
     timings_ms: dict[str, float]
+
+    @property
+    def space(self) -> ImageSpace:
+        """The image <-> screen mapping of `image` (see agent.perception.scaling)."""
+        shot = self.screenshot
+        region = Box(left=shot.left, top=shot.top, right=shot.left + shot.image.width,
+                     bottom=shot.top + shot.image.height)
+        return ImageSpace.scaled(region, self.image.size)
 
 
 def fit_size(size: tuple[int, int], target: tuple[int, int]) -> tuple[int, int]:

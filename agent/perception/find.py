@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,7 +24,8 @@ from agent.perception.elements import Element
 from agent.perception.regions import overlap_small
 
 # Glyphs OCR confuses on UI fonts; folded before comparing (both sides).
-_FOLD = str.maketrans({"0": "o", "1": "l", "i": "l", "|": "l", "!": "l", "×": "x", "*": "x",
+_FOLD = str.maketrans({"0": "o", "1": "l", "i": "l", "|": "l", "!": "l", "×": "x", "*": "x", "[": "(", "]": ")",
+                       "{": "(", "}": ")",
                        "—": "-", "–": "-", "’": "'", "‘": "'", "“": '"', "”": '"'})
 _SPACE = re.compile(r"\s+")
 
@@ -50,7 +52,7 @@ class Match:
 
 
 def _norm(text: str) -> str:
-    return _SPACE.sub(" ", text.casefold()).strip()
+    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
 
 
 def similarity(query: str, text: str) -> float:

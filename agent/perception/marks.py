@@ -3,9 +3,9 @@
     marked = draw_marks(frame.image, elements, scale=frame.scale)   # image space
     text = legend(elements)                                        # "[17] button "7"" lines
 
-Elements are in screen space; `scale` (image px per screen px) and `origin` (the screen position
-of the image's top-left pixel, non-zero for a monitor crop) place them in image space, or pass
-`to_image` to use another convention. Each mark is a thin semi-transparent outline plus a small
+Elements are in screen space; `space` (a `scaling.ImageSpace`), or `scale` (image px per screen
+px) and `origin` (the screen position of the image's top-left pixel, non-zero for a monitor
+crop), place them in image space; or pass `to_image` for another mapping. Each mark is a thin semi-transparent outline plus a small
 opaque number tag placed just outside the box (above-left, else below, else inside the corner),
 so the label it marks stays readable. Tags avoid each other where they can.
 """
@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from PIL import Image, ImageDraw, ImageFont
 
 from actions.models import Box
 from agent.perception.elements import Element
+from agent.perception.scaling import ImageSpace, box_to_image
 
 log = logging.getLogger(__name__)
 
@@ -47,50 +48,60 @@ def _scaler(scale: float, origin: tuple[int, int]) -> ToImage:
 
 def draw_marks(image: Image.Image, elements: Sequence[Element], scale: float = 1.0,
                origin: tuple[int, int] = (0, 0), to_image: ToImage | None = None,
-               font_size: int | None = None, outline_alpha: int = 150) -> Image.Image:
+               space: ImageSpace | None = None, font_size: int | None = None,
+               outline_alpha: int = 150) -> Image.Image:
     """A copy of `image` with each element's box outlined and its id tagged (see module doc).
 
-    `font_size` defaults to ~1.6% of the image height (11 px at 720), never below 10 px.
+    Placement, first given wins: `space` (scaling.ImageSpace, e.g. `Frame.space`), `to_image`,
+    else `scale` and `origin`. `font_size` defaults to ~1.6% of the image height (11 px at 720),
+    never below 10 px.
     """
+    if space is not None:
+        to_image = partial(box_to_image, space)
     mapping = to_image or _scaler(scale, origin)
     base = image.convert("RGBA")
     overlay = Image.new("RGBA", base.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(overlay)
     font = _font(font_size or max(10, round(image.height * 0.016)))
     taken: list[tuple[float, float, float, float]] = []
-    for e in elements:
-        left, top, right, bottom = mapping(e.box)
+    boxes = [mapping(e.box) for e in elements]
+    for e, (left, top, right, bottom) in zip(elements, boxes):
         if right < 0 or bottom < 0 or left >= base.width or top >= base.height:
             continue
         color = PALETTE[e.id % len(PALETTE)]
         draw.rectangle((left, top, right - 1, bottom - 1), outline=(*color, outline_alpha), width=1)
-        tag = _place_tag(draw, font, str(e.id), (left, top, right, bottom), base.size, taken)
+        tag = _place_tag(draw, font, str(e.id), (left, top, right, bottom), base.size, taken, boxes)
         taken.append(tag)
         draw.rectangle(tag, fill=(*color, 230))
         draw.text((tag[0] + 2, tag[1] + 1), str(e.id), fill=(255, 255, 255, 255), font=font)
     return Image.alpha_composite(base, overlay).convert("RGB")
 
 
+Rect = tuple[float, float, float, float]
+
+
 def _place_tag(draw: ImageDraw.ImageDraw, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, text: str,
-               box: tuple[float, float, float, float], size: tuple[int, int],
-               taken: list[tuple[float, float, float, float]]) -> tuple[float, float, float, float]:
+               box: Rect, size: tuple[int, int], taken: list[Rect], labels: Sequence[Rect]) -> Rect:
+    """The first corner spot that covers no label and no other tag; else one that covers no tag
+    and not its own label; else the first spot."""
     x0, y0, x1, y1 = draw.textbbox((0, 0), text, font=font)
     w, h = x1 - x0 + 4, y1 + 2
     left, top, right, bottom = box
     spots = [(left - w, top - h), (left, top - h), (right, top - h), (left - w, bottom),
-             (right, bottom - h), (left, bottom), (left, top)]
-    fallback = None
+             (right, bottom - h), (left, bottom), (right - w, bottom), (left - w, top), (left, top)]
+    rects = []
     for x, y in spots:
         x, y = min(max(x, 0), size[0] - w), min(max(y, 0), size[1] - h)
-        rect = (x, y, x + w, y + h)
-        fallback = fallback or rect
-        inside_label = x < right and left < x + w and y < bottom and top < y + h
-        if not inside_label and not any(_hits(rect, t) for t in taken):
+        rects.append((x, y, x + w, y + h))
+    free = [r for r in rects if not any(_hits(r, t) for t in taken)]
+    for rect in free:
+        if not any(_hits(rect, b) for b in labels):
             return rect
-    return fallback or (left, top, left + w, top + h)
+    own = [r for r in free if not _hits(r, box)]
+    return own[0] if own else rects[0]
 
 
-def _hits(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+def _hits(a: Rect, b: Rect) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 

@@ -32,12 +32,14 @@ from actions.models import Box
 from agent.perception.find import Candidate, Match, find  # re-exported: `from ...ocr import find`
 
 __all__ = ["Candidate", "FakeOcrEngine", "Match", "OcrEngine", "OcrUnavailable", "RapidOcrEngine",
-           "TesseractEngine", "TextLine", "find", "normalise_text"]
+           "TesseractEngine", "TextLine", "find", "is_icon_noise", "normalise_text"]
 
 log = logging.getLogger(__name__)
 
 # The default rapidocr models read Chinese and English; on UI text they sometimes answer with a
 # CJK look-alike of an ASCII symbol.
+# ... and it reads window-decoration icons (close, maximise) as box-shaped CJK characters.
+_ICON_NOISE = frozenset("口回网里田目囗日□■▢▣◻◼ ")
 _LOOKALIKES = str.maketrans({"十": "+", "一": "-", "二": "=", "‡": ":", "ー": "-", "—": "-", "–": "-"})
 
 
@@ -63,6 +65,11 @@ class OcrEngine(Protocol):
     def read(self, image: Image.Image) -> list[TextLine]: ...
 
 
+def is_icon_noise(text: str) -> bool:
+    """True for text made only of the box-shaped glyphs OCR reads window icons as."""
+    return set(text) <= _ICON_NOISE
+
+
 def normalise_text(text: str) -> str:
     """NFKC (full-width forms to ASCII), CJK look-alikes of ASCII symbols, trimmed."""
     return unicodedata.normalize("NFKC", text).translate(_LOOKALIKES).strip()
@@ -86,13 +93,14 @@ class RapidOcrEngine:
     name = "rapidocr"
 
     def __init__(self, text_score: float = 0.4, rec_width: int = 160, rec_batch: int = 12,
-                 workers: int = 0, threads: int = 0) -> None:
+                 box_thresh: float = 0.3, workers: int = 0, threads: int = 0) -> None:
         self.workers = workers or max(1, min(4, os.cpu_count() or 1))
         threads = threads or max(1, (os.cpu_count() or 1) // self.workers)
         self.params: dict[str, Any] = {
             "Global.log_level": "error", "Global.use_cls": False, "Global.text_score": text_score,
             "Global.max_side_len": 4096, "Det.limit_type": "max", "Det.limit_side_len": 4096,
             "Rec.rec_img_shape": [3, 48, rec_width], "Rec.rec_batch_num": rec_batch,
+            "Det.box_thresh": box_thresh,
             "EngineConfig.onnxruntime.intra_op_num_threads": threads,
             "EngineConfig.onnxruntime.inter_op_num_threads": 1,
         }
@@ -134,7 +142,8 @@ class RapidOcrEngine:
         assert self._pool is not None
         engine = self._pool.get()
         try:
-            result = engine(np.asarray(image.convert("RGB")), use_cls=False)
+            # rapidocr keeps these flags between calls (recognise() turns detection off)
+            result = engine(_pad32(np.asarray(image.convert("RGB"))), use_det=True, use_cls=False, use_rec=True)
         finally:
             self._pool.put(engine)
         if result.boxes is None or result.txts is None:
@@ -142,9 +151,30 @@ class RapidOcrEngine:
         lines = []
         for quad, text, score in zip(result.boxes, result.txts, result.scores):
             clean = normalise_text(str(text))
-            if clean:
+            if clean and not is_icon_noise(clean):
                 lines.append(TextLine(text=clean, box=_quad_box(quad), confidence=float(score)))
         return lines
+
+    def recognise(self, image: Image.Image) -> tuple[str, float]:
+        """Recognition only (no detection) of an image holding one short line of text."""
+        self.load()
+        assert self._pool is not None
+        engine = self._pool.get()
+        try:
+            result = engine(np.asarray(image.convert("RGB")), use_det=False, use_cls=False, use_rec=True)
+        finally:
+            self._pool.put(engine)
+        if not result.txts:
+            return "", 0.0
+        return normalise_text(str(result.txts[0])), float(result.scores[0])
+
+
+def _pad32(array: np.ndarray) -> np.ndarray:
+    """Pad right/bottom to multiples of 32 with the edge colour: the detector resizes its input
+    to such multiples, and a resized crop reads differently from the same pixels in the frame."""
+    h, w = array.shape[:2]
+    ph, pw = -h % 32, -w % 32
+    return np.pad(array, ((0, ph), (0, pw), (0, 0)), mode="edge") if ph or pw else array
 
 
 class TesseractEngine:

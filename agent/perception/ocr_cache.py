@@ -32,9 +32,11 @@ from actions.desktop import Screenshot
 from actions.models import Box
 from agent.perception import regions as rg
 from agent.perception.elements import Element
-from agent.perception.ocr import OcrEngine, OcrUnavailable, TextLine
+from agent.perception.ocr import OcrEngine, OcrUnavailable, TextLine, is_icon_noise
 
 log = logging.getLogger(__name__)
+
+SECOND_LOOK_BELOW = 0.9  # confidence under which a short label is re-read on its own
 
 
 @dataclass(frozen=True)
@@ -170,9 +172,30 @@ class OcrReader:
         out = []
         for ln in lines:
             b = rg.tighten(gray, ln.box) if gray is not None else ln.box
+            if ln.confidence < SECOND_LOOK_BELOW and len(ln.text) <= 3:
+                ln = self._second_look(crop, b, ln)
             out.append(TextLine(text=ln.text, confidence=ln.confidence,
                                 box=Box(left=b.left + dx, top=b.top + dy, right=b.right + dx, bottom=b.bottom + dy)))
         return out
+
+    def _second_look(self, crop: Image.Image, box: Box, line: TextLine) -> TextLine:
+        """Re-read a short, unsure label alone, enlarged, on a plain margin of its background: the
+        recogniser reads lone small symbols ("+", "=", "*") far better that way."""
+        recognise = getattr(self.engine, "recognise", None)
+        if recognise is None or box.width < 2 or box.height < 2:
+            return line
+        glyph = crop.crop((box.left, box.top, box.right, box.bottom))
+        background = tuple(int(v) for v in np.median(np.asarray(crop.convert("RGB")).reshape(-1, 3), axis=0))
+        canvas = Image.new("RGB", (box.width + 8, box.height + 8), background)
+        canvas.paste(glyph.convert("RGB"), (4, 4))
+        factor = max(1, min(4, round(36 / canvas.height)))  # small glyphs read better enlarged
+        if factor > 1:
+            canvas = canvas.resize((canvas.width * factor, canvas.height * factor), Image.Resampling.LANCZOS)
+        text, score = recognise(canvas)
+        if text and score > line.confidence and not is_icon_noise(text):
+            log.debug("second look: %r (%.2f) -> %r (%.2f)", line.text, line.confidence, text, score)
+            return TextLine(text=text, box=line.box, confidence=score)
+        return line
 
     @staticmethod
     def _local(box: Box, origin: tuple[int, int]) -> Box:

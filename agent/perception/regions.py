@@ -45,7 +45,7 @@ def content_tiles(image: Image.Image, tile: int = TILE) -> np.ndarray:
     gray = np.asarray(image.convert("L"))
     high = _tile_reduce(gray, tile, np.maximum)
     low = _tile_reduce(gray, tile, np.minimum)
-    return high != low
+    return np.asarray(high != low)
 
 
 def tile_boxes(grid: np.ndarray, tile: int, size: tuple[int, int]) -> list[Box]:

@@ -279,3 +279,14 @@ def test_reader_does_not_read_a_recurring_crop_again() -> None:
     engine.reads.clear()
     again = reader.read(Screenshot(image=hovered))
     assert engine.reads == [] and sorted(ln.text for ln in again.lines) == ["Body", "Title"]
+
+
+def test_draw_marks_with_an_image_space_matches_scale_and_origin() -> None:
+    from agent.perception.scaling import ImageSpace
+
+    image = Image.new("RGB", (960, 540), "white")
+    elements = [el(3, "OK", box(2000, 200, 2200, 300))]  # on a second monitor at x=1920
+    space = ImageSpace.scaled(box(1920, 0, 3840, 1080), (960, 540))
+    a = draw_marks(image, elements, space=space)
+    b = draw_marks(image, elements, scale=0.5, origin=(1920, 0))
+    assert a.tobytes() == b.tobytes() and a.getpixel((90, 100)) != (255, 255, 255)

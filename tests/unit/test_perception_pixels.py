@@ -61,6 +61,7 @@ def test_capture_frame_scales_a_1080p_desktop_to_720p() -> None:
     assert frame.scale == pytest.approx(2 / 3)
     assert frame.screenshot.image.size == (1920, 1080)
     assert set(frame.timings_ms) == {"capture", "scale", "encode"}
+    assert frame.space.size == (1280, 720) and frame.space.scale_x == pytest.approx(1.5)
 
 
 def test_fingerprint_sees_a_single_pixel_change() -> None:
