@@ -309,7 +309,9 @@ class PyAutoGUIDesktop:
         self._checked(self._gui.moveTo, x, y)
 
     def click(self, x: int, y: int, button: Button, count: int, modifiers: tuple[str, ...]) -> None:
-        self._with_modifiers(modifiers, self._gui.click, x, y, clicks=count, interval=0.02, button=button)
+        # pyautogui sleeps `interval` after every click, the last one too: only pause between clicks.
+        self._with_modifiers(modifiers, self._gui.click, x, y, clicks=count, interval=0.02 if count > 1 else 0.0,
+                             button=button)
 
     def drag(self, path: tuple[Point, ...], button: Button, modifiers: tuple[str, ...]) -> None:
         def run() -> None:

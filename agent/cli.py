@@ -172,6 +172,9 @@ def demo(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON su
     printer.intro(f"demo: xcalc on a virtual display, task: {DEMO_TASK}")
     with _interrupt_handler() as stop:
         result = run_demo(settings, on_step=printer.step, stop=stop)
+    if result.folder is not None:
+        from agent.report import write_report
+        printer.note(f"report: {write_report(result.folder).path}")
     _finish(result, as_json, printer)
 
 

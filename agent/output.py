@@ -24,6 +24,9 @@ class StepPrinter:
     def intro(self, text: str) -> None:
         self.console.print(f"[bold]uiagent[/] {text}")
 
+    def note(self, text: str) -> None:
+        self.console.print(text)
+
     def step(self, step: Step) -> None:
         self.tokens += step.usage.input_tokens + step.usage.output_tokens
         self.cost += step.usage.cost_usd
@@ -32,7 +35,7 @@ class StepPrinter:
         if step.usage.model_calls:
             meta += f"  {self.tokens:,} tok  ${self.cost:.4f}"
         self.console.print(f"[cyan]step {step.index:>2}[/]  {what}  [dim]{meta}[/]")
-        if step.reasoning:
+        if step.reasoning and step.usage.model_calls:
             self.console.print(f"         [dim]{_one_line(step.reasoning, 140)}[/]")
         for note in step.notes:
             self.console.print(f"         [yellow]{_one_line(note, 140)}[/]")

@@ -125,6 +125,8 @@ class FolderRecorder:
         self._failure: OSError | None = None  # the first write error of the encoder thread
         self._lock = threading.Lock()
         self._steps_fd: int | None = None
+        self._last_image: Image.Image | None = None  # the last frame added, and its name
+        self._last_name = ""
         self._steps_size = 0  # bytes of whole lines in steps.jsonl
 
     @property
@@ -178,6 +180,8 @@ class FolderRecorder:
 
     def _add(self, subdir: str, image: Image.Image, fmt: ImageFormat) -> str:
         folder = self._require_started()
+        if image is self._last_image and subdir == FRAMES_DIR:
+            return self._last_name  # the loop hands the settled frame back as the next "before"
         digest, data = image_digest(image)
         name = f"{digest}.{fmt}"
         key = f"{subdir}/{name}"
@@ -192,6 +196,8 @@ class FolderRecorder:
                 job.add_done_callback(self._note_failure)
                 self._images[key] = job
                 self._pending.append(job)
+        if subdir == FRAMES_DIR:
+            self._last_image, self._last_name = image, name
         return name
 
     def _note_failure(self, job: Future[None]) -> None:
@@ -200,10 +206,14 @@ class FolderRecorder:
             self._failure = error
 
     def append(self, step: Step) -> None:
-        """Write one step line (flushed and fsynced) once the images it references are on disk."""
+        """Write one step line (flushed and fsynced) once its frame before and crops are on disk."""
         folder = self._require_started()
         t0 = time.perf_counter()
-        self._wait([f"{FRAMES_DIR}/{f}" for f in step.frames()] + [f"{CROPS_DIR}/{c}.png" for c in step.crops()])
+        # The frame before and the crops (queued long before) must be on disk; the frame after is
+        # still being encoded and is also the next step's frame before, which waits for it. So
+        # after a crash only the last step's frame after can be missing (a load warning).
+        before = [step.frame_before] if step.frame_before else []
+        self._wait([f"{FRAMES_DIR}/{f}" for f in before] + [f"{CROPS_DIR}/{c}.png" for c in step.crops()])
         line = (self.redactor.json(step) + "\n").encode()
         try:
             self._write_line(line)

@@ -60,7 +60,7 @@ install_venv
 export PATH="$PWD/.venv/bin:$PATH"
 
 case "$job" in
-  demo) exec .venv/bin/uiagent doctor --virtual "$@" ;;  # becomes `uiagent demo` once it exists
+  demo) exec .venv/bin/uiagent demo "$@" ;;
   test) exec .venv/bin/python -m pytest -n 2 -q "$@" ;;
   setup) log "ready: .venv/bin/uiagent --help" ;;
   *) log "unknown job '$job': use demo, test, or nothing"; exit 2 ;;

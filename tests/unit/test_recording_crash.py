@@ -73,10 +73,12 @@ def test_sigkill_at_random_moments_leaves_every_finished_step_loadable(tmp_path:
     indices = [s.index for s in rec.steps]
     assert indices == list(range(len(indices))), f"delay {delay:.2f}s"
     assert len(indices) >= len(finished), f"delay {delay:.2f}s: {len(finished)} finished, {len(indices)} loaded"
-    assert not rec.missing_frames
-    assert all("truncated" in w or "did not finish" in w for w in rec.warnings), rec.warnings
+    # Only the last step's frame after may still have been encoding when the process died.
+    last_after = {rec.steps[-1].frame_after} if rec.steps else set()
+    assert set(rec.missing_frames) <= last_after
+    assert all("truncated" in w or "did not finish" in w or "missing" in w for w in rec.warnings), rec.warnings
     for step in rec.steps:
-        for name in step.frames():
+        for name in (f for f in step.frames() if f not in rec.missing_frames):
             with Image.open(rec.frame_path(name)) as img:
                 img.load()  # a whole, decodable image, not just a file name
         for crop in step.crops():
