@@ -1,0 +1,181 @@
+"""`uiagent do` through every model provider, end to end: the real CLI, the real SDKs over HTTP to a
+local fake server playing a scripted policy, a real display and app. Clicks must land where the
+model pointed on the image it saw."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from agent.display import VirtualDisplay
+from tests.conftest import run_cli, wait_until
+from tests.fakes.model_servers import (
+    FakeModelServer, RecordedRequest, anthropic_message, chat_body, chat_tool_call, computer_call,
+    output_message, responses_body, text_block, tool_use,
+)
+
+
+@pytest.fixture
+def server() -> Iterator[FakeModelServer]:
+    with FakeModelServer() as s:
+        yield s
+
+
+def image_size(body: Any) -> tuple[int, int]:
+    """Size of the last screenshot in a request body (any provider's shape)."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "base64" and isinstance(node.get("data"), str):
+                found.append(node["data"])
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+        elif isinstance(node, str) and node.startswith("data:image/"):
+            found.append(node.split(",", 1)[1])
+
+    walk(body)
+    assert found, "no screenshot in the request"
+    return Image.open(io.BytesIO(base64.b64decode(found[-1]))).size
+
+
+def turns(*steps: Callable[[RecordedRequest], dict]) -> Callable[[RecordedRequest], dict]:
+    """A policy answering the n-th model call with the n-th step (the last one repeats)."""
+    calls = [0]
+
+    def policy(request: RecordedRequest) -> dict:
+        calls[0] += 1
+        return steps[min(calls[0], len(steps)) - 1](request)
+    return policy
+
+
+def clicks(clickpad: Path) -> list[tuple[int, int]]:
+    return [(int(l.split()[1]), int(l.split()[2])) for l in clickpad.read_text().splitlines() if l.startswith("click")]
+
+
+def do(vd: VirtualDisplay, tmp_path: Path, model: str, url: str, *extra: str, task: str = "click the pad",
+       env: dict[str, str] | None = None) -> tuple[int, dict, str]:
+    keys = {"ANTHROPIC_API_KEY": "test-key", "OPENAI_API_KEY": "test-key"}
+    r = run_cli("do", task, "--model", model, "--base-url", url, "--record-dir", str(tmp_path / "rec"), "--json",
+                *extra, env={**vd.env, **keys, **(env or {})}, timeout=120)
+    summary = json.loads(r.stdout.strip().splitlines()[-1]) if r.stdout.strip() else {}
+    return r.returncode, summary, r.stderr
+
+
+QUARTER = (320, 200)  # a quarter of the 1280x800 screen, where every policy below points
+
+
+def anthropic_click(req: RecordedRequest) -> dict:
+    w, h = image_size(req.json)
+    return anthropic_message(text_block("Clicking."), tool_use("left_click", coordinate=[w // 4, h // 4]))
+
+
+def anthropic_done(req: RecordedRequest) -> dict:
+    return anthropic_message(text_block("The pad was clicked."))
+
+
+def cua_click(req: RecordedRequest) -> dict:
+    w, h = image_size(req.json)
+    return responses_body(computer_call(actions=[{"type": "click", "x": w // 4, "y": h // 4, "button": "left"}]),
+                          model="gpt-5.4")
+
+
+def cua_done(req: RecordedRequest) -> dict:
+    return responses_body(output_message("Done: the pad was clicked."), model="gpt-5.4")
+
+
+def chat_click_mark(req: RecordedRequest) -> dict:
+    text = json.dumps(req.json)
+    mark = re.search(r"\[(\d+)\] \w+ 'clickpad'", text)
+    assert mark, "the legend names the clickpad label"
+    return chat_body(tool_calls=[chat_tool_call("click", {"mark": int(mark.group(1))})])
+
+
+def chat_done(req: RecordedRequest) -> dict:
+    return chat_body(tool_calls=[chat_tool_call("done", {"summary": "clicked"})])
+
+
+def uitars_click(req: RecordedRequest) -> dict:
+    w, h = image_size(req.json)
+    return chat_body(f"Thought: click the pad.\nAction: click(start_box='({w // 4},{h // 4})')", model="ui-tars-1.5-7b")
+
+
+def uitars_done(req: RecordedRequest) -> dict:
+    return chat_body("Thought: done.\nAction: finished(content='clicked')", model="ui-tars-1.5-7b")
+
+
+@pytest.mark.parametrize("model, url_attr, policy, where", [
+    ("anthropic:claude-sonnet-4-5", "url", turns(anthropic_click, anthropic_done), QUARTER),
+    ("openai-cua:gpt-5.4", "openai_url", turns(cua_click, cua_done), QUARTER),
+    ("openai:gpt-4o", "openai_url", turns(chat_click_mark, chat_done), None),
+    ("ui-tars:ui-tars-1.5-7b", "openai_url", turns(uitars_click, uitars_done), QUARTER),
+])
+def test_a_task_through_each_provider_ends_done(vdisplay: VirtualDisplay, clickpad: Path, server: FakeModelServer,
+                                                tmp_path: Path, model: str, url_attr: str, policy, where) -> None:
+    server.policy = policy
+    code, summary, err = do(vdisplay, tmp_path, model, getattr(server, url_attr))
+    assert code == 0, err
+    assert summary["status"] == "done" and summary["model_calls"] == server.calls() == 2
+    assert summary["tokens"] > 0
+    landed = wait_until(lambda: clicks(clickpad), what="the click")
+    if where is None:  # marks: the centre of the OCR'd "clickpad" label, mid-screen
+        assert abs(landed[0][0] - 640) < 60 and abs(landed[0][1] - 400) < 25, landed
+    else:
+        assert abs(landed[0][0] - where[0]) <= 2 and abs(landed[0][1] - where[1]) <= 2, landed
+
+
+def test_guard_denial_reaches_the_model_and_the_run_goes_on(vdisplay, clickpad, server, tmp_path) -> None:
+    server.policy = turns(lambda r: anthropic_message(tool_use("key", text="ctrl+alt+BackSpace")), anthropic_done)
+    code, summary, err = do(vdisplay, tmp_path, "anthropic:claude-sonnet-4-5", server.url)
+    assert code == 0, err
+    second = json.dumps(server.requests[1].json)
+    assert '"is_error": true' in second and "denied" in second
+    assert vdisplay._xvfb is not None and vdisplay._xvfb.poll() is None  # the X server is alive
+
+
+def test_max_steps_and_max_cost_stop_with_exit_3(vdisplay, clickpad, server, tmp_path) -> None:
+    server.policy = turns(anthropic_click)
+    code, summary, err = do(vdisplay, tmp_path, "anthropic:claude-sonnet-4-5", server.url, "--max-steps", "2")
+    assert code == 3 and summary["status"] == "stopped" and "--max-steps 2" in summary["reason"], err
+    assert server.calls() == 2
+    calls_before = server.calls()
+    code, summary, err = do(vdisplay, tmp_path, "anthropic:claude-sonnet-4-5", server.url, "--max-cost", "0.01")
+    assert code == 3 and summary["status"] == "stopped" and "max-cost" in summary["reason"], err
+    assert summary["cost_usd"] <= 0.01  # stopped before the call that would pass the budget
+    assert server.calls() - calls_before == summary["model_calls"] >= 1
+
+
+def test_a_stuck_model_is_told_once_then_the_run_gives_up(vdisplay, server, tmp_path) -> None:
+    vdisplay.launch_app(["xcalc", "-geometry", "+900+40"])
+    # The model keeps clicking an empty spot of the desktop: nothing ever changes there.
+    server.policy = turns(lambda r: anthropic_message(tool_use("left_click", coordinate=[10, 700])))
+    code, summary, err = do(vdisplay, tmp_path, "anthropic:claude-sonnet-4-5", server.url, "--max-steps", "12")
+    assert code == 1 and "stuck" in summary["reason"], err
+    told = [json.dumps(r.json) for r in server.requests]
+    assert any("you seem stuck" in t for t in told)
+
+
+def test_secrets_never_reach_a_model_or_a_file(vdisplay, server, tmp_path) -> None:
+    target = tmp_path / "secret.txt"
+    vdisplay.launch_app(["xterm", "-e", "bash", "--norc", "--noprofile"])
+    server.policy = turns(lambda r: anthropic_message(tool_use("type", text=f"echo {{{{TOKEN}}}} > {target}\n")),
+                          anthropic_done)
+    code, summary, err = do(vdisplay, tmp_path, "anthropic:claude-sonnet-4-5", server.url, "--secret", "TOKEN",
+                            task="write {{TOKEN}} to the file", env={"TOKEN": "sup3r-s3cret-99"})
+    assert code == 0, err
+    wait_until(lambda: target.exists() and target.read_text() == "sup3r-s3cret-99\n", what="the secret typed")
+    assert all(b"sup3r-s3cret-99" not in r.body for r in server.requests)
+    for f in (tmp_path / "rec").rglob("*"):
+        if f.is_file() and f.suffix in (".json", ".jsonl"):
+            assert b"sup3r-s3cret-99" not in f.read_bytes(), f
