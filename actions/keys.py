@@ -114,6 +114,8 @@ def _is_key(name: str) -> bool:
 def parse_chord(chord: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
     """Canonical keys of a chord: modifiers first in a fixed order, then the other keys in order."""
     names = split_chord(chord) if isinstance(chord, str) else list(chord)
+    if not all(isinstance(n, str) for n in names):
+        raise UsageError(f"bad key chord {chord!r}: key names are strings, e.g. ctrl+s or [\"ctrl\", \"s\"]")
     if not names:
         raise UsageError("empty key chord: give keys such as ctrl+s or Return")
     keys = [canonical_key(n) for n in names]

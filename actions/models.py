@@ -65,6 +65,9 @@ class Target(_Frozen):
 def _modifiers(value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
+    if not isinstance(value, (str, list, tuple)) or not all(isinstance(v, str) for v in
+                                                             (value if isinstance(value, (list, tuple)) else [value])):
+        raise ValueError("modifiers must be a chord such as ctrl+shift or a list of key names")
     keys = parse_chord(value) if value else ()
     bad = [k for k in keys if k not in MODIFIERS]
     if bad:

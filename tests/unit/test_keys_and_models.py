@@ -117,3 +117,13 @@ def test_actions_are_frozen() -> None:
     click = Click(x=1, y=2)
     with pytest.raises(ValidationError):
         click.x = 5  # type: ignore[misc]
+
+
+@given(st.one_of(st.booleans(), st.integers(), st.floats(), st.lists(st.integers(), max_size=3),
+                 st.dictionaries(st.text(max_size=3), st.integers(), max_size=2), st.text(max_size=12)))
+def test_odd_json_values_in_chords_and_modifiers_are_validation_errors(value) -> None:
+    for data in ({"kind": "key", "chord": value}, {"kind": "click", "x": 1, "y": 1, "modifiers": value}):
+        try:
+            parse_action(data)
+        except ValidationError:
+            pass

@@ -1,0 +1,68 @@
+"""VirtualDisplay, the desktop backends and doctor on real X servers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from actions.desktop import Desktop, DryRunDesktop, FakeDesktop, PyAutoGUIDesktop
+from agent.display import VirtualDisplay
+from tests.conftest import run_cli
+
+
+def _alive(display: str) -> bool:
+    return subprocess.run(["xdpyinfo", "-display", display], capture_output=True).returncode == 0
+
+
+def test_several_displays_run_at_once_each_with_its_own_home() -> None:
+    with VirtualDisplay(size=(800, 600)) as a, VirtualDisplay(size=(1024, 768)) as b:
+        assert a.display != b.display
+        assert a.env["HOME"] != b.env["HOME"] and Path(a.env["HOME"]).is_dir()
+        sizes = [PyAutoGUIDesktop(d.display).geometry() for d in (a, b)]
+        assert [(g.width, g.height) for g in sizes] == [(800, 600), (1024, 768)]
+        homes = [Path(a.env["HOME"]), Path(b.env["HOME"])]
+    assert not _alive(a.display) and not _alive(b.display)
+    assert not any(h.exists() for h in homes)
+
+
+def test_everything_is_torn_down_when_the_body_raises() -> None:
+    with pytest.raises(RuntimeError, match="boom"):
+        with VirtualDisplay(dbus=True) as vd:
+            app = vd.launch(["xterm"])
+            vd.wait_for_window(name="xterm")
+            display, home = vd.display, Path(vd.env["HOME"])
+            raise RuntimeError("boom")
+    assert app.poll() is not None
+    assert not _alive(display) and not home.exists()
+
+
+def test_every_backend_conforms_to_the_desktop_protocol(vdisplay: VirtualDisplay) -> None:
+    real = PyAutoGUIDesktop(vdisplay.display)
+    for backend in (real, FakeDesktop(), DryRunDesktop(real)):
+        assert isinstance(backend, Desktop)
+        geometry = backend.geometry()
+        shot = backend.capture()
+        assert shot.size == (geometry.width, geometry.height)
+        backend.active_window()
+        backend.cursor()
+
+
+def test_doctor_is_happy_inside_a_virtual_display() -> None:
+    r = run_cli("doctor", "--virtual", "--json", env={"DISPLAY": ""})
+    assert r.returncode == 0, r.stderr
+    checks = {c["name"]: c for c in json.loads(r.stdout)["checks"]}
+    assert checks["display"]["ok"] and "1280x800" in checks["display"]["detail"]
+    assert checks["XTEST"]["ok"] and checks["RECORD"]["ok"]
+    assert checks["window manager"]["detail"] == "Openbox"
+    assert not checks["key ANTHROPIC_API_KEY"]["ok"] or "set" == checks["key ANTHROPIC_API_KEY"]["detail"]
+
+
+def test_doctor_never_prints_key_values() -> None:
+    r = run_cli("doctor", "--virtual", "--json", env={"DISPLAY": "", "ANTHROPIC_API_KEY": "sk-ant-very-secret"})
+    assert r.returncode == 0 and "sk-ant-very-secret" not in r.stdout + r.stderr
+    checks = {c["name"]: c for c in json.loads(r.stdout)["checks"]}
+    assert checks["key ANTHROPIC_API_KEY"] == {**checks["key ANTHROPIC_API_KEY"], "ok": True, "detail": "set"}
