@@ -159,12 +159,21 @@ def box_to_image(space: ImageSpace, box: Box) -> tuple[int, int, int, int]:
 
 
 def resize(image: Image.Image, size: tuple[int, int]) -> Image.Image:
-    """Downscale fast: `reduce` for integer factors, BOX (a good area filter) otherwise."""
+    """Scale to exactly `size`, fast: integer `reduce` first, then OpenCV's bilinear (~2x faster
+    than PIL's BOX at 1920x1080 -> 1366x768, and it comes with rapidocr); PIL if cv2 is missing."""
     if image.size == size:
         return image
     w, h = image.size
-    fx, fy = w / size[0], h / size[1]
-    if fx == fy and fx.is_integer() and fx > 1:
-        return image.reduce(int(fx))
-    resample = Image.Resampling.BOX if fx >= 1 and fy >= 1 else Image.Resampling.BILINEAR
-    return image.resize(size, resample)
+    factor = min(w // size[0], h // size[1])
+    if factor >= 2:
+        image = image.reduce(factor)
+        if image.size == size:
+            return image
+    try:
+        import cv2
+        import numpy as np
+    except ImportError:  # pragma: no cover - cv2 comes with rapidocr
+        return image.resize(size, Image.Resampling.BOX if size[0] <= w else Image.Resampling.BICUBIC)
+    if image.mode not in ("RGB", "L", "RGBA"):
+        image = image.convert("RGB")
+    return Image.fromarray(cv2.resize(np.asarray(image), size, interpolation=cv2.INTER_LINEAR))

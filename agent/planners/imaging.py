@@ -7,13 +7,13 @@ converted with the functions of `agent.perception.scaling` against the image it 
 from __future__ import annotations
 
 import base64
-import io
 from dataclasses import dataclass
 
 from PIL import Image, ImageDraw
 
 from actions.models import Box
 from agent.observation import Observation
+from agent.perception.capture import encode_image
 from agent.perception.elements import Element
 from agent.perception.scaling import ImageSpace, box_to_image, fit_max_pixels, fit_xga, resize, smart_resize
 from agent.planners.profiles import ModelProfile
@@ -55,13 +55,9 @@ def observation_region(observation: Observation) -> Box:
 
 
 def encode(image: Image.Image, space: ImageSpace, fmt: str = "jpeg", quality: int = 85) -> EncodedImage:
-    buf = io.BytesIO()
-    if fmt == "png":
-        image.save(buf, "PNG", compress_level=1)
-    else:
-        (image if image.mode == "RGB" else image.convert("RGB")).save(buf, "JPEG", quality=quality)
-    return EncodedImage(b64=base64.b64encode(buf.getvalue()).decode("ascii"),
-                        media_type=f"image/{fmt}", space=space)
+    encoded = encode_image(image, "png" if fmt == "png" else "jpeg", quality)
+    return EncodedImage(b64=base64.b64encode(encoded.data).decode("ascii"), media_type=encoded.media_type,
+                        space=space)
 
 
 def scaled_observation(observation: Observation, profile: ModelProfile) -> tuple[Image.Image, ImageSpace]:
