@@ -99,3 +99,16 @@ def test_unwritable_record_dir(vdisplay: VirtualDisplay, tmp_path: Path) -> None
     r = run_cli("do", "type hi", "--launch", "xterm", "--record-dir", str(blocker / "rec"), env=vdisplay.env, timeout=60)
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert str(blocker) in r.stderr
+
+
+def test_dry_run_plans_and_records_but_performs_nothing(vdisplay: VirtualDisplay, clickpad: Path, tmp_path: Path) -> None:
+    r = run_cli("do", "click clickpad, type hello, press Return", "--dry-run", "--record-dir", str(tmp_path / "rec"),
+                "--json", env=vdisplay.env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    rec = load_recording(_json_line(r.stdout)["recording"])
+    assert [a.kind for s in rec.steps for a in s.actions][:3] == ["click", "type", "key"]
+    assert rec.session.settings["dry_run"] is True
+    # Nothing reached the app: a real click afterwards is the first thing it logs.
+    assert run_cli("act", "-", env=vdisplay.env, input='[{"kind":"click","x":5,"y":7}]').returncode == 0
+    assert wait_until(lambda: [l for l in clickpad.read_text().splitlines() if l.startswith(("click", "key"))],
+                      what="the real click") == ["click 5 7 left"]
