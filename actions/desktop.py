@@ -12,6 +12,8 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -193,6 +195,27 @@ class DryRunDesktop:
 
 # --------------------------------------------------------------------------- real X11
 
+_ENV_LOCK = threading.RLock()
+
+
+@contextmanager
+def x_display(display: str | None) -> Iterator[None]:
+    """$DISPLAY set to `display` while libraries that read it at connect time start up."""
+    if not display:
+        yield
+        return
+    with _ENV_LOCK:
+        old = os.environ.get("DISPLAY")
+        os.environ["DISPLAY"] = display
+        try:
+            yield
+        finally:
+            if old is None:
+                os.environ.pop("DISPLAY", None)
+            else:
+                os.environ["DISPLAY"] = old
+
+
 # Canonical key names (actions.keys) that pyautogui spells differently.
 _PYAUTOGUI_KEY = {"super": "win", "menu": "apps", "printscreen": "print"}
 _PYAUTOGUI_LOCK = threading.Lock()
@@ -200,21 +223,15 @@ _PYAUTOGUI_LOCK = threading.Lock()
 
 def _pyautogui_for(display: str) -> Any:
     """Import pyautogui (once) and point its X connection at `display`."""
-    old = os.environ.get("DISPLAY")
-    os.environ["DISPLAY"] = display
     try:
-        import pyautogui
-        from pyautogui import _pyautogui_x11 as x11  # type: ignore[attr-defined]
-        from Xlib.display import Display
+        with x_display(display):
+            import pyautogui
+            from pyautogui import _pyautogui_x11 as x11  # type: ignore[attr-defined]
+            from Xlib.display import Display
     except KeyError as e:  # pyautogui reads os.environ['DISPLAY'] at import
         raise DisplayError("DISPLAY is not set: run inside an X session or use --virtual") from e
     except Exception as e:  # Xlib connection errors, missing tkinter, ...
         raise DisplayError(f"cannot use display {display}: {e}".splitlines()[0]) from e
-    finally:
-        if old is None:
-            os.environ.pop("DISPLAY", None)
-        else:
-            os.environ["DISPLAY"] = old
     # Always reconnect: a display number is reused once its Xvfb is gone, so an equal name does
     # not mean a live connection (the old one fails with "Broken pipe").
     stale, x11._display = x11._display, Display(display)

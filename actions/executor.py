@@ -21,7 +21,18 @@ from actions.desktop import Desktop, ScreenGeometry, WindowInfo
 from actions.errors import KillSwitchPressed, UIAgentError
 from actions.guards import ALLOW, DEFAULT_GUARDS, Guard, GuardContext, Policy, Verdict, check
 from actions.models import (
-    Action, Click, Done, Drag, Fail, Key, Move, Scroll, Type, Wait, parse_action, validation_message,
+    Action,
+    Click,
+    Done,
+    Drag,
+    Fail,
+    Key,
+    Move,
+    Scroll,
+    Type,
+    Wait,
+    parse_action,
+    validation_message,
 )
 
 log = logging.getLogger(__name__)

@@ -7,39 +7,16 @@ the driven display for that moment (see `x_display`).
 from __future__ import annotations
 
 import logging
-import os
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
+from actions.desktop import x_display
 from actions.errors import DisplayError
 from actions.keys import MODIFIERS, parse_chord
 
 log = logging.getLogger(__name__)
 
 DEFAULT_KILL_HOTKEY = "ctrl+alt+shift+k"
-_ENV_LOCK = threading.Lock()
-
-
-@contextmanager
-def x_display(display: str | None) -> Iterator[None]:
-    """$DISPLAY set to `display` while libraries that read it at connect time start up."""
-    if not display:
-        yield
-        return
-    with _ENV_LOCK:
-        old = os.environ.get("DISPLAY")
-        os.environ["DISPLAY"] = display
-        try:
-            yield
-        finally:
-            if old is None:
-                os.environ.pop("DISPLAY", None)
-            else:
-                os.environ["DISPLAY"] = old
-
-
 def _key_name(key: Any) -> str | None:
     """pynput Key/KeyCode -> a canonical name (modifiers folded: ctrl_l -> ctrl)."""
     name = getattr(key, "name", None)

@@ -95,8 +95,8 @@ def act(source: Annotated[str, typer.Argument(help="A JSON file of actions (a li
     from actions.errors import GuardStopped
     from actions.executor import Executor
     from actions.killswitch import KillSwitch
-    from agent.settings import load_settings
     from agent.action_files import load_actions
+    from agent.settings import load_settings
 
     settings = load_settings({"guards.confirm": confirm})
     actions = load_actions(source)
@@ -265,7 +265,13 @@ def record(out: Annotated[Path | None, typer.Option("--out", help="Folder for th
     import signal
 
     from actions.keys import parse_chord
-    from agent.demo_session import RecordOptions, StopFlag, default_labeler, record_demonstration, redacted_settings
+    from agent.demo_session import (
+        RecordOptions,
+        StopFlag,
+        default_labeler,
+        record_demonstration,
+        redacted_settings,
+    )
     from agent.demo_targets import PasswordProbe, parse_region
     from agent.recorder import FolderRecorder
     from agent.recording import Redactor

@@ -17,14 +17,13 @@ pynput reads $DISPLAY when its listener starts: `InputSource` sets it for the st
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from actions.desktop import WindowInfo, active_window
+from actions.desktop import WindowInfo, active_window, x_display
 from actions.errors import DisplayError, UsageError
 from actions.keys import canonical_key
 from actions.models import Box
@@ -118,22 +117,16 @@ class InputSource:
 
     def start(self) -> None:
         check_record_extension(self.display)
-        old = os.environ.get("DISPLAY")
-        os.environ["DISPLAY"] = self.display  # pynput binds its backend and connections to it
         try:
-            base = check_pynput()
-            self._listener = _listener_class(base)(self)
-            self._listener.start()
-            self._listener.wait()
+            with x_display(self.display):  # pynput binds its backend and connections to it
+                base = check_pynput()
+                self._listener = _listener_class(base)(self)
+                self._listener.start()
+                self._listener.wait()
         except UsageError:
             raise
         except Exception as e:
             raise DisplayError(f"cannot listen to {self.display}: {e}".splitlines()[0]) from e
-        finally:
-            if old is None:
-                os.environ.pop("DISPLAY", None)
-            else:
-                os.environ["DISPLAY"] = old
         if self.failure is not None:
             raise DisplayError(f"cannot listen to {self.display}: {self.failure}".splitlines()[0])
         self._ticker = threading.Thread(target=self._tick_loop, name="record-ticker", daemon=True)

@@ -4,7 +4,6 @@ rich styling on a TTY, plain lines otherwise, and the `--json` summary line."""
 from __future__ import annotations
 
 import json
-import sys
 import time
 from typing import Any
 

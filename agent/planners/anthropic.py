@@ -22,9 +22,7 @@ from actions.models import (
     Action,
     Box,
     Click,
-    Done,
     Drag,
-    Fail,
     Key,
     Move,
     Point,
@@ -39,7 +37,7 @@ from agent.planners import prompts
 from agent.planners.base import HistoryItem, Turn, Usage
 from agent.planners.history import Call, Exchange, Transcript, call_answer, step_notes, summarise
 from agent.planners.imaging import EncodedImage, zoom
-from agent.planners.model_planner import ModelPlanner, PlannerConfig
+from agent.planners.model_planner import ModelPlanner, PlannerConfig, tool_turn
 from agent.planners.parsing import numbers
 from agent.planners.transport import anthropic_client, client_url, unexpected_body
 
@@ -114,16 +112,7 @@ class AnthropicPlanner(ModelPlanner):
             return self._turn(parsed, raw, usage)
 
     def _turn(self, parsed: _Parsed, raw: str, usage: Usage) -> Turn:
-        actions = list(parsed.actions)
-        coords = list(parsed.coords)
-        if not parsed.calls:
-            text = parsed.text.strip()
-            if text.upper().startswith("FAILED:"):
-                actions, coords = [Fail(reason=text[7:].strip()[:4000] or "the model gave up")], [""]
-            else:
-                actions, coords = [Done(summary=text[:4000])], [""]
-        return Turn(reasoning=(parsed.reasoning + "\n" + parsed.text).strip(), actions=tuple(actions),
-                    raw_output=raw, model_coordinates=tuple(coords), usage=usage, prompt_ref="anthropic_system.j2")
+        return tool_turn(parsed, raw, usage, "anthropic_system.j2")
 
     def _reject(self, image: EncodedImage, reply: list[dict[str, Any]], parsed: _Parsed, attempt: int) -> None:
         error = "; ".join(parsed.errors)

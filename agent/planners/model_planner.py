@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from actions.errors import PlannerOutputError
-from actions.models import Point
+from actions.models import Done, Fail, Point
 from agent.observation import Observation
 from agent.perception.elements import Element
 from agent.perception.scaling import Convention, ImageSpace, image_to_screen, in_image
-from agent.planners.base import Usage
+from agent.planners.base import Turn, Usage
 from agent.planners.cost import CostGuard, image_tokens, price, text_tokens, usage_of
 from agent.planners.imaging import EncodedImage, encode_observation
 from agent.planners.profiles import ModelProfile
@@ -167,3 +167,17 @@ def _number(value: Any) -> float | None:
             return None
         return number if math.isfinite(number) else None
     return None
+
+
+def tool_turn(parsed: Any, raw: str, usage: Usage, prompt_ref: str) -> Turn:
+    """The Turn of a computer-tool planner. An answer without tool calls ends the run: `Done` with
+    its text, or `Fail` when it starts with "FAILED:" (as the system prompts ask)."""
+    actions, coords = list(parsed.actions), list(parsed.coords)
+    if not parsed.calls:
+        text = parsed.text.strip()
+        if text.upper().startswith("FAILED:"):
+            actions, coords = [Fail(reason=text[7:].strip()[:4000] or "the model gave up")], [""]
+        else:
+            actions, coords = [Done(summary=text[:4000])], [""]
+    return Turn(reasoning=(parsed.reasoning + "\n" + parsed.text).strip(), actions=tuple(actions),
+                raw_output=raw, model_coordinates=tuple(coords), usage=usage, prompt_ref=prompt_ref)

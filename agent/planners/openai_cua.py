@@ -18,7 +18,7 @@ from typing import Any
 from openai.types.responses import Response
 
 from actions.errors import PlannerOutputError, SafetyCheckDeclined
-from actions.models import Action, Click, Done, Drag, Fail, Key, Move, Point, Scroll, Type, Wait
+from actions.models import Action, Click, Drag, Key, Move, Point, Scroll, Type, Wait
 from agent.observation import Observation
 from agent.perception.scaling import ImageSpace
 from agent.planners import prompts
@@ -26,7 +26,7 @@ from agent.planners.base import HistoryItem, Turn, Usage
 from agent.planners.grounding import modifiers_arg
 from agent.planners.history import Call, Exchange, Transcript, result_text, step_notes, summarise
 from agent.planners.imaging import EncodedImage
-from agent.planners.model_planner import ModelPlanner, PlannerConfig, SafetyCheck
+from agent.planners.model_planner import ModelPlanner, PlannerConfig, SafetyCheck, tool_turn
 from agent.planners.transport import client_url, openai_client, unexpected_body
 
 log = logging.getLogger(__name__)
@@ -107,15 +107,7 @@ class OpenAICUAPlanner(ModelPlanner):
             self._acks.update(acks)
 
     def _turn(self, parsed: _Parsed, raw: str, usage: Usage) -> Turn:
-        actions, coords = list(parsed.actions), list(parsed.coords)
-        if not parsed.calls:
-            text = parsed.text.strip()
-            if text.upper().startswith("FAILED:"):
-                actions, coords = [Fail(reason=text[7:].strip()[:4000] or "the model gave up")], [""]
-            else:
-                actions, coords = [Done(summary=text[:4000])], [""]
-        return Turn(reasoning=(parsed.reasoning + "\n" + parsed.text).strip(), actions=tuple(actions),
-                    raw_output=raw, model_coordinates=tuple(coords), usage=usage, prompt_ref="openai_cua_system.j2")
+        return tool_turn(parsed, raw, usage, "openai_cua_system.j2")
 
     # ------------------------------------------------------------------ request
     def build_request(self, task: str, observation: Observation, history: Sequence[HistoryItem],
