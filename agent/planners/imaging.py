@@ -9,13 +9,14 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from actions.models import Box
 from agent.observation import Observation
+from agent.perception import marks
 from agent.perception.capture import encode_image
 from agent.perception.elements import Element
-from agent.perception.scaling import ImageSpace, box_to_image, fit_max_pixels, fit_xga, resize, smart_resize
+from agent.perception.scaling import ImageSpace, fit_max_pixels, fit_xga, resize, smart_resize
 from agent.planners.profiles import ModelProfile
 
 
@@ -98,25 +99,14 @@ def zoom(observation: Observation, region: Box, max_size: tuple[int, int],
 _COLOURS = ((230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240))
 
 
-def draw_marks(image: Image.Image, space: ImageSpace, elements: tuple[Element, ...]) -> Image.Image:
-    """Numbered boxes on a copy of the scaled image."""
-    out = image.copy()
-    draw = ImageDraw.Draw(out)
-    for element in elements:
-        colour = _COLOURS[element.id % len(_COLOURS)]
-        x0, y0, x1, y1 = box_to_image(space, element.box)
-        draw.rectangle((x0, y0, x1, y1), outline=colour, width=2)
-        label = str(element.id)
-        tw = 7 * len(label) + 4
-        ly = y0 - 14 if y0 >= 14 else y0
-        draw.rectangle((x0, ly, x0 + tw, ly + 13), fill=colour)
-        draw.text((x0 + 2, ly), label, fill=(255, 255, 255))
-    return out
-
-
 def legend(elements: tuple[Element, ...], limit: int = 200) -> str:
-    """One line per mark: `[id] role 'text'` (the model-facing legend)."""
-    lines = [f"[{e.id}] {e.role} {e.text!r}" for e in elements[:limit]]
+    """The model-facing legend (`agent.perception.marks.legend`), at most `limit` lines."""
+    text = marks.legend(elements[:limit])
     if len(elements) > limit:
-        lines.append(f"... {len(elements) - limit} more marks not listed")
-    return "\n".join(lines)
+        text += f"\n... {len(elements) - limit} more marks not listed"
+    return text
+
+
+def draw_marks(image: Image.Image, space: ImageSpace, elements: tuple[Element, ...]) -> Image.Image:
+    """Numbered marks on a copy of the scaled image (`agent.perception.marks.draw_marks`)."""
+    return marks.draw_marks(image, elements, space=space)

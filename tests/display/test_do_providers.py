@@ -97,7 +97,7 @@ def cua_done(req: RecordedRequest) -> dict:
 
 def chat_click_mark(req: RecordedRequest) -> dict:
     text = json.dumps(req.json)
-    mark = re.search(r"\[(\d+)\] \w+ 'clickpad'", text)
+    mark = re.search(r'\[(\d+)\] \w+ \\"clickpad\\"', text)
     assert mark, "the legend names the clickpad label"
     return chat_body(tool_calls=[chat_tool_call("click", {"mark": int(mark.group(1))})])
 

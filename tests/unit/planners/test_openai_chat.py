@@ -32,7 +32,7 @@ def test_marks_with_tools_map_to_element_centres(model_server: FakeModelServer) 
     click_tool = next(t for t in body["tools"] if t["function"]["name"] == "click")["function"]["parameters"]
     assert "mark" in click_tool["properties"] and "x" not in click_tool["properties"]
     user = body["messages"][1]["content"]
-    assert any("[7] entry 'Search'" in p.get("text", "") for p in user)
+    assert any('[7] entry "Search"' in p.get("text", "") for p in user)
     assert user[-1]["image_url"]["url"].startswith("data:image/jpeg;base64,")
 
 
