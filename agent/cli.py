@@ -146,7 +146,7 @@ def do_task(
                           "max_cost": max_cost, "timeout": timeout, "dry_run": dry_run or None,
                           "record_dir": record_dir, "guards.confirm": confirm})
     secrets = _secrets(secret or [])
-    planner = build_planner(settings)
+    planner = build_planner(settings, confirm_safety=_confirm_safety_checks)
     if hasattr(planner, "steps"):
         planner.steps(task)  # an unparseable offline instruction fails here, before anything starts
     elif not task.strip():
@@ -302,6 +302,15 @@ def record(out: Annotated[Path | None, typer.Option("--out", help="Folder for th
     recorder = FolderRecorder(settings.record_dir, Redactor.from_env(settings.secrets))
     summary = record_demonstration(options, recorder, stop, ready)
     print(f"recorded {summary.steps} steps to {summary.folder} ({summary.outcome.reason})", flush=True)
+
+
+def _confirm_safety_checks(checks: Any) -> bool:
+    """OpenAI computer use's pending safety checks: acknowledged only when a person says yes."""
+    if not sys.stdin.isatty():
+        return False
+    listed = "; ".join(c.message or c.code or c.id for c in checks)
+    answer = input(f"uiagent: the model raised safety checks: {listed}. Acknowledge and go on? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
 
 
 def _terminal_confirm(action: Any, verdict: Any) -> bool:

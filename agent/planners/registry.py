@@ -12,15 +12,15 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from actions.errors import UsageError
 from agent.planners.base import Planner
 from agent.planners.cost import CostGuard
-from agent.planners.model_planner import PlannerConfig, SafetyConfirm, decline_safety_checks
-from agent.planners.profiles import load_profiles
-from agent.planners.transport import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S, Connection
 from agent.settings import Settings
+
+if TYPE_CHECKING:
+    from agent.planners.model_planner import SafetyConfirm
 
 PLANNERS: dict[str, str] = {
     "anthropic": "agent.planners.anthropic:AnthropicPlanner",
@@ -68,8 +68,8 @@ def _load_class(provider: str) -> Any:
 
 
 def build_planner(settings: Settings, *, cost_guard: CostGuard | None = None,
-                  confirm_safety: SafetyConfirm = decline_safety_checks, api_key: str | None = None,
-                  max_retries: int = DEFAULT_MAX_RETRIES, request_timeout: float = DEFAULT_TIMEOUT_S,
+                  confirm_safety: SafetyConfirm | None = None, api_key: str | None = None,
+                  max_retries: int | None = None, request_timeout: float | None = None,
                   env: Mapping[str, str] | None = None) -> Planner:
     """The planner for `settings.model` (+ `settings.base_url`). Raises UsageError for a bad spec,
     a missing key or a bad profiles file; nothing is sent to a provider here."""
@@ -78,6 +78,14 @@ def build_planner(settings: Settings, *, cost_guard: CostGuard | None = None,
     if provider == "offline":
         factory = getattr(cls, "from_settings", None)
         return factory(settings) if callable(factory) else cls()  # type: ignore[no-any-return]
+    # The SDKs (seconds of imports) load only for model providers, never for the offline planner.
+    from agent.planners.model_planner import PlannerConfig, decline_safety_checks
+    from agent.planners.profiles import load_profiles
+    from agent.planners.transport import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S, Connection
+
+    max_retries = DEFAULT_MAX_RETRIES if max_retries is None else max_retries
+    request_timeout = DEFAULT_TIMEOUT_S if request_timeout is None else request_timeout
+    confirm_safety = confirm_safety or decline_safety_checks
     profile = load_profiles(getattr(settings, "profiles", None)).lookup(provider, model)
     config = PlannerConfig(
         provider=provider, model=model, profile=profile,
