@@ -175,6 +175,59 @@ def demo(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON su
     _finish(result, as_json, printer)
 
 
+@app.command()
+def replay(
+    recording: Annotated[Path, typer.Argument(help="A recording folder (recordings/<timestamp>-<task>)")],
+    speed: Annotated[float, typer.Option(help="Scale recorded waits: 2 plays them twice as fast")] = 1.0,
+    first: Annotated[int | None, typer.Option("--from", help="First recorded step to replay")] = None,
+    last: Annotated[int | None, typer.Option("--to", help="Last recorded step to replay")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Verify targets, perform nothing")] = False,
+    no_verify: Annotated[bool, typer.Option("--no-verify", help="Act at the recorded points without "
+                                            "checking the targets")] = False,
+    patience: Annotated[float, typer.Option(help="Seconds a target may take to appear before the "
+                                            "replay stops")] = 2.0,
+    launch: Annotated[list[str] | None, typer.Option(help="Start this app first and wait for its window "
+                                                     "(repeatable)")] = None,
+    virtual: VirtualOpt = None,
+    record_dir: Annotated[Path | None, typer.Option(help="Where the replay's recording goes "
+                                                    "(default recordings/)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary line last")] = False,
+) -> None:
+    """Replay a recording: verify each target on screen, act through the guards, check the screen
+    reacted. Exit 1 at the first step that cannot be verified (nothing is done for it)."""
+    from agent.output import StepPrinter
+    from agent.planners.recorded import ReplayOptions
+    from agent.recording import load_recording
+    from agent.replay import replay_recording
+
+    if speed <= 0:
+        raise UsageError(f"--speed must be more than 0, got {speed:g}")
+    if first is not None and last is not None and first > last:
+        raise UsageError(f"--from {first} is after --to {last}")
+    loaded = load_recording(recording)
+    for warning in loaded.warnings:
+        _err(f"warning: {warning}")
+    chosen = [s for s in loaded.steps if (first is None or s.index >= first) and (last is None or s.index <= last)]
+    if not chosen:
+        raise UsageError(f"nothing to replay: {recording} has no recorded steps"
+                         + (" in the chosen range" if first is not None or last is not None else ""))
+    settings = _settings({"record_dir": record_dir, "dry_run": dry_run or None, "guards.confirm": "risky"})
+    options = ReplayOptions(verify=not no_verify, speed=speed, patience_s=max(patience, 0.0))
+    printer = StepPrinter(json_mode=as_json)
+    printer.intro(f"replay of {loaded.folder} ({len(chosen)} steps, task: {loaded.session.task})")
+    with ExitStack() as stack:
+        display = _display_env(stack, _virtual_size(virtual))
+        for cmd in launch or []:
+            from agent.display import launch_app
+            launch_app(cmd, display, dict(os.environ))
+        stop = stack.enter_context(_interrupt_handler())
+        result = replay_recording(loaded, display=display, settings=settings, options=options, first=first,
+                                  last=last, confirm=_terminal_confirm, on_step=printer.step, stop=stop)
+    for line in result.skipped:
+        _err(f"skipped: {line}")
+    _finish(result, as_json, printer)
+
+
 def _settings(overrides: dict[str, Any]) -> Any:
     from agent.settings import load_settings
     return load_settings(overrides)

@@ -25,7 +25,7 @@ Where = Literal["same", "near", "screen"]
 
 NEAR_RADIUS = 200        # px around the expected place searched before the whole screen
 UNIFORM_STD = 4.0        # grey-level standard deviation under which a crop has no structure
-_COARSE_MIN_SIDE = 16    # downscale the whole-screen pass only if the crop stays this big
+_COARSE_MIN_SIDE = 24    # downscale the whole-screen pass only if the crop stays >= 12 px (~20 ms vs ~100 ms at 1080p)
 _PEAKS = 4
 
 
@@ -91,7 +91,7 @@ def _whole_screen(screen: Gray, crop: Gray) -> list[Peak]:
         return _peaks(screen, crop, (0, 0, screen.shape[1], screen.shape[0]), "screen")
     small = cv2.resize(screen, (screen.shape[1] // factor, screen.shape[0] // factor), interpolation=cv2.INTER_AREA)
     small_crop = cv2.resize(crop, (w // factor, h // factor), interpolation=cv2.INTER_AREA)
-    coarse = _peaks(small, small_crop, (0, 0, small.shape[1], small.shape[0]), "screen", count=_PEAKS * 2,
+    coarse = _peaks(small, small_crop, (0, 0, small.shape[1], small.shape[0]), "screen", count=_PEAKS * 3,
                     floor=0.4)
     refined: list[Peak] = []
     pad = factor + 2
