@@ -223,6 +223,9 @@ def replay(
         stop = stack.enter_context(_interrupt_handler())
         result = replay_recording(loaded, display=display, settings=settings, options=options, first=first,
                                   last=last, confirm=_terminal_confirm, on_step=printer.step, stop=stop)
+    for warning in result.warnings:
+        if warning not in loaded.warnings:
+            _err(f"warning: {warning}")
     for line in result.skipped:
         _err(f"skipped: {line}")
     _finish(result, as_json, printer)

@@ -83,11 +83,22 @@ def replay_recording(recording: Recording, *, display: str, settings: Settings,
         options = dataclasses.replace(options, check_changes=False)
     crops, warnings = load_crops(recording)
     plan = plan_steps(recording.steps, crops, first=first, last=last, verify=options.verify)
-    planner = RecordedPlanner(plan.items, crops, options)
+    planner = RecordedPlanner(plan.items, crops, options, frames=_frame_loader(recording))
     with live_context(recording.session.task, settings, display, planner, confirm=confirm, on_step=on_step,
                       stop=stop, kind="replay", replay_of=str(recording.folder.resolve())) as ctx:
         return _drive(ctx, planner, recording.session.task, plan.skipped,
                       [*recording.warnings, *warnings])
+
+
+def _frame_loader(recording: Recording) -> Callable[[str], Image.Image | None]:
+    """Recorded frames, read on demand (only to judge a step after which the screen did not change)."""
+    def load(name: str) -> Image.Image | None:
+        try:
+            with Image.open(recording.frame_path(name)) as image:
+                return image.convert("RGB")
+        except (OSError, UnidentifiedImageError):
+            return None
+    return load
 
 
 def load_crops(recording: Recording) -> tuple[dict[str, Image.Image], list[str]]:

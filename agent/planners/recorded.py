@@ -19,17 +19,21 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 from PIL import Image
 
 from actions.desktop import WindowInfo
 from actions.models import Action, Done, Fail, Type, Wait, action_point
 from agent.observation import Observation
 from agent.perception.capture import fingerprint
+from agent.perception.match import gray
+from agent.perception.regions import diff_bbox
 from agent.perception.verify import ACCEPT, Verification, verify_target
 from agent.planners.base import HistoryItem, Turn
 
 REDACTED = "{{REDACTED}}"  # what `uiagent record` writes for text typed into a password field
 _MIN_WAIT_S = 0.001
+_SAME_GREY = 6.0  # mean grey-level difference under which two regions look the same
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class ReplayItem:
     actions: tuple[Action, ...]
     window: WindowInfo | None = None
     expect_change: bool = False
+    frames: tuple[str, str] | None = None  # recorded (before, after) frame names, when it changed
 
 
 @dataclass(frozen=True)
@@ -53,10 +58,14 @@ class ReplayOptions:
     check_changes: bool = True      # off for --dry-run: nothing is performed, so nothing changes
 
 
+FrameLoader = Callable[[str], "Image.Image | None"]
+
+
 @dataclass
 class _Pending:
     item: ReplayItem
     before: str  # fingerprint of the screen before the item
+    moved_by: tuple[int, int] = (0, 0)
 
 
 class RecordedPlanner:
@@ -67,8 +76,10 @@ class RecordedPlanner:
     uses_elements = True  # a perceiver with OCR is built; text is read only when `needs_elements`
 
     def __init__(self, items: Sequence[ReplayItem], crops: Mapping[str, Image.Image],
-                 options: ReplayOptions | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 options: ReplayOptions | None = None, clock: Callable[[], float] = time.monotonic,
+                 frames: FrameLoader | None = None) -> None:
         self.items = list(items)
+        self.frames = frames
         self.crops = crops
         self.options = options or ReplayOptions()
         self.clock = clock
@@ -113,7 +124,7 @@ class RecordedPlanner:
                           threshold=self.options.threshold)
         if v.ok:
             self.verifications.append(v)
-            return self._play(item, (v.action, *item.actions[1:]), observation, v.reason)
+            return self._play(item, (v.action, *item.actions[1:]), observation, v.reason, v.moved_by)
         if v.needs_labels and not observation.elements and not self._want_elements:
             self._want_elements = True
             return Turn(reasoning=f"step {item.step}: {v.reason}: reading the labels on screen", prompt_ref="replay")
@@ -121,14 +132,15 @@ class RecordedPlanner:
 
     # -- outcomes of a turn
 
-    def _play(self, item: ReplayItem, actions: tuple[Action, ...], obs: Observation, why: str) -> Turn:
+    def _play(self, item: ReplayItem, actions: tuple[Action, ...], obs: Observation, why: str,
+              moved_by: tuple[int, int] = (0, 0)) -> Turn:
         self.index += 1
         self._last = item
         self.steps_played.add(item.step)
         self._waiting_since = None
         self._want_elements = False
         if item.expect_change and self.options.check_changes and self.options.verify:
-            self._pending = _Pending(item, obs.frame_hash or fingerprint(obs.screenshot.image))
+            self._pending = _Pending(item, obs.frame_hash or fingerprint(obs.screenshot.image), moved_by)
         scaled = tuple(self._scaled(a) for a in actions)
         self.played += len(scaled)
         return Turn(reasoning=f"recorded step {item.step}: {why}", actions=scaled, prompt_ref="replay",
@@ -142,7 +154,7 @@ class RecordedPlanner:
     def _check_change(self, obs: Observation) -> Turn | None:
         assert self._pending is not None
         now = obs.frame_hash or fingerprint(obs.screenshot.image)
-        if now != self._pending.before:
+        if now != self._pending.before or self._already_there(self._pending, obs):
             self._pending = None
             self._waiting_since = None
             return None
@@ -150,6 +162,27 @@ class RecordedPlanner:
         what = ", ".join(a.describe() for a in item.actions)
         return self._retry_or_fail(item, f"step {item.step}: the screen did not change after {what}, "
                                          "as it did in the recording", None)
+
+    def _already_there(self, pending: _Pending, obs: Observation) -> bool:
+        """The screen did not change, but where the recording's did it already looks like the
+        recording's after-frame (e.g. a window that was focused before the click this time)."""
+        names = pending.item.frames
+        if names is None or self.frames is None:
+            return False
+        before, after = self.frames(names[0]), self.frames(names[1])
+        if before is None or after is None or before.size != after.size:
+            return False
+        box = diff_bbox(before, after)
+        if box is None:
+            return False
+        dx, dy = pending.moved_by
+        shot = obs.screenshot
+        left, top = box.left + dx - shot.left, box.top + dy - shot.top
+        if left < 0 or top < 0 or left + box.width > shot.size[0] or top + box.height > shot.size[1]:
+            return False
+        now = gray(shot.image.crop((left, top, left + box.width, top + box.height)))
+        then = gray(after.crop((box.left, box.top, box.right, box.bottom)))
+        return float(np.abs(now.astype(np.int16) - then.astype(np.int16)).mean()) < _SAME_GREY
 
     def _retry_or_fail(self, item: ReplayItem, reason: str, v: Verification | None) -> Turn:
         now = self.clock()
@@ -212,7 +245,10 @@ def plan_steps(steps: Sequence[object], crops: Mapping[str, Image.Image], *, fir
                 kept.append(action)
         changed = bool(step.frame_before and step.frame_after  # type: ignore[attr-defined]
                        and step.frame_before != step.frame_after)  # type: ignore[attr-defined]
-        plan.items += split_turns(index, kept, step.window, changed)  # type: ignore[attr-defined]
+        if not kept:
+            continue
+        frames = (step.frame_before, step.frame_after) if changed else None  # type: ignore[attr-defined]
+        plan.items += split_turns(index, kept, step.window, frames)  # type: ignore[attr-defined]
     return plan
 
 
@@ -230,7 +266,7 @@ def _unplayable(action: Action, crops: Mapping[str, Image.Image], verify: bool) 
 
 
 def split_turns(step: int, actions: Sequence[Action], window: WindowInfo | None = None,
-                changed: bool = False) -> list[ReplayItem]:
+                frames: tuple[str, str] | None = None) -> list[ReplayItem]:
     """Every pointer action starts a new item (it must be verified on a fresh screen)."""
     groups: list[list[Action]] = []
     for action in actions:
@@ -238,5 +274,7 @@ def split_turns(step: int, actions: Sequence[Action], window: WindowInfo | None 
             groups.append([action])
         else:
             groups[-1].append(action)
+    last = len(groups) - 1
     return [ReplayItem(step=step, actions=tuple(g), window=window if i == 0 else None,
-                       expect_change=changed and i == len(groups) - 1) for i, g in enumerate(groups)]
+                       expect_change=frames is not None and i == last, frames=frames if i == last else None)
+            for i, g in enumerate(groups)]
