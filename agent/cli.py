@@ -138,15 +138,32 @@ def do_task(
     secret: Annotated[list[str] | None, typer.Option(help="Env var NAME whose value may be typed as {{NAME}}; "
                                                      "never sent to a model, masked in files")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary line last")] = False,
+    cassette: Annotated[bool, typer.Option("--cassette", help="Store every model request/response in "
+                                           "RECORDING/cassette.jsonl")] = False,
+    cassette_replay: Annotated[Path | None, typer.Option("--cassette-replay", help="Answer model requests "
+                                                         "from this recording's cassette (offline)")] = None,
 ) -> None:
     """Perceive, plan and act until the task is done; every step is recorded."""
     from agent.planners.registry import build_planner
 
+    tape, api_key = None, None
+    if cassette and cassette_replay:
+        raise UsageError("--cassette and --cassette-replay do not go together")
+    if cassette_replay is not None:
+        from agent.cassette import CassettePlayer
+        from agent.recording import load_recording
+
+        recorded = load_recording(cassette_replay).session.settings
+        tape, api_key = CassettePlayer(cassette_replay), "cassette-replay"
+        model, base_url = model or recorded.get("model"), base_url or recorded.get("base_url")
+    elif cassette:
+        from agent.cassette import CassetteRecorder
+        tape = CassetteRecorder()
     settings = _settings({"model": model, "base_url": base_url, "monitor": monitor, "max_steps": max_steps,
                           "max_cost": max_cost, "timeout": timeout, "dry_run": dry_run or None,
                           "record_dir": record_dir, "guards.confirm": confirm})
     secrets = _secrets(secret or [])
-    planner = build_planner(settings)
+    planner = build_planner(settings, transport=tape, api_key=api_key)
     if hasattr(planner, "steps"):
         planner.steps(task)  # an unparseable offline instruction fails here, before anything starts
     elif not task.strip():
@@ -156,7 +173,7 @@ def do_task(
         for cmd in launch or []:
             from agent.display import launch_app
             launch_app(cmd, display, dict(os.environ))
-        result = _run_live(stack, task, settings, display, planner, secrets, as_json)
+        result = _run_live(stack, task, settings, display, planner, secrets, as_json, tape)
     _finish(result, as_json)
 
 
@@ -244,7 +261,7 @@ def _secrets(names: list[str]) -> dict[str, str]:
 
 
 def _run_live(stack: ExitStack, task: str, settings: Any, display: str, planner: Any,
-              secrets: dict[str, str], as_json: bool) -> Any:
+              secrets: dict[str, str], as_json: bool, cassette: Any = None) -> Any:
     from agent.output import StepPrinter
     from agent.runner import run_agent
 
@@ -252,7 +269,7 @@ def _run_live(stack: ExitStack, task: str, settings: Any, display: str, planner:
     printer.intro(f"task: {task}  ({planner.name}:{getattr(planner, 'model', '')}, display {display})")
     stop = stack.enter_context(_interrupt_handler())
     return run_agent(task, settings, display, planner, confirm=_terminal_confirm, on_step=printer.step,
-                     secrets=secrets, stop=stop)
+                     secrets=secrets, stop=stop, cassette=cassette)
 
 
 def _finish(result: Any, as_json: bool, printer: Any = None) -> None:

@@ -224,3 +224,49 @@ def test_bad_input_is_one_clear_line(tmp_path: Path, xcalc_recording: Path) -> N
         r = run_cli("replay", *args, env={"DISPLAY": ""})
         assert r.returncode == 2, (args, r.stderr)
         assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
+
+
+def _clickpad(vd: VirtualDisplay, out: Path) -> None:
+    vd.launch([sys.executable, str(APPS / "clickpad.py"), str(out)])
+    wait_until(lambda: out.exists() and "ready" in out.read_text(), what="clickpad")
+    vd.wait_for_window(name="clickpad")
+
+
+def test_cassette_records_a_model_run_and_replays_it_offline(tmp_path: Path, display_binaries: None) -> None:
+    from tests.fakes.model_servers import FakeModelServer, anthropic_message, text_block, tool_use
+
+    task = "click the middle, then the top left"
+    env = {"ANTHROPIC_API_KEY": "test-key"}
+    with FakeModelServer() as server, VirtualDisplay(size=(1280, 800)) as vd:
+        server.script(anthropic_message(tool_use("left_click", coordinate=[640, 400])),
+                      anthropic_message(tool_use("left_click", coordinate=[100, 120])),
+                      anthropic_message(text_block("Done: both clicked.")))
+        first = tmp_path / "first.txt"
+        _clickpad(vd, first)
+        r = run_cli("do", task, "--model", "anthropic:claude-sonnet-4-6", "--base-url", server.url, "--cassette",
+                    "--record-dir", str(tmp_path / "rec"), "--json", env={**vd.env, **env}, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert server.calls("/v1/messages") == 3
+    recorded = _summary(r.stdout)
+    folder = Path(recorded["recording"])
+    assert len((folder / "cassette.jsonl").read_text().splitlines()) == 3
+    assert b"base64," not in (folder / "cassette.jsonl").read_bytes() and any((folder / "cassette").iterdir())
+    clicks = [line for line in first.read_text().splitlines() if line.startswith("click")]
+    assert len(clicks) == 2
+
+    with VirtualDisplay(size=(1280, 800)) as vd:  # the server is gone: only the cassette answers
+        again = tmp_path / "again.txt"
+        _clickpad(vd, again)
+        r = run_cli("do", task, "--cassette-replay", str(folder), "--record-dir", str(tmp_path / "rec2"), "--json",
+                    env=vd.env, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert [line for line in again.read_text().splitlines() if line.startswith("click")] == clicks
+        replayed = _summary(r.stdout)
+        assert (replayed["status"], replayed["model_calls"], replayed["steps"]) == \
+            (recorded["status"], recorded["model_calls"], recorded["steps"])
+
+        other = run_cli("do", "click somewhere else", "--cassette-replay", str(folder), "--record-dir",
+                        str(tmp_path / "rec3"), env=vd.env, timeout=120)
+        assert other.returncode == 4, other.stderr
+        assert "cassette: request 1 differs from the recording at body.messages" in other.stderr
+        assert "Traceback" not in other.stderr
