@@ -37,7 +37,8 @@ class Peak:
     top: int
     score: float
     where: Where
-    mad: float = 0.0  # mean absolute grey-level difference there: tells near-twins apart (0 = exact)
+    mad: float = 0.0  # mean absolute grey-level difference there (0 = exact)
+    off: float = 0.0  # share of pixels more than 48 grey levels off: a different glyph shows here
 
 
 def gray(image: Image.Image) -> Gray:
@@ -131,5 +132,5 @@ def locate(screen: Gray, crop: Gray, expected: tuple[int, int], *, accept: float
 def _with_mad(screen: Gray, crop: Gray, p: Peak) -> Peak:
     h, w = crop.shape
     patch = screen[p.top:p.top + h, p.left:p.left + w].astype(np.int16)
-    mad = float(np.abs(patch - crop.astype(np.int16)).mean())
-    return Peak(p.left, p.top, p.score, p.where, round(mad, 2))
+    diff = np.abs(patch - crop.astype(np.int16))
+    return Peak(p.left, p.top, p.score, p.where, round(float(diff.mean()), 2), round(float((diff > 48).mean()), 4))

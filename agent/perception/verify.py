@@ -25,7 +25,7 @@ from agent.perception.match import Peak, gray, is_uniform, locate
 ACCEPT = 0.9     # a crop match at least this good identifies the target by itself
 WEAK = 0.6       # between WEAK and ACCEPT, the label must confirm
 RIVAL = 0.05     # a second match within this of the best makes the best ambiguous ...
-TWIN_MAD = 3.0   # ... unless its pixels differ more (mean grey levels): "Save" vs "Open" on equal buttons
+TWIN_OFF = 0.003  # ... unless more of its pixels are clearly off (share): "B01" vs "B11" on equal boxes
 LABEL_NEAR = 48  # px: a label confirms a place if its element lies this close to it
 _BBOX_MARGIN, _POINT_RADIUS, _RECORD_CROP = 6, 32, 96  # how crops are cut (step_builder, demo_targets)
 
@@ -120,8 +120,8 @@ def verify_target(action: Action, crop: Image.Image | None, screenshot: Screensh
         return _fail(action, score, found[0][1] if found else None,
                      f"{what}: the recorded target is not on screen (best crop match {score:.2f} < {WEAK})")
     close = [f for f in found if f[0].score >= max(found[0][0].score - RIVAL, WEAK)]
-    best = min(close, key=lambda f: f[0].mad)  # among equal correlations, the closest pixels win
-    rivals = [f for f in close if f is not best and f[0].mad <= best[0].mad + TWIN_MAD]
+    best = min(close, key=lambda f: (f[0].off, f[0].mad))  # among equal correlations, the closest pixels win
+    rivals = [f for f in close if f is not best and f[0].off <= best[0].off + TWIN_OFF]
     if best[0].score >= threshold and not rivals:
         return _ok(action, best, box, f"crop matched {best[0].where} (score {best[0].score:.2f})")
     why = (f"{len(rivals) + 1} places match the recorded crop about equally" if rivals
