@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 CASSETTE_FILE = "cassette.jsonl"
 IMAGES_DIR = "cassette"
 _KEEP_HEADERS = ("content-type", "request-id", "x-request-id", "retry-after", "retry-after-ms", "x-should-retry")
-_DATA_URL = re.compile(r"^data:(image/[\w.+-]+);base64,(.*)$", re.S)
+_DATA_URL = re.compile(r"^data:(image/[\w.+-]+);base64,(.*)$", re.DOTALL)
 _VOLATILE = [(re.compile(r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\b"),
               "<date>"),
              (re.compile(r"\b\d{1,2}:\d{2}(?::\d{2})?\b"), "<time>")]

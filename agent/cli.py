@@ -146,7 +146,8 @@ def do_task(
     """Perceive, plan and act until the task is done; every step is recorded."""
     from agent.planners.registry import build_planner
 
-    tape, api_key = None, None
+    tape: Any = None
+    api_key: str | None = None
     if cassette and cassette_replay:
         raise UsageError("--cassette and --cassette-replay do not go together")
     if cassette_replay is not None:

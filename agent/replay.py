@@ -81,6 +81,8 @@ def replay_recording(recording: Recording, *, display: str, settings: Settings,
     options = options or ReplayOptions()
     if settings.dry_run:
         options = dataclasses.replace(options, check_changes=False)
+    if recording.session.kind == "record":
+        options = dataclasses.replace(options, strict_changes=False)
     crops, warnings = load_crops(recording)
     plan = plan_steps(recording.steps, crops, first=first, last=last, verify=options.verify)
     planner = RecordedPlanner(plan.items, crops, options, frames=_frame_loader(recording))
@@ -115,8 +117,8 @@ def load_crops(recording: Recording) -> tuple[dict[str, Image.Image], list[str]]
                     crops[crop_hash] = image.convert("RGB")
             except (OSError, UnidentifiedImageError):
                 bad.append(path.name)
-    warnings = [f"{len(bad)} crop(s) missing or unreadable in {recording.folder / 'crops'}: "
-                f"{', '.join(sorted(set(bad))[:5])}"] if bad else []
+    warnings = [(f"{len(bad)} crop(s) missing or unreadable in {recording.folder / 'crops'}: "
+                 f"{', '.join(sorted(set(bad))[:5])}")] if bad else []
     return crops, warnings
 
 
@@ -128,7 +130,7 @@ def _drive(ctx: LoopContext, planner: RecordedPlanner, task: str, skipped: list[
         settings = settings.model_copy(update={"max_steps": min(1000, turns)})
     outcome = run_task(task, dataclasses.replace(ctx, planner=planner, settings=settings))
     status: Literal["done", "failed", "stopped"] = (
-        outcome.status if outcome.status in ("done", "failed", "stopped") else "failed")  # type: ignore[assignment]
+        outcome.status if outcome.status in ("done", "failed", "stopped") else "failed")
     reason = outcome.reason
     failure = planner.failure
     if failure is not None:
@@ -136,6 +138,7 @@ def _drive(ctx: LoopContext, planner: RecordedPlanner, task: str, skipped: list[
         reason = _failure_reason(reason, planner, failure, ctx.recorder.folder)
     if skipped and status == "done":
         reason += f"; skipped {len(skipped)}: " + "; ".join(skipped)
+    warnings = [*warnings, *planner.notes]
     log.info("replay %s: %s", status, reason)
     failed = planner.failed_step if status != "done" else None
     return ReplayResult(status=status, steps_ok=len(planner.steps_played), failed_step=failed, reason=reason,

@@ -90,8 +90,10 @@ def _whole_screen(screen: Gray, crop: Gray) -> list[Peak]:
     factor = 2 if min(h, w) >= _COARSE_MIN_SIDE else 1
     if factor == 1:
         return _peaks(screen, crop, (0, 0, screen.shape[1], screen.shape[0]), "screen")
-    small = cv2.resize(screen, (screen.shape[1] // factor, screen.shape[0] // factor), interpolation=cv2.INTER_AREA)
-    small_crop = cv2.resize(crop, (w // factor, h // factor), interpolation=cv2.INTER_AREA)
+    small: Gray = np.asarray(cv2.resize(screen, (screen.shape[1] // factor, screen.shape[0] // factor),
+                                        interpolation=cv2.INTER_AREA), dtype=np.uint8)
+    small_crop: Gray = np.asarray(cv2.resize(crop, (w // factor, h // factor), interpolation=cv2.INTER_AREA),
+                                  dtype=np.uint8)
     coarse = _peaks(small, small_crop, (0, 0, small.shape[1], small.shape[0]), "screen", count=_PEAKS * 3,
                     floor=0.4)
     refined: list[Peak] = []

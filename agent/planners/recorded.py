@@ -33,6 +33,7 @@ from agent.planners.base import HistoryItem, Turn
 
 REDACTED = "{{REDACTED}}"  # what `uiagent record` writes for text typed into a password field
 _MIN_WAIT_S = 0.001
+_SOFT_WAIT_S = 0.5
 _SAME_GREY = 6.0  # mean grey-level difference under which two regions look the same
 
 
@@ -56,6 +57,8 @@ class ReplayOptions:
     patience_s: float = 2.0         # how long a failing check is retried before the replay stops
     poll_s: float = 0.1
     check_changes: bool = True      # off for --dry-run: nothing is performed, so nothing changes
+    strict_changes: bool = True     # off for `uiagent record` demonstrations: their after-frames are
+    #                                 grabbed asynchronously and may show the user's next input already
 
 
 FrameLoader = Callable[[str], "Image.Image | None"]
@@ -88,6 +91,7 @@ class RecordedPlanner:
         self.failure: Verification | None = None
         self.failed_step: int | None = None
         self.verifications: list[Verification] = []
+        self.notes: list[str] = []  # what was let through with a doubt, for the result
         self._want_elements = False
         self._waiting_since: float | None = None
         self._pending: _Pending | None = None
@@ -160,8 +164,19 @@ class RecordedPlanner:
             return None
         item = self._pending.item
         what = ", ".join(a.describe() for a in item.actions)
-        return self._retry_or_fail(item, f"step {item.step}: the screen did not change after {what}, "
-                                         "as it did in the recording", None)
+        reason = f"step {item.step}: the screen did not change after {what}, as it did in the recording"
+        if not self.options.strict_changes and self._waited(min(self.options.patience_s, _SOFT_WAIT_S)):
+            self._pending = None
+            self._waiting_since = None
+            self.notes.append(f"{reason} (a demonstration's after-frame may show later input: going on)")
+            return None
+        return self._retry_or_fail(item, reason, None)
+
+    def _waited(self, seconds: float) -> bool:
+        now = self.clock()
+        if self._waiting_since is None:
+            self._waiting_since = now
+        return now - self._waiting_since >= seconds
 
     def _already_there(self, pending: _Pending, obs: Observation) -> bool:
         """The screen did not change, but where the recording's did it already looks like the

@@ -180,7 +180,7 @@ def test_truncated_steps_and_missing_crops_replay_what_can_be_verified(vdisplay:
     (broken / "crops" / f"{plus.target.crop_hash}.png").unlink()  # step 3 '+': the label still verifies it
     before = sorted(p.name for p in broken.rglob("*"))
     vdisplay.launch_app(["xcalc", "-geometry", f"+{CALC_AT[0]}+{CALC_AT[1]}"])
-    r, summary = _replay(vdisplay, broken, tmp_path / "rec")
+    r, _ = _replay(vdisplay, broken, tmp_path / "rec")
     assert r.returncode == 0, r.stderr
     assert "truncated" in r.stderr and "crop(s) missing" in r.stderr
     assert "Traceback" not in r.stderr

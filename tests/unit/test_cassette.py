@@ -14,7 +14,14 @@ from PIL import Image, ImageDraw
 
 from agent.cassette import CASSETTE_FILE, CassettePlayer, CassetteRecorder, first_difference, normalise
 from agent.planners.transport import Connection, anthropic_client, openai_client
-from tests.fakes.model_servers import FakeModelServer, anthropic_message, chat_body, error_reply, text_block, tool_use
+from tests.fakes.model_servers import (
+    FakeModelServer,
+    anthropic_message,
+    chat_body,
+    error_reply,
+    text_block,
+    tool_use,
+)
 
 
 def png(shade: int = 255, dot: tuple[int, int] | None = None) -> str:

@@ -65,7 +65,7 @@ def test_verified_click_is_relocated_and_performed_through_the_executor() -> Non
 
 def test_a_missing_target_stops_without_acting() -> None:
     click, crops = recorded_click()
-    ctx, recorder, desktop = context([Image.new("RGB", (640, 400), "gray")] * 40)
+    ctx, _, desktop = context([Image.new("RGB", (640, 400), "gray")] * 40)
     result = replay_actions([click, Key(chord="Return")], crops, ctx, options=ReplayOptions(patience_s=0.2, poll_s=0.05))
     assert result.status == "failed" and result.exit_code == 1 and result.failed_step == 1
     assert "not on screen" in result.reason and "expected crops/c1.png" in result.reason
@@ -83,8 +83,6 @@ def test_no_verify_acts_at_the_recorded_points() -> None:
 def test_typing_goes_only_to_the_recorded_application() -> None:
     item = ReplayItem(step=3, actions=(Type(text="secret plan"),), window=WindowInfo(title="work", app="XTerm"))
     ctx, _, desktop = context([screen((0, 0))] * 40, window=WindowInfo(title="Firefox", app="firefox"))
-    from agent.loop import run_task
-    import dataclasses
 
     planner = RecordedPlanner([item], {}, ReplayOptions(patience_s=0.1, poll_s=0.05))
     outcome = run_task("t", dataclasses.replace(ctx, planner=planner))
