@@ -67,7 +67,7 @@ def crop_around(image: Image.Image, point: Point, size: tuple[int, int] = CROP_S
     return image.crop((box.left, box.top, box.right, box.bottom))
 
 
-def hit_test(elements: Sequence[Element], point: Point, radius: float = 40.0, pad: int = 4) -> Element | None:
+def hit_test(elements: Sequence[Element], point: Point, radius: float = 12.0, pad: int = 4) -> Element | None:
     """The element under `point`: the smallest box containing it (padded by `pad`), accessibility
     before OCR; else the nearest element whose box is within `radius` pixels."""
     def holds(e: Element) -> bool:

@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from actions.desktop import WindowInfo
-from actions.models import Action, Done, Fail, Type, Wait, action_point
+from actions.models import Action, Click, Done, Drag, Fail, Move, Scroll, Type, Wait, action_point
 from agent.observation import Observation
 from agent.perception.capture import fingerprint
 from agent.perception.match import gray
@@ -93,6 +93,7 @@ class RecordedPlanner:
         self.verifications: list[Verification] = []
         self.notes: list[str] = []  # what was let through with a doubt, for the result
         self._want_elements = False
+        self._hovered: int | None = None  # the item whose target the pointer was moved onto
         self._waiting_since: float | None = None
         self._pending: _Pending | None = None
         self._last: ReplayItem | None = None
@@ -132,6 +133,15 @@ class RecordedPlanner:
         if v.needs_labels and not observation.elements and not self._want_elements:
             self._want_elements = True
             return Turn(reasoning=f"step {item.step}: {v.reason}: reading the labels on screen", prompt_ref="replay")
+        if (self._hovered != self.index and isinstance(head, (Click, Drag, Scroll)) and v.found_box is not None
+                and v.score >= _HOVER_MIN_SCORE):
+            # A demonstration's crop is taken with the pointer already on the target, which many
+            # apps highlight: put the pointer on the near-match too, then look again (a move
+            # clicks nothing; a foreign screen matches too weakly to get even that).
+            self._hovered = self.index
+            spot = v.found_box.center
+            return Turn(reasoning=f"step {item.step}: {v.reason}: hovering to compare the highlighted state",
+                        actions=(Move(x=spot.x, y=spot.y),), prompt_ref="replay")
         return self._retry_or_fail(item, f"step {item.step}: {v.reason}", v)
 
     # -- outcomes of a turn
@@ -143,6 +153,7 @@ class RecordedPlanner:
         self.steps_played.add(item.step)
         self._waiting_since = None
         self._want_elements = False
+        self._hovered = None
         if item.expect_change and self.options.check_changes and self.options.verify:
             self._pending = _Pending(item, obs.frame_hash or fingerprint(obs.screenshot.image), moved_by)
         scaled = tuple(self._scaled(a) for a in actions)
@@ -213,6 +224,9 @@ class RecordedPlanner:
         self.failed_step = step
         self.steps_played.discard(step)
         return Turn(reasoning=reason, actions=(Fail(reason=reason),), prompt_ref="replay")
+
+
+_HOVER_MIN_SCORE = 0.75  # a near-match worth hovering over (a highlight border costs ~0.1)
 
 
 def _window_problem(recorded: WindowInfo | None, now: WindowInfo) -> str | None:

@@ -135,14 +135,25 @@ def _xterm(vd: VirtualDisplay, workdir: Path) -> None:
     vd.wait_for_window(name="work", timeout=30)
 
 
+# xcalc's buttons, relative to its client window (Xaw layout, default font)
+XCALC_KEYS = {"7": (68, 301), "*": (200, 301), "6": (156, 331), "=": (200, 392)}
+
+
 def test_replay_of_a_uiagent_record_demonstration(vdisplay: VirtualDisplay, tmp_path: Path,
                                                   display_binaries: None) -> None:
+    """A human (xdotool) computes 6 * 7 on xcalc and writes a file in xterm while `uiagent record`
+    runs; replaying the demonstration on a fresh display reproduces both: 42 on xcalc, the file."""
     env = {k: v for k, v in vdisplay.env.items() if k != "DBUS_SESSION_BUS_ADDRESS"}
     work = tmp_path / "work"
     work.mkdir()
     _xterm(vdisplay, work)
+    calc = vdisplay.launch_app(["xcalc", "-geometry", "+900+40"])
     demo = Demonstration(env, tmp_path / "recordings")
     xdo = ["xdotool"]
+    for key in ("6", "*", "7", "="):
+        dx, dy = XCALC_KEYS[key]
+        subprocess.run([*xdo, "mousemove", str(calc.left + dx), str(calc.top + dy), "click", "1"], env=env, check=True)
+    wait_until(lambda: "42" in _screen_text(vdisplay.display), what="42 on xcalc during the demonstration")
     subprocess.run([*xdo, "mousemove", "60", "32", "click", "1"], env=env, check=True)  # on the prompt
     subprocess.run([*xdo, "type", "--delay", "15", "echo 42 > out.txt"], env=env, check=True)
     subprocess.run([*xdo, "key", "Return"], env=env, check=True)
@@ -151,17 +162,20 @@ def test_replay_of_a_uiagent_record_demonstration(vdisplay: VirtualDisplay, tmp_
     demo.proc.communicate(timeout=60)
     assert demo.proc.returncode == 0
     recorded = load_recording(demo.folder)
-    assert [a.kind for s in recorded.steps for a in s.actions if a.kind != "wait"] == ["click", "type", "key"]
+    assert [a.kind for s in recorded.steps for a in s.actions if a.kind != "wait"] == \
+        ["click"] * 5 + ["type", "key"]
 
     again = tmp_path / "again"
     again.mkdir()
     with VirtualDisplay(size=(1280, 800)) as fresh:
         _xterm(fresh, again)
+        fresh.launch_app(["xcalc", "-geometry", "+900+40"])
         r = run_cli("replay", str(demo.folder), "--speed", "4", "--record-dir", str(tmp_path / "replays"),
                     "--json", env=fresh.env, timeout=120)
         assert r.returncode == 0, r.stderr + r.stdout
         wait_until(lambda: (again / "out.txt").exists() and (again / "out.txt").read_text() == "42\n",
                    what="the replayed echo")
+        assert "42" in _screen_text(fresh.display)
 
 
 @pytest.fixture
