@@ -166,7 +166,7 @@ def query_model(judge: Judge, model: type[M], observation: Observation) -> tuple
     from agent.planners.prompts import render
 
     schema = json.dumps(model.model_json_schema(), indent=1)
-    raw, usage = judge.ask(render("query.j2", name=model.__name__, schema=schema), observation)
+    raw, usage = judge.ask(render("query.j2", model_name=model.__name__, schema=schema), observation)
     try:
         data = extract_json(raw)
         value = model.model_validate(data)

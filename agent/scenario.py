@@ -85,10 +85,11 @@ def load_scenarios(path: Path) -> list[Scenario]:
         scenarios.append(_scenario(path, node, index))
     if not scenarios:
         raise ScenarioError(f"{path}:1: no scenario: write `steps:` with a list of steps")
-    names = [s.name for s in scenarios]
+    seen: set[str] = set()
     for s in scenarios:
-        if names.count(s.name) > 1:
+        if s.name in seen:
             raise ScenarioError(f"{path}:{s.line}: two scenarios are named {s.name!r}: give each its own `name:`")
+        seen.add(s.name)
     return scenarios
 
 

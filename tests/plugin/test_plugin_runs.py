@@ -222,3 +222,67 @@ def test_two_workers_type_side_by_side_without_interfering(pytester: pytest.Pyte
     by_worker = {worker: {d for d, w in seen if w == worker} for _, worker in seen}
     assert all(len(displays) == 1 for displays in by_worker.values())  # one display per worker
     assert by_worker["gw0"] != by_worker["gw1"]
+
+
+JUDGED = f'''
+import sys
+from pydantic import BaseModel
+
+class Person(BaseModel):
+    name: str
+
+class Contact(BaseModel):
+    name: str
+    email: str
+
+def _fill(ui):
+    ui.launch([sys.executable, {str(FORM)!r}])
+    ui.press("Tab")
+    ui.type("Alice")
+
+def test_check_passes(ui):
+    _fill(ui)
+    ui.check("the Name field holds Alice")
+    assert ui.query(Person) == Person(name="Alice")
+
+def test_check_cites_what_is_not_there(ui):
+    _fill(ui)
+    ui.check("the Name field holds Bob")
+
+def test_check_model_says_no(ui):
+    _fill(ui)
+    ui.check("the form was sent")
+
+def test_query_value_not_on_screen(ui):
+    _fill(ui)
+    ui.query(Contact)
+'''
+
+
+def test_check_and_query_ask_the_model_and_are_cross_checked_by_ocr(pytester: pytest.Pytester) -> None:
+    policy = UIPolicy(
+        claims={"the Name field holds Alice": {"answer": "yes", "evidence": 'Name: "Alice"'},
+                "the Name field holds Bob": {"answer": "yes", "evidence": 'the field reads "Bob"'},
+                "the form was sent": {"answer": "no", "evidence": "no confirmation is shown"}},
+        queries={"Person": {"name": "Alice"}, "Contact": {"name": "Alice", "email": "alice@example.com"}})
+    pytester.makepyfile(test_judged=JUDGED)
+    with FakeModelServer(policy=policy) as server:
+        result = run(pytester, "--uiagent-model", "openai:gpt-4o", "--uiagent-base-url", server.openai_url)
+        judge_calls = [r for r in server.requests if "tools" not in (r.json or {})]
+    result.assert_outcomes(passed=1, failed=3)
+    result.stdout.fnmatch_lines([
+        "*step 4 ui.check('the Name field holds Bob'): the model says yes, citing 'Bob', but OCR does not see it*",
+        "*step 4 ui.check('the form was sent'): the model says no: no confirmation is shown*",
+        "*step 4 ui.query(Contact): Contact from openai:gpt-4o: OCR does not see email='alice@example.com'*",
+    ])
+    assert len(judge_calls) == 5  # never cached: every check and query asks
+    assert properties(pytester)["test_check_passes"]["uiagent_model_calls"] == "2"
+
+
+def test_check_without_a_model_says_how_to_get_one(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    pytester.makepyfile(test_nomodel="def test_c(ui):\n    ui.check('all is well')\n")
+    result = run(pytester)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*step 1 ui.check('all is well'): needs a model: run pytest with --uiagent-model*"])
