@@ -69,9 +69,9 @@ class ModelJudge:
 
         client = openai_client(self.connection)
         content = [{"type": "text", "text": prompt}, {"type": "image_url", "image_url": {"url": image.data_url}}]
+        messages: Any = [{"role": "user", "content": content}]
         with translate_errors(self.provider, client_url(client), self.connection.timeout):
-            answer = client.chat.completions.create(model=self.model, max_tokens=512,
-                                                    messages=[{"role": "user", "content": content}])
+            answer = client.chat.completions.create(model=self.model, max_tokens=512, messages=messages)
         text = answer.choices[0].message.content or "" if answer.choices else ""
         u = answer.usage
         return text, Usage(model_calls=1, input_tokens=u.prompt_tokens if u else 0,
@@ -83,9 +83,9 @@ class ModelJudge:
         client = anthropic_client(self.connection)
         content = [{"type": "image", "source": {"type": "base64", "media_type": image.media_type, "data": image.b64}},
                    {"type": "text", "text": prompt}]
+        messages: Any = [{"role": "user", "content": content}]
         with translate_errors(self.provider, client_url(client), self.connection.timeout):
-            answer = client.messages.create(model=self.model, max_tokens=512,
-                                            messages=[{"role": "user", "content": content}])  # type: ignore[arg-type,typeddict-item]
+            answer = client.messages.create(model=self.model, max_tokens=512, messages=messages)
         text = "".join(getattr(b, "text", "") for b in answer.content)
         return text, Usage(model_calls=1, input_tokens=answer.usage.input_tokens,
                            output_tokens=answer.usage.output_tokens)

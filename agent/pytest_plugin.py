@@ -22,7 +22,7 @@ import functools
 import logging
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -176,14 +176,14 @@ class UISession:
         if vd.dbus:
             from agent.perception.a11y import A11yReader
             a11y = A11yReader(vd.env.get("DBUS_SESSION_BUS_ADDRESS"))
-        spec, judge = _model(settings)
+        spec = "offline:steps" if _offline(settings) else (settings.model or "auto")
         parts = UIParts(display=vd.display, env=dict(vd.env), desktop=self.desktop,
                         executor=Executor(self.desktop, settings.guards, confirm=decline_all,
                                           kill=threading.Event()),
                         perceiver=Perceiver(self.desktop, ocr=state.ocr(), a11y=a11y, monitor=settings.monitor),
                         settle=functools.partial(settle, self.desktop, monitor=settings.monitor),
                         recorder=self.recorder, settings=settings, planner_factory=_planner_factory(settings),
-                        model_spec=spec, judge=judge, cache=cache, cache_mode=self.cache_mode, window_box=window_box)
+                        judge_factory=_judge_factory(settings), cache=cache, cache_mode=self.cache_mode, window_box=window_box)
         self.recorder.start(Session(kind="do", task=f"test {nodeid}", planner=spec.split(":")[0], model=spec,
                                     settings=settings.model_dump(mode="json"), screen=self.desktop.geometry()))
         self.ui: UI = UI(parts)
@@ -274,26 +274,34 @@ def _offline(settings: Any) -> bool:
     return not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("OPENAI_API_KEY"))
 
 
-def _model(settings: Any) -> tuple[str, Any]:
+def _judge_factory(settings: Any) -> Any:
+    """Builds the judge of ui.check/ui.query on first use (the SDKs load only then); None offline."""
     if _offline(settings):
-        return "offline:steps", None
-    from agent.judge import ModelJudge
-    from agent.planners.registry import parse_spec
-    from agent.planners.transport import Connection
+        return None
 
-    provider, model = parse_spec(settings.model)
-    if provider == "offline":
-        return f"{provider}:{model}", None
-    return f"{provider}:{model}", ModelJudge(provider, model, Connection(provider=provider, base_url=settings.base_url))
+    def build() -> Any:
+        from agent.judge import ModelJudge
+        from agent.planners.registry import parse_spec
+        from agent.planners.transport import Connection
+
+        provider, model = parse_spec(settings.model)
+        if provider == "offline":
+            return None
+        return ModelJudge(provider, model, Connection(provider=provider, base_url=settings.base_url))
+
+    return build
 
 
 def _planner_factory(settings: Any) -> Any:
     if _offline(settings):
         from agent.planners.offline import OfflinePlanner
         return OfflinePlanner
-    from agent.planners.registry import build_planner
 
-    return lambda: build_planner(settings)
+    def build() -> Any:  # the registry (and the SDKs) load on the first live step only
+        from agent.planners.registry import build_planner
+        return build_planner(settings)
+
+    return build
 
 
 def _window_reader(display: str) -> tuple[Any, Any]:
@@ -431,8 +439,9 @@ class ScenarioItem(pytest.Item):
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    report = yield
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report: pytest.TestReport = yield
     session = item.stash.get(SESSION, None)
     if session is None or session.finished is not None or call.when == "setup":
         return report

@@ -144,20 +144,20 @@ def _step(path: Path, node: yaml.Node) -> ScenarioStep:
 
 def _scalar(path: Path, node: yaml.Node, what: str) -> str:
     if not isinstance(node, yaml.ScalarNode):
-        raise ScenarioError(f"{path}:{node.start_mark.line + 1}: expected {what}, found a {node.id}")
+        raise ScenarioError(f"{path}:{node.start_mark.line + 1}: expected {what}, found a {getattr(node, 'id', 'node')}")
     return str(node.value)
 
 
 def _value(path: Path, node: yaml.Node, name: str, kind: type | tuple[type, ...]) -> Any:
     line = node.start_mark.line + 1
     if not isinstance(node, yaml.ScalarNode):
-        raise ScenarioError(f"{path}:{line}: `{name}` must be a single value, found a {node.id}")
+        raise ScenarioError(f"{path}:{line}: `{name}` must be a single value, found a {getattr(node, 'id', 'node')}")
     value = yaml.safe_load(yaml.serialize(node))  # the scalar with YAML's own typing (numbers, bools)
     if kind is str:
         if value is None or isinstance(value, (dict, list)):
             raise ScenarioError(f"{path}:{line}: `{name}` must be text")
         return node.value if isinstance(value, bool) else str(value)   # `yes` stays "yes"
-    if isinstance(value, bool) or not isinstance(value, kind):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not isinstance(value, kind):
         raise ScenarioError(f"{path}:{line}: `{name}` must be a number, got {node.value!r}")
     if value <= 0:
         raise ScenarioError(f"{path}:{line}: `{name}` must be positive")

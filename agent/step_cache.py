@@ -78,7 +78,7 @@ def _sizes_close(a: str, b: str) -> bool:
 
 def distance(a: str, b: str) -> int:
     try:
-        return bin(int(a, 16) ^ int(b, 16)).count("1")
+        return (int(a, 16) ^ int(b, 16)).bit_count()
     except ValueError:
         return 64
 

@@ -15,6 +15,7 @@ chosen by the caller (`agent.pytest_plugin`): this class only talks to protocols
 
 from __future__ import annotations
 
+import builtins
 import logging
 import os
 import re
@@ -69,8 +70,7 @@ class UIParts:
     recorder: UIRecorder
     settings: Settings
     planner_factory: Callable[[], Planner]
-    model_spec: str = "offline:steps"
-    judge: Any = None                                 # agent.judge.Judge, or None without a model
+    judge_factory: Callable[[], Any] | None = None    # -> agent.judge.Judge; None: no model configured
     cache: CacheFile | None = None
     cache_mode: CacheMode = "off"
     window_box: Callable[[int], Box | None] = lambda window_id: None
@@ -99,6 +99,7 @@ class UI:
     cache_misses: int = 0
     _occurrences: Counter[str] = field(default_factory=Counter)
     _procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    _judge_instance: Any = None
 
     # ------------------------------------------------------------------ apps
 
@@ -178,7 +179,8 @@ class UI:
         performed = [r.action for s in self.parts.recorder.steps[first:] for r in s.results if r.ok and r.action]
         occurrence, app, screen = key
         return CacheEntry(instruction=normalise(instruction), occurrence=occurrence, app=app, screen=screen,
-                          model=self.parts.model_spec, actions=actions_worth_caching(performed))
+                          model=f"{planner.name}:{getattr(planner, 'model', '')}",
+                          actions=actions_worth_caching(performed))
 
     def click(self, label: str) -> None:
         """Click the element whose text reads `label` (OCR/accessibility; no model)."""
@@ -254,7 +256,7 @@ class UI:
             self._fail(step, verdict.reason)
         self._pass(step, verdict.reason)
 
-    def query(self, model: type[M]) -> M:
+    def query(self, model: builtins.type[M]) -> M:
         """Extract `model` (a pydantic model) from the screen with the model; every text and number
         value must also be read by OCR. Needs --uiagent-model."""
         __tracebackhide__ = True
@@ -314,10 +316,18 @@ class UI:
 
     def _judge(self, step: StepLog) -> Any:
         __tracebackhide__ = True
-        if self.parts.judge is None:
+        judge = None
+        if self.parts.judge_factory is not None:
+            if self._judge_instance is None:
+                try:
+                    self._judge_instance = self.parts.judge_factory()
+                except UIAgentError as e:
+                    self._fail(step, str(e))
+            judge = self._judge_instance
+        if judge is None:
             self._fail(step, "needs a model: run pytest with --uiagent-model PROVIDER:MODEL (for checks "
                              "without a model use ui.assert_visible / ui.assert_not_visible)")
-        return self.parts.judge
+        return judge
 
     def close(self) -> None:
         """Stop the apps this UI launched (the display may outlive the test)."""

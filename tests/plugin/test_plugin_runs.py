@@ -74,8 +74,8 @@ def test_model_run_writes_cache_then_reruns_with_zero_model_calls(pytester: pyte
     monkeypatch.setenv("FORM_LAYOUT", "alt")
     broken = run(pytester, *model, "--uiagent-cache=read")
     broken.assert_outcomes(failed=1)
-    broken.stdout.fnmatch_lines(["*step 2 ui.do('press Tab'): not in the step cache *test_submit.yaml*"
-                                 "--uiagent-cache=write*"])
+    broken.stdout.fnmatch_lines([("*step 2 ui.do('press Tab'): not in the step cache *test_submit.yaml*"
+                                  "--uiagent-cache=write*")])
     assert server.calls("/v1/chat/completions") == calls
 
     healed = run(pytester, *model, "--uiagent-cache=heal")
@@ -112,8 +112,8 @@ def test_yaml_scenarios_pass_and_a_wrong_assertion_names_its_step(pytester: pyte
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines([
         "*test_form.uiagent.yaml::fill the form PASSED*",
-        "*test_form.uiagent.yaml:15: step 4 `assert_visible: 'Bob'` failed: step 4 ui.assert_visible('Bob'): "
-        "'Bob' is not on screen*",
+        ("*test_form.uiagent.yaml:15: step 4 `assert_visible: 'Bob'` failed: step 4 ui.assert_visible('Bob'): "
+         "'Bob' is not on screen*"),
     ])
     props = properties(pytester)["wrong assertion"]
     assert props["uiagent_failed_step"] == "step 4 ui.assert_visible('Bob')"
@@ -186,8 +186,8 @@ def test_app_that_never_starts_fails_naming_the_step(pytester: pytest.Pytester) 
         "*step 1 ui.launch('no-such-program-xyz'): cannot launch 'no-such-program-xyz': command not found*",
     ])
     assert "Traceback" not in result.stdout.str() and "env = " not in result.stdout.str()
-    result.stdout.fnmatch_lines(["*test_apps.uiagent.yaml:3: step 2 `launch: 'no-such-program-xyz' (timeout=2)` "
-                                 "failed: *command not found*"])
+    result.stdout.fnmatch_lines([("*test_apps.uiagent.yaml:3: step 2 `launch: 'no-such-program-xyz' (timeout=2)` "
+                                  "failed: *command not found*")])
 
 
 PARALLEL = '''

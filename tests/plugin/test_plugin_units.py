@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-from actions.desktop import Screenshot, ScreenGeometry
+from actions.desktop import ScreenGeometry, Screenshot
 from actions.models import Box, Click, Target, Type
+from agent.cached_replay import verify
 from agent.judge import check_claim, cited_values, seen_on_screen
 from agent.observation import Observation
 from agent.perception.elements import Element
 from agent.planners.base import Usage
 from agent.scenario import ScenarioError, load_scenarios
 from agent.step_cache import CacheEntry, CacheError, CacheFile, ScreenPrint, cache_path, screen_print
-from agent.cached_replay import verify
 
 
 def _entry(instruction: str = "click Submit", window: str = "422x230", layout: str = "6060606068586969") -> CacheEntry:
@@ -68,9 +68,9 @@ def test_screen_print_ignores_a_cursor_but_not_other_content_or_size() -> None:
     ("format: uiagent-step-cache\nversion: 2\n", "has format version 2; this uiagent reads version 1"),
     ("- a\n- b\n", "is not a uiagent step cache"),
     ("format: uiagent-step-cache\nversion: 1\nsteps:\n- instruction: x\n  screen: {window: '', layout: '0'}\n"
-     "  actions: [{kind: click}]\n", "c.yaml:4: step 1 is invalid: click.x: Field required"),
+     + "  actions: [{kind: click}]\n", "c.yaml:4: step 1 is invalid: click.x: Field required"),
     ("format: uiagent-step-cache\nversion: 1\nsteps:\n- instruction: x\n  screen: {window: '', layout: '0'}\n"
-     "  colour: red\n", "c.yaml:4: step 1 is invalid: colour: Extra inputs are not permitted"),
+     + "  colour: red\n", "c.yaml:4: step 1 is invalid: colour: Extra inputs are not permitted"),
 ])
 def test_bad_cache_files_are_one_error_naming_the_file(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "c.yaml"
