@@ -1,9 +1,9 @@
 """The cache-hit path of regression tests: replay cached actions with target verification.
 
-`replay_cached` is the seam to `agent.replay` (written on the `replay` branch). Until it lands,
-`_interim_replay` does the same job with a simpler check: each pointer target's recorded crop must
-still look the same at the same place (no relocation). Either way the actions run through the
-loop context's executor (guards included) and are recorded as one step: there is one way to act.
+`replay_cached` is the seam to `agent.replay.replay_actions` (verify target -> relocate -> act ->
+check, through the loop context's executor and guards: there is one way to act). `_interim_replay`
+is the simpler check used before replay landed (a target's cached crop must look the same at the
+same place, no relocation); it is kept for `--uiagent-cache`'s unit tests and as a fallback.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from actions.desktop import Screenshot
 from actions.models import Action, action_point
 from agent.loop import LoopContext
 from agent.planners.base import Turn
+from agent.replay import ReplayResult, replay_actions
 from agent.step_builder import StepBuilder, target_box
 
 log = logging.getLogger(__name__)
@@ -38,16 +39,13 @@ class CachedReplay:
 
 def replay_cached(actions: Sequence[Action], crops: Mapping[str, Image.Image], ctx: LoopContext) -> CachedReplay:
     """Replay `actions` (screen space) on ctx's desktop, verifying each pointer target first."""
-    # When `agent.replay` lands this line becomes:
-    #     return _from_replay(replay_actions(actions, crops, ctx))
-    return _interim_replay(actions, crops, ctx)
+    return _from_replay(replay_actions(actions, crops, ctx, task="cached ui.do step"))
 
 
-def _from_replay(result: object) -> CachedReplay:  # pragma: no cover - used once agent.replay lands
-    """Map agent.replay's ReplayResult(status, steps_ok, failed_step, reason, skipped, folder)."""
-    failed = getattr(result, "failed_step", None)
-    return CachedReplay(ok=failed is None and getattr(result, "status", "") in ("done", "ok", "passed"),
-                        reason=str(getattr(result, "reason", "")), failed_action=failed)
+def _from_replay(result: ReplayResult) -> CachedReplay:
+    """Map agent.replay's ReplayResult (action i is its step i + 1)."""
+    failed = result.failed_step - 1 if result.failed_step is not None else None
+    return CachedReplay(ok=result.status == "done" and failed is None, reason=result.reason, failed_action=failed)
 
 
 def _interim_replay(actions: Sequence[Action], crops: Mapping[str, Image.Image], ctx: LoopContext) -> CachedReplay:

@@ -138,15 +138,33 @@ def do_task(
     secret: Annotated[list[str] | None, typer.Option(help="Env var NAME whose value may be typed as {{NAME}}; "
                                                      "never sent to a model, masked in files")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary line last")] = False,
+    cassette: Annotated[bool, typer.Option("--cassette", help="Store every model request/response in "
+                                           "RECORDING/cassette.jsonl")] = False,
+    cassette_replay: Annotated[Path | None, typer.Option("--cassette-replay", help="Answer model requests "
+                                                         "from this recording's cassette (offline)")] = None,
 ) -> None:
     """Perceive, plan and act until the task is done; every step is recorded."""
     from agent.planners.registry import build_planner
 
+    tape: Any = None
+    api_key: str | None = None
+    if cassette and cassette_replay:
+        raise UsageError("--cassette and --cassette-replay do not go together")
+    if cassette_replay is not None:
+        from agent.cassette import CassettePlayer
+        from agent.recording import load_recording
+
+        recorded = load_recording(cassette_replay).session.settings
+        tape, api_key = CassettePlayer(cassette_replay), "cassette-replay"
+        model, base_url = model or recorded.get("model"), base_url or recorded.get("base_url")
+    elif cassette:
+        from agent.cassette import CassetteRecorder
+        tape = CassetteRecorder()
     settings = _settings({"model": model, "base_url": base_url, "monitor": monitor, "max_steps": max_steps,
                           "max_cost": max_cost, "timeout": timeout, "dry_run": dry_run or None,
                           "record_dir": record_dir, "guards.confirm": confirm})
     secrets = _secrets(secret or [])
-    planner = build_planner(settings)
+    planner = build_planner(settings, transport=tape, api_key=api_key)
     if hasattr(planner, "steps"):
         planner.steps(task)  # an unparseable offline instruction fails here, before anything starts
     elif not task.strip():
@@ -156,7 +174,7 @@ def do_task(
         for cmd in launch or []:
             from agent.display import launch_app
             launch_app(cmd, display, dict(os.environ))
-        result = _run_live(stack, task, settings, display, planner, secrets, as_json)
+        result = _run_live(stack, task, settings, display, planner, secrets, as_json, tape)
     _finish(result, as_json)
 
 
@@ -175,6 +193,62 @@ def demo(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON su
     _finish(result, as_json, printer)
 
 
+@app.command()
+def replay(
+    recording: Annotated[Path, typer.Argument(help="A recording folder (recordings/<timestamp>-<task>)")],
+    speed: Annotated[float, typer.Option(help="Scale recorded waits: 2 plays them twice as fast")] = 1.0,
+    first: Annotated[int | None, typer.Option("--from", help="First recorded step to replay")] = None,
+    last: Annotated[int | None, typer.Option("--to", help="Last recorded step to replay")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Verify targets, perform nothing")] = False,
+    no_verify: Annotated[bool, typer.Option("--no-verify", help="Act at the recorded points without "
+                                            "checking the targets")] = False,
+    patience: Annotated[float, typer.Option(help="Seconds a target may take to appear before the "
+                                            "replay stops")] = 2.0,
+    launch: Annotated[list[str] | None, typer.Option(help="Start this app first and wait for its window "
+                                                     "(repeatable)")] = None,
+    virtual: VirtualOpt = None,
+    record_dir: Annotated[Path | None, typer.Option(help="Where the replay's recording goes "
+                                                    "(default recordings/)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary line last")] = False,
+) -> None:
+    """Replay a recording: verify each target on screen, act through the guards, check the screen
+    reacted. Exit 1 at the first step that cannot be verified (nothing is done for it)."""
+    from agent.output import StepPrinter
+    from agent.planners.recorded import ReplayOptions
+    from agent.recording import load_recording
+    from agent.replay import replay_recording
+
+    if speed <= 0:
+        raise UsageError(f"--speed must be more than 0, got {speed:g}")
+    if first is not None and last is not None and first > last:
+        raise UsageError(f"--from {first} is after --to {last}")
+    loaded = load_recording(recording)
+    for warning in loaded.warnings:
+        _err(f"warning: {warning}")
+    chosen = [s for s in loaded.steps if (first is None or s.index >= first) and (last is None or s.index <= last)]
+    if not chosen:
+        raise UsageError(f"nothing to replay: {recording} has no recorded steps"
+                         + (" in the chosen range" if first is not None or last is not None else ""))
+    settings = _settings({"record_dir": record_dir, "dry_run": dry_run or None, "guards.confirm": "risky"})
+    options = ReplayOptions(verify=not no_verify, speed=speed, patience_s=max(patience, 0.0))
+    printer = StepPrinter(json_mode=as_json)
+    printer.intro(f"replay of {loaded.folder} ({len(chosen)} steps, task: {loaded.session.task})")
+    with ExitStack() as stack:
+        display = _display_env(stack, _virtual_size(virtual))
+        for cmd in launch or []:
+            from agent.display import launch_app
+            launch_app(cmd, display, dict(os.environ))
+        stop = stack.enter_context(_interrupt_handler())
+        result = replay_recording(loaded, display=display, settings=settings, options=options, first=first,
+                                  last=last, confirm=_terminal_confirm, on_step=printer.step, stop=stop)
+    for warning in result.warnings:
+        if warning not in loaded.warnings:
+            _err(f"warning: {warning}")
+    for line in result.skipped:
+        _err(f"skipped: {line}")
+    _finish(result, as_json, printer)
+
+
 def _settings(overrides: dict[str, Any]) -> Any:
     from agent.settings import load_settings
     return load_settings(overrides)
@@ -188,7 +262,7 @@ def _secrets(names: list[str]) -> dict[str, str]:
 
 
 def _run_live(stack: ExitStack, task: str, settings: Any, display: str, planner: Any,
-              secrets: dict[str, str], as_json: bool) -> Any:
+              secrets: dict[str, str], as_json: bool, cassette: Any = None) -> Any:
     from agent.output import StepPrinter
     from agent.runner import run_agent
 
@@ -196,7 +270,7 @@ def _run_live(stack: ExitStack, task: str, settings: Any, display: str, planner:
     printer.intro(f"task: {task}  ({planner.name}:{getattr(planner, 'model', '')}, display {display})")
     stop = stack.enter_context(_interrupt_handler())
     return run_agent(task, settings, display, planner, confirm=_terminal_confirm, on_step=printer.step,
-                     secrets=secrets, stop=stop)
+                     secrets=secrets, stop=stop, cassette=cassette)
 
 
 def _finish(result: Any, as_json: bool, printer: Any = None) -> None:

@@ -30,7 +30,7 @@ from typing import Any
 
 from PIL import Image
 
-from actions.desktop import Monitor, ScreenGeometry
+from actions.desktop import Monitor, ScreenGeometry, WindowInfo
 from actions.errors import DisplayError, UIAgentError
 from actions.executor import ActionResult
 from actions.guards import DEFAULT_SENSITIVE_WINDOWS
@@ -291,6 +291,7 @@ class _Writer:
         wall = self._when(done.started)
         step = Step(index=self.steps, started=wall, ended=self._when(done.ended), frame_before=frame_before,
                     frame_after=frame_after, actions=(action,), notes=tuple(notes),
+                    window=_window(done.context),
                     perception=summarize_perception(elements, source="ocr" if elements else ""),
                     results=(ActionResult(action=action, status="performed", started_at=wall.timestamp()),),
                     durations=Durations(capture=round(capture, 2), perceive=round(perceive_ms, 1),
@@ -338,6 +339,11 @@ class _Writer:
 
     def _when(self, t: float) -> datetime:
         return datetime.fromtimestamp(t + self._wall, UTC)
+
+
+def _window(context: Any) -> WindowInfo | None:
+    window = context.window if isinstance(context, Grab) else None
+    return window if window is not None and (window.app or window.title) else None
 
 
 def default_labeler(a11y: bool) -> Labeler:

@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from actions.desktop import ScreenGeometry
+from actions.desktop import ScreenGeometry, WindowInfo
 from actions.errors import UsageError
 from actions.executor import ActionResult
 from actions.guards import Verdict
@@ -140,6 +140,8 @@ class Step(BaseModel):
     durations: Durations = Durations()
     usage: Usage = Usage()
     error: str | None = None
+    window: WindowInfo | None = Field(default=None, description="The focused window before the step "
+                                      "(replay checks typing goes to the same app)")
 
     @property
     def verdicts(self) -> tuple[Verdict, ...]:

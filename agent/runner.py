@@ -10,8 +10,8 @@ import functools
 import logging
 import os
 import threading
-from collections.abc import Callable, Mapping
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from actions.killswitch import KillSwitch
 from agent.loop import LoopContext, run_task
 from agent.planners.base import Planner
 from agent.recorder import FolderRecorder
-from agent.recording import Outcome, Redactor, Session, Step
+from agent.recording import Kind, Outcome, Redactor, Session, Step
 from agent.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -56,8 +56,21 @@ def build_perceiver(desktop: Any, planner: Planner, monitor: int | None) -> Any:
 def run_agent(task: str, settings: Settings, display: str, planner: Planner, *,
               confirm: ConfirmCallback = decline_all, on_step: Callable[[Step], None] = lambda s: None,
               secrets: Mapping[str, str] | None = None, stop: threading.Event | None = None,
-              kind: str = "do") -> RunResult:
+              kind: Kind = "do", cassette: Any = None) -> RunResult:
     """Run `task` on `display` with `planner`; the recording lands under settings.record_dir."""
+    with live_context(task, settings, display, planner, confirm=confirm, on_step=on_step, secrets=secrets,
+                      stop=stop, kind=kind, cassette=cassette) as ctx:
+        outcome = run_task(task, ctx)
+        return RunResult(outcome=outcome, folder=ctx.recorder.folder)
+
+
+@contextmanager
+def live_context(task: str, settings: Settings, display: str, planner: Planner, *,
+                 confirm: ConfirmCallback = decline_all, on_step: Callable[[Step], None] = lambda s: None,
+                 secrets: Mapping[str, str] | None = None, stop: threading.Event | None = None,
+                 kind: Kind = "do", replay_of: str | None = None, cassette: Any = None) -> Iterator[LoopContext]:
+    """The real things a run needs (desktop, kill switch, guards, perception, a started recorder),
+    released on exit. `cassette` (agent.cassette) is attached to the recording folder."""
     from agent.perception.settle import settle
 
     secrets = dict(secrets or {})
@@ -69,12 +82,13 @@ def run_agent(task: str, settings: Settings, display: str, planner: Planner, *,
         recorder = FolderRecorder(settings.record_dir, Redactor(secrets))
         stack.callback(recorder.close)
         recorder.start(Session(kind=kind, task=task, planner=planner.name, model=getattr(planner, "model", ""),
-                               settings=settings.model_dump(mode="json"), screen=real.geometry()))
-        ctx = LoopContext(desktop=desktop, planner=planner,
+                               settings=settings.model_dump(mode="json"), screen=real.geometry(),
+                               replay_of=replay_of))
+        if cassette is not None and recorder.folder is not None:
+            cassette.attach(recorder.folder)
+        yield LoopContext(desktop=desktop, planner=planner,
                           executor=Executor(desktop, settings.guards, confirm=confirm, kill=kill.event),
                           perceiver=build_perceiver(desktop, planner, settings.monitor),
                           settle=functools.partial(settle, desktop, monitor=settings.monitor),
                           recorder=recorder, settings=settings, stop=stop or threading.Event(),
                           on_step=on_step, secrets=secrets)
-        outcome = run_task(task, ctx)
-        return RunResult(outcome=outcome, folder=recorder.folder)

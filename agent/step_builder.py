@@ -122,4 +122,5 @@ class StepBuilder:
                                                     source="elements" if obs and obs.elements else ""),
                     prompt_ref=turn.prompt_ref, raw_output=turn.raw_output, reasoning=turn.reasoning,
                     actions=actions, model_coordinates=turn.model_coordinates, results=tuple(results),
-                    notes=(*(obs.notes if obs else ()), *notes), durations=Durations(**self.ms), usage=turn.usage)
+                    notes=(*(obs.notes if obs else ()), *notes), durations=Durations(**self.ms), usage=turn.usage,
+                    window=obs.window if obs and (obs.window.app or obs.window.title) else None)

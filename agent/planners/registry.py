@@ -70,7 +70,7 @@ def _load_class(provider: str) -> Any:
 def build_planner(settings: Settings, *, cost_guard: CostGuard | None = None,
                   confirm_safety: SafetyConfirm = decline_safety_checks, api_key: str | None = None,
                   max_retries: int = DEFAULT_MAX_RETRIES, request_timeout: float = DEFAULT_TIMEOUT_S,
-                  env: Mapping[str, str] | None = None) -> Planner:
+                  env: Mapping[str, str] | None = None, transport: Any = None) -> Planner:
     """The planner for `settings.model` (+ `settings.base_url`). Raises UsageError for a bad spec,
     a missing key or a bad profiles file; nothing is sent to a provider here."""
     provider, model = parse_spec(settings.model, env)
@@ -82,7 +82,7 @@ def build_planner(settings: Settings, *, cost_guard: CostGuard | None = None,
     config = PlannerConfig(
         provider=provider, model=model, profile=profile,
         connection=Connection(provider=provider, base_url=settings.base_url, api_key=api_key,
-                              max_retries=max_retries, timeout=request_timeout),
+                              max_retries=max_retries, timeout=request_timeout, transport=transport),
         keep_screenshots=min(settings.keep_screenshots, profile.max_images),
         cost_guard=cost_guard or CostGuard(settings.max_cost), confirm_safety=confirm_safety)
     return cls(config)  # type: ignore[no-any-return]

@@ -36,14 +36,16 @@ class Connection:
     api_key: str | None = None
     max_retries: int = DEFAULT_MAX_RETRIES
     timeout: float = DEFAULT_TIMEOUT_S
+    transport: Any = None  # an httpx2 transport under the SDK (agent.cassette); None: the SDK's own
 
 
 def anthropic_client(conn: Connection) -> anthropic.Anthropic:
     key = conn.api_key or os.environ.get("ANTHROPIC_API_KEY")
     if not key and not os.environ.get("ANTHROPIC_AUTH_TOKEN"):
         raise UsageError("anthropic: no API key: set ANTHROPIC_API_KEY (or pick another --model)")
+    http = anthropic.DefaultHttpxClient(transport=conn.transport) if conn.transport is not None else None
     return anthropic.Anthropic(api_key=key, base_url=conn.base_url or None, max_retries=conn.max_retries,
-                               timeout=conn.timeout)
+                               timeout=conn.timeout, http_client=http)
 
 
 def openai_client(conn: Connection) -> openai.OpenAI:
@@ -56,7 +58,9 @@ def openai_client(conn: Connection) -> openai.OpenAI:
             raise UsageError(f"{conn.provider}: no API key: set OPENAI_API_KEY, or --base-url for a local "
                              "OpenAI-compatible server")
         key = "not-needed"
-    return openai.OpenAI(api_key=key, base_url=base_url, max_retries=conn.max_retries, timeout=conn.timeout)
+    http = openai.DefaultHttpxClient(transport=conn.transport) if conn.transport is not None else None
+    return openai.OpenAI(api_key=key, base_url=base_url, max_retries=conn.max_retries, timeout=conn.timeout,
+                         http_client=http)
 
 
 def client_url(client: Any) -> str:
