@@ -15,6 +15,8 @@ import pytest
 from actions.desktop import PyAutoGUIDesktop
 from agent.display import VirtualDisplay
 
+pytest_plugins = ["pytester"]  # the plugin's own tests (tests/plugin) run pytest inside pytest
+
 APPS = Path(__file__).parent / "apps"
 REQUIRED_BINARIES = ("Xvfb", "openbox", "xdotool", "xterm", "xcalc")
 

@@ -45,7 +45,7 @@ class UIPolicy:
     def _act(self, task: str, text: str) -> dict[str, Any]:
         if m := re.fullmatch(r"click (.+)", task):
             label = m.group(1).strip("'\"")
-            mark = re.search(rf"^\[(\d+)\] \S+ '{re.escape(label)}'$", text, re.MULTILINE)
+            mark = re.search(rf'^\[(\d+)\] \S+ "{re.escape(label)}"', text, re.MULTILINE)
             if mark is None:
                 return chat_tool_call("fail", {"reason": f"no {label!r} on the screen"})
             return chat_tool_call("click", {"mark": int(mark.group(1))})
