@@ -10,7 +10,6 @@ from PIL import Image, ImageDraw
 
 from actions.desktop import ScreenGeometry, Screenshot
 from actions.models import Box, Click, Target, Type
-from agent.cached_replay import verify
 from agent.judge import check_claim, cited_values, seen_on_screen
 from agent.observation import Observation
 from agent.perception.elements import Element
@@ -145,14 +144,3 @@ def test_check_claim(answer: str, passed: bool, reason: str) -> None:
     assert verdict.passed is passed and reason in verdict.reason
 
 
-def test_verify_compares_the_cached_crop_at_the_target() -> None:
-    screen = Image.new("RGB", (300, 200), "white")
-    ImageDraw.Draw(screen).rectangle((50, 50, 110, 70), fill="navy")
-    target = Target(label="OK", bbox=Box(left=50, top=50, right=111, bottom=71), crop_hash="h")
-    click = Click(x=80, y=60, target=target)
-    crop = screen.crop((44, 44, 117, 77))
-    assert verify(click, {"h": crop}, Screenshot(screen)) == ""
-    moved = Image.new("RGB", (300, 200), "white")
-    assert "looks different now" in verify(click, {"h": crop}, Screenshot(moved))
-    assert "missing from the cache" in verify(click, {}, Screenshot(screen))
-    assert verify(Type(text="x"), {}, Screenshot(screen)) == ""
