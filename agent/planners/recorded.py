@@ -226,7 +226,7 @@ class RecordedPlanner:
         return Turn(reasoning=reason, actions=(Fail(reason=reason),), prompt_ref="replay")
 
 
-_HOVER_MIN_SCORE = 0.75  # a near-match worth hovering over (a highlight border costs ~0.1)
+_HOVER_MIN_SCORE = 0.55  # a near-match worth hovering over (highlights and pressed neighbours cost ~0.3)
 
 
 def _window_problem(recorded: WindowInfo | None, now: WindowInfo) -> str | None:
