@@ -173,6 +173,7 @@ class _Writer:
                          threading.Thread(target=self._write_loop, name="record-writer", daemon=True)]
         self._mss: Any = None
         self._x: Any = None
+        self._last_after: Image.Image | None = None  # the settled screen after the previous action
         self._wall = time.time() - time.monotonic()
 
     def start(self) -> None:
@@ -287,6 +288,7 @@ class _Writer:
             t1 = time.perf_counter()
             action, elements = self._target(action, before, point)
             perceive_ms = (time.perf_counter() - t1) * 1000
+        self._last_after = after
         capture = done.context.latency_ms if isinstance(done.context, Grab) else 0.0
         wall = self._when(done.started)
         step = Step(index=self.steps, started=wall, ended=self._when(done.ended), frame_before=frame_before,
@@ -328,9 +330,14 @@ class _Writer:
     def _target(self, action: Action, image: Image.Image, point: Any) -> tuple[Action, list[Any]]:
         crop_hash = self.recorder.add_crop(crop_around(image, point))
         element = None
-        if self.options.labeler is not None:
+        # The press frame shows the target under the pointer, which many apps highlight (and OCR
+        # then misreads): read the label on the settled screen before the pointer got there first.
+        calm = self._last_after if self._last_after is not None and self._last_after.size == image.size else None
+        for frame in (f for f in (calm, image) if f is not None):
+            if self.options.labeler is None or element is not None:
+                break
             try:
-                element = self.options.labeler.label(image, point)
+                element = self.options.labeler.label(frame, point)
             except Exception as e:
                 log.warning("no label for step %d: %s", self.steps, e)
         target = Target(label=element.text if element else None, role=element.role if element else None,

@@ -92,7 +92,7 @@ def test_record_a_demonstration_then_reproduce_it_on_a_fresh_display(vdisplay: V
 
     for name in ("6", "*", "7", "="):
         dx, dy = XCALC[name]
-        xdo(env, "mousemove", str(cx + dx), str(cy + dy), "click", "1")
+        xdo(env, "mousemove", str(cx + dx), str(cy + dy), "sleep", "0.2", "click", "1", "sleep", "0.2")  # a person's pace
     xdo(env, "mousemove", "300", "200", "click", "1")                                   # focus the xterm
     xdo(env, "mousemove", "60", "40", "click", "--repeat", "2", "--delay", "60", "1")    # double click
     xdo(env, "mousemove", "40", "60", "mousedown", "1", "mousemove", "120", "70",

@@ -152,7 +152,9 @@ def test_replay_of_a_uiagent_record_demonstration(vdisplay: VirtualDisplay, tmp_
     xdo = ["xdotool"]
     for key in ("6", "*", "7", "="):
         dx, dy = XCALC_KEYS[key]
-        subprocess.run([*xdo, "mousemove", str(calc.left + dx), str(calc.top + dy), "click", "1"], env=env, check=True)
+        # at a person's pace: point, press, let go of the key before moving on
+        subprocess.run([*xdo, "mousemove", str(calc.left + dx), str(calc.top + dy), "sleep", "0.2", "click", "1",
+                        "sleep", "0.2"], env=env, check=True)
     wait_until(lambda: "42" in _screen_text(vdisplay.display), what="42 on xcalc during the demonstration")
     subprocess.run([*xdo, "mousemove", "60", "32", "click", "1"], env=env, check=True)  # on the prompt
     subprocess.run([*xdo, "type", "--delay", "15", "echo 42 > out.txt"], env=env, check=True)
