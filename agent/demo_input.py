@@ -275,13 +275,18 @@ class InputSource:
         return grab
 
     def close(self) -> None:
-        for handle in (self._mss, self._x):
-            try:
-                if handle is not None:
-                    handle.close()
-            except Exception:  # the server may be gone already
-                pass
+        close_quietly(self._mss, self._x)
         self._mss = self._x = None
+
+
+def close_quietly(*handles: Any) -> None:
+    """Close X and mss handles whose server may already be gone."""
+    for handle in handles:
+        try:
+            if handle is not None:
+                handle.close()
+        except Exception:  # the server may be gone already
+            pass
 
 
 _KEYSYM_NAMES: dict[int, str] = {}

@@ -35,7 +35,7 @@ from actions.errors import DisplayError, UIAgentError
 from actions.executor import ActionResult
 from actions.guards import DEFAULT_SENSITIVE_WINDOWS
 from actions.models import Action, Box, Key, Target, Type, Wait, action_point
-from agent.demo_input import Grab, InputSource, sensitive_boxes
+from agent.demo_input import Grab, InputSource, close_quietly, sensitive_boxes
 from agent.demo_targets import Labeler, black_out, crop_around
 from agent.demonstration import REDACTED, Demonstrated, MergeConfig, Merger
 from agent.recorder import Recorder
@@ -195,12 +195,7 @@ class _Writer:
             t.join()
         if self._probe is not None:
             self._probe.shutdown(wait=False, cancel_futures=True)
-        for handle in (self._mss, self._x):
-            try:
-                if handle is not None:
-                    handle.close()
-            except Exception:  # the server may be gone already
-                pass
+        close_quietly(self._mss, self._x)
 
     # -- after frames
 

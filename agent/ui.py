@@ -18,7 +18,6 @@ from __future__ import annotations
 import builtins
 import logging
 import os
-import re
 import signal
 import subprocess
 import threading
@@ -37,8 +36,7 @@ from actions.models import Box, Done, Key, Type
 from agent.cached_replay import replay_cached
 from agent.loop import LoopContext, Perceiver, Settler, run_task
 from agent.observation import Observation
-from agent.perception.elements import Element
-from agent.perception.find import find
+from agent.perception.find import text_visible
 from agent.planners.base import Planner
 from agent.planners.scripted import ScriptedPlanner
 from agent.recording import Outcome
@@ -50,7 +48,6 @@ log = logging.getLogger(__name__)
 
 CacheMode = Literal["off", "read", "write", "heal"]
 M = TypeVar("M", bound=BaseModel)
-VISIBLE_MIN_SCORE = 0.9
 
 
 class UIStepFailed(AssertionError):
@@ -342,14 +339,6 @@ class UI:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait(timeout=3)
         self._procs.clear()
-
-
-def text_visible(elements: Sequence[Element], text: str) -> bool:
-    """An element reads like `text` (nearly letter for letter), or contains it as whole words."""
-    if find(elements, text, min_score=VISIBLE_MIN_SCORE).best is not None:
-        return True
-    words = re.compile(r"(?<![\w])" + re.escape(" ".join(text.lower().split())) + r"(?![\w])")
-    return any(words.search(" ".join(e.text.lower().split())) for e in elements)
 
 
 def _visible(obs: Observation, limit: int = 15) -> str:

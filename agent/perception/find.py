@@ -16,7 +16,7 @@ import difflib
 import math
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from actions.models import Box, Point
@@ -112,3 +112,15 @@ def find(elements: Sequence[Element], text: str, *, min_score: float = 0.6, tie:
 def _where(box: Box) -> str:
     c = box.center
     return f"({c.x},{c.y})"
+
+
+VISIBLE_MIN_SCORE = 0.9  # text that must be on screen reads nearly letter for letter
+
+
+def text_visible(elements: Sequence[Element], text: str, finder: Callable[..., Match] | None = None) -> bool:
+    """On screen: an element reads like `text` (nearly letter for letter), or contains it as whole
+    words ("Saved" in "File Saved successfully"). `finder` stands in for `find` in tests."""
+    if (finder or find)(elements, text, min_score=VISIBLE_MIN_SCORE).best is not None:
+        return True
+    words = re.compile(r"(?<![\w])" + re.escape(" ".join(text.lower().split())) + r"(?![\w])")
+    return any(words.search(" ".join(e.text.lower().split())) for e in elements)

@@ -9,7 +9,6 @@ always gets a fresh observation.
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -17,13 +16,14 @@ from typing import Any
 from actions.models import Action, Click, Done, Drag, Fail, Key, Move, Scroll, Target, Type, Wait
 from agent.observation import Observation
 from agent.perception.elements import Element
+from agent.perception.find import VISIBLE_MIN_SCORE, text_visible
 from agent.planners.base import HistoryItem, Turn
 from agent.planners.instructions import Instruction, parse_task
 
 Finder = Callable[..., Any]  # (elements, text, min_score=) -> a result with .best, .candidates, .ambiguous
 _GROUNDLESS = ("type", "key", "wait")
 CLICK_MIN_SCORE = 0.75   # a target to act on may differ a little from what OCR read
-VERIFY_MIN_SCORE = 0.9   # a text to check must be there nearly letter for letter
+VERIFY_MIN_SCORE = VISIBLE_MIN_SCORE  # a text to check must be there nearly letter for letter
 
 
 def _default_find(elements: Sequence[Element], text: str, min_score: float = CLICK_MIN_SCORE) -> Any:
@@ -147,12 +147,7 @@ class OfflinePlanner:
         return [Fail(reason=f"{step.source!r}: unsupported step")], False
 
     def _present(self, elements: Sequence[Element], text: str) -> bool:
-        """On screen: an element reads like `text`, or contains it as whole words ("Saved" in
-        "File Saved successfully")."""
-        if self.find(elements, text, min_score=VERIFY_MIN_SCORE).best is not None:
-            return True
-        words = re.compile(r"(?<![\w])" + re.escape(" ".join(text.lower().split())) + r"(?![\w])")
-        return any(words.search(" ".join(e.text.lower().split())) for e in elements)
+        return text_visible(elements, text, finder=self.find)
 
     def _verify(self, step: Instruction, obs: Observation) -> tuple[list[Action], bool]:
         present = self._present(obs.elements, step.target or "")
