@@ -36,7 +36,7 @@ from actions.executor import ActionResult
 from actions.guards import DEFAULT_SENSITIVE_WINDOWS
 from actions.models import Action, Box, Key, Target, Type, Wait, action_point
 from agent.demo_input import Grab, InputSource, close_quietly, sensitive_boxes
-from agent.demo_targets import Labeler, black_out, crop_around
+from agent.demo_targets import Labeler, black_out, crop_around, same_place
 from agent.demonstration import REDACTED, Demonstrated, MergeConfig, Merger
 from agent.recorder import Recorder
 from agent.recording import Durations, Outcome, Session, Step, summarize_perception
@@ -200,6 +200,10 @@ class _Writer:
     # -- after frames
 
     def _after_loop(self) -> None:
+        try:  # the screen as it was when recording began: the first target's calm frame
+            self._last_after = self._image(self._grab())
+        except Exception as e:
+            log.debug("no first frame: %s", e)
         while (item := self._after_q.get()) is not None:
             if not isinstance(item.done.action, Wait):
                 t0 = time.monotonic()
@@ -323,11 +327,16 @@ class _Writer:
         return black_out(image, (*self.options.redact_regions, *grab.hidden))
 
     def _target(self, action: Action, image: Image.Image, point: Any) -> tuple[Action, list[Any]]:
-        crop_hash = self.recorder.add_crop(crop_around(image, point))
-        element = None
-        # The press frame shows the target under the pointer, which many apps highlight (and OCR
-        # then misreads): read the label on the settled screen before the pointer got there first.
+        # The press frame shows the target under the pointer, pressed or highlighted as many apps
+        # do: OCR misreads it, and replay (which looks before it points) never sees it like that.
+        # So the crop and the label come from the settled screen before the pointer got there.
+        pressed = crop_around(image, point)
         calm = self._last_after if self._last_after is not None and self._last_after.size == image.size else None
+        quiet = crop_around(calm, point) if calm is not None else None
+        if quiet is None or not same_place(quiet, pressed):  # the screen changed since: the press frame it is
+            calm, quiet = None, None
+        crop_hash = self.recorder.add_crop(quiet or pressed)
+        element = None
         for frame in (f for f in (calm, image) if f is not None):
             if self.options.labeler is None or element is not None:
                 break

@@ -16,6 +16,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
+import numpy as np
 from PIL import Image, ImageDraw
 
 from actions.errors import UsageError
@@ -65,6 +66,15 @@ def clamp_box(center: Point, size: tuple[int, int], bounds: tuple[int, int]) -> 
 def crop_around(image: Image.Image, point: Point, size: tuple[int, int] = CROP_SIZE) -> Image.Image:
     box = clamp_box(point, size, image.size)
     return image.crop((box.left, box.top, box.right, box.bottom))
+
+
+def same_place(a: Image.Image, b: Image.Image, changed_at_most: float = 0.4) -> bool:
+    """Whether two crops of one spot show the same thing, allowing a pressed or highlighted widget
+    (an inverted xcalc key is ~12% of a 96x96 crop): at most `changed_at_most` of the pixels differ."""
+    if a.size != b.size:
+        return False
+    diff = np.abs(np.asarray(a.convert("L"), dtype=np.int16) - np.asarray(b.convert("L"), dtype=np.int16))
+    return float((diff > 24).mean()) <= changed_at_most
 
 
 def hit_test(elements: Sequence[Element], point: Point, radius: float = 12.0, pad: int = 4) -> Element | None:

@@ -5,9 +5,10 @@
 
 Elements are in screen space; `space` (a `scaling.ImageSpace`), or `scale` (image px per screen
 px) and `origin` (the screen position of the image's top-left pixel, non-zero for a monitor
-crop), place them in image space; or pass `to_image` for another mapping. Each mark is a thin semi-transparent outline plus a small
-opaque number tag placed just outside the box (above-left, else below, else inside the corner),
-so the label it marks stays readable. Tags avoid each other where they can.
+crop), place them in image space; or pass `to_image` for another mapping. Each mark is a thin
+semi-transparent outline plus a small opaque number tag (drawn once per id and colour, then pasted)
+placed just outside the box (above-left, else below, else inside the corner), so the label it
+marks stays readable. Tags avoid each other where they can.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import logging
 from collections.abc import Callable, Sequence
 from functools import lru_cache, partial
 
+import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from actions.models import Box
@@ -61,43 +63,74 @@ def draw_marks(image: Image.Image, elements: Sequence[Element], scale: float = 1
     mapping = to_image or _scaler(scale, origin)
     base = image.convert("RGB")  # a copy (or a conversion), drawn on with blending:
     draw = ImageDraw.Draw(base, "RGBA")  # no overlay to composite (about 3x faster)
-    font = _font(font_size or max(10, round(image.height * 0.016)))
-    taken: list[tuple[float, float, float, float]] = []
-    boxes = [mapping(e.box) for e in elements]
-    for e, (left, top, right, bottom) in zip(elements, boxes):
+    if not elements:
+        return base
+    size = font_size or max(10, round(image.height * 0.016))
+    boxes = np.array([mapping(e.box) for e in elements], dtype=np.float64).reshape(-1, 4)
+    tags = [_tag(str(e.id), PALETTE[e.id % len(PALETTE)], size) for e in elements]
+    spots, clear, own = _spots(boxes, np.array([t.size for t in tags]).reshape(-1, 2), base.size)
+    taken: list[Rect] = []
+    for i, (e, tag) in enumerate(zip(elements, tags)):
+        left, top, right, bottom = boxes[i]
         if right < 0 or bottom < 0 or left >= base.width or top >= base.height:
             continue
         color = PALETTE[e.id % len(PALETTE)]
         draw.rectangle((left, top, right - 1, bottom - 1), outline=(*color, outline_alpha), width=1)
-        tag = _place_tag(draw, font, str(e.id), (left, top, right, bottom), base.size, taken, boxes)
-        taken.append(tag)
-        draw.rectangle(tag, fill=(*color, 230))
-        draw.text((tag[0] + 2, tag[1] + 1), str(e.id), fill=(255, 255, 255, 255), font=font)
+        rect = _choose(spots[i], clear[i], own[i], taken)
+        base.paste(tag, rect[:2])
+        taken.append(rect)
     return base
 
 
-Rect = tuple[float, float, float, float]
+Rect = tuple[int, int, int, int]
 
 
-def _place_tag(draw: ImageDraw.ImageDraw, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, text: str,
-               box: Rect, size: tuple[int, int], taken: list[Rect], labels: Sequence[Rect]) -> Rect:
-    """The first corner spot that covers no label and no other tag; else one that covers no tag
-    and not its own label; else the first spot."""
-    x0, y0, x1, y1 = draw.textbbox((0, 0), text, font=font)
-    w, h = x1 - x0 + 4, y1 + 2
-    left, top, right, bottom = box
-    spots = [(left - w, top - h), (left, top - h), (right, top - h), (left - w, bottom),
-             (right, bottom - h), (left, bottom), (right - w, bottom), (left - w, top), (left, top)]
-    rects = []
-    for x, y in spots:
-        x, y = min(max(x, 0), size[0] - w), min(max(y, 0), size[1] - h)
-        rects.append((x, y, x + w, y + h))
-    free = [r for r in rects if not any(_hits(r, t) for t in taken)]
-    for rect in free:
-        if not any(_hits(rect, b) for b in labels):
-            return rect
-    own = [r for r in free if not _hits(r, box)]
-    return own[0] if own else rects[0]
+@lru_cache(maxsize=512)
+def _tag(text: str, color: tuple[int, int, int], size: int) -> Image.Image:
+    """An opaque tag with `text` in white on `color`, drawn once and pasted wherever it is needed."""
+    font = _font(size)
+    x0, _, x1, y1 = font.getbbox(text)
+    tag = Image.new("RGB", (x1 - x0 + 4, y1 + 2), color)
+    ImageDraw.Draw(tag).text((2 - x0, 1), text, fill=(255, 255, 255), font=font)
+    return tag
+
+
+def _spots(boxes: np.ndarray, tags: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, ...]:
+    """For every box (n, 4) and its tag size (n, 2): the nine candidate tag rectangles in order of
+    preference (above-left, above, above-right, below-left, ..., inside the top-left corner), shape
+    (n, 9, 4), clamped to the image; which cover no box at all; which cover not their own box."""
+    w, h = tags[:, :1], tags[:, 1:]
+    left, top, right, bottom = (boxes[:, i:i + 1] for i in range(4))
+    xs = np.hstack([left - w, left, right, left - w, right, left, right - w, left - w, left])
+    ys = np.hstack([top - h, top - h, top - h, bottom, bottom - h, bottom, bottom, top, top])
+    xs = np.clip(np.round(xs), 0, size[0] - w).astype(int)
+    ys = np.clip(np.round(ys), 0, size[1] - h).astype(int)
+    spots = np.stack([xs, ys, xs + w, ys + h], axis=2)
+    n = len(boxes)
+    flat = spots.reshape(-1, 4)
+    clear = ~_overlaps(flat, boxes).any(axis=1).reshape(n, 9)
+    own = ~_overlaps(flat, np.repeat(boxes, 9, axis=0), pairwise=True).reshape(n, 9)
+    return spots, clear, own
+
+
+def _choose(spots: np.ndarray, clear: np.ndarray, own: np.ndarray, taken: list[Rect]) -> Rect:
+    """The first spot that covers no label and no other tag; else one that covers no tag and not
+    its own label; else the first spot."""
+    rects: list[Rect] = [tuple(r) for r in spots.tolist()]  # type: ignore[misc]
+    free = [not any(_hits(r, t) for t in taken) for r in rects]
+    for wanted in (clear, own):
+        for r, ok, f in zip(rects, wanted, free):
+            if ok and f:
+                return r
+    return rects[0]
+
+
+def _overlaps(a: np.ndarray, b: np.ndarray, pairwise: bool = False) -> np.ndarray:
+    """Whether rectangles (left, top, right, bottom) overlap: a (n, 4) against every b (m, 4) as an
+    (n, m) matrix, or row by row (`pairwise`, equal lengths) as (n,)."""
+    if not pairwise:
+        a, b = a[:, None, :], b[None, :, :]
+    return ((a[..., 0] < b[..., 2]) & (b[..., 0] < a[..., 2]) & (a[..., 1] < b[..., 3]) & (b[..., 1] < a[..., 3]))
 
 
 def _hits(a: Rect, b: Rect) -> bool:

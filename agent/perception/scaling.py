@@ -28,12 +28,14 @@ XGA_TARGETS: tuple[tuple[int, int], ...] = ((1024, 768), (1280, 800), (1366, 768
 
 
 class ImageSpace(BaseModel):
-    """An image of `width` x `height` showing the screen region `region` (screen space)."""
+    """An image of `width` x `height` showing the screen region `region` (screen space), scaled to
+    fill it but for `pad` (black columns on the right, rows at the bottom, that show nothing)."""
 
     model_config = ConfigDict(frozen=True)
     region: Box
     width: int
     height: int
+    pad: tuple[int, int] = (0, 0)
 
     @classmethod
     def identity(cls, width: int, height: int, left: int = 0, top: int = 0) -> ImageSpace:
@@ -43,14 +45,20 @@ class ImageSpace(BaseModel):
     def scaled(cls, region: Box, size: tuple[int, int]) -> ImageSpace:
         return cls(region=region, width=size[0], height=size[1])
 
+    @classmethod
+    def padded(cls, region: Box, size: tuple[int, int]) -> ImageSpace:
+        """`region` at its own scale in a larger `size` image, padded at the right and bottom."""
+        return cls(region=region, width=size[0], height=size[1],
+                   pad=(size[0] - region.width, size[1] - region.height))
+
     @property
     def scale_x(self) -> float:
         """Screen pixels per image pixel, horizontally."""
-        return self.region.width / self.width
+        return self.region.width / (self.width - self.pad[0])
 
     @property
     def scale_y(self) -> float:
-        return self.region.height / self.height
+        return self.region.height / (self.height - self.pad[1])
 
     @property
     def size(self) -> tuple[int, int]:

@@ -62,10 +62,17 @@ def encode(image: Image.Image, space: ImageSpace, fmt: str = "jpeg", quality: in
 
 
 def scaled_observation(observation: Observation, profile: ModelProfile) -> tuple[Image.Image, ImageSpace]:
-    """The screenshot at the profile's size, and its ImageSpace."""
+    """The screenshot at the profile's size, and its ImageSpace.
+
+    A smart-resize size a few pixels larger than the screen (1920x1080 -> 1932x1092) is reached by
+    padding, not scaling: the pixels stay sharp and it costs a copy (2.5 ms) instead of a resample
+    (12 ms); points the model gives in the padding clamp to the screen's edge."""
     region = observation_region(observation)
     size = target_size(profile, region.width, region.height)
-    return resize(observation.screenshot.image, size), ImageSpace.scaled(region, size)
+    image = observation.screenshot.image
+    if profile.resize == "smart" and 0 <= size[0] - region.width < 28 and 0 <= size[1] - region.height < 28:
+        return image.crop((0, 0, *size)), ImageSpace.padded(region, size)  # crop past the edge pads black
+    return resize(image, size), ImageSpace.scaled(region, size)
 
 
 def encode_observation(observation: Observation, profile: ModelProfile,

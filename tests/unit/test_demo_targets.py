@@ -5,13 +5,21 @@ from __future__ import annotations
 from concurrent.futures import Future
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from actions.errors import UsageError
 from actions.models import Box, Point, Type
 from agent.demo_input import Grab
 from agent.demo_session import RecordOptions, StopFlag, _Writer
-from agent.demo_targets import OcrLabeler, black_out, clamp_box, crop_around, hit_test, parse_region
+from agent.demo_targets import (
+    OcrLabeler,
+    black_out,
+    clamp_box,
+    crop_around,
+    hit_test,
+    parse_region,
+    same_place,
+)
 from agent.demonstration import REDACTED, Demonstrated
 from agent.perception.elements import Element
 from agent.perception.ocr import FakeOcrEngine, TextLine
@@ -32,6 +40,16 @@ def test_black_out_copies_and_crop_stays_inside_the_image() -> None:
     assert image.getpixel((10, 10)) == (255, 255, 255)
     assert clamp_box(Point(x=1, y=99), (96, 96), (200, 100)) == Box(left=0, top=4, right=96, bottom=100)
     assert crop_around(image, Point(x=199, y=0)).size == (96, 96)
+
+
+def test_same_place_allows_a_pressed_key_but_not_a_changed_screen() -> None:
+    calm = Image.new("RGB", (96, 96), "white")
+    pressed = calm.copy()
+    ImageDraw.Draw(pressed).rectangle((28, 35, 68, 61), fill="black")  # an inverted 40x26 key
+    other = Image.new("RGB", (96, 96), "navy")                           # a window opened over it
+    assert same_place(calm, pressed)
+    assert not same_place(calm, other)
+    assert not same_place(calm, calm.resize((90, 96)))
 
 
 def test_hit_test_prefers_the_smallest_box_under_the_point_then_the_nearest() -> None:

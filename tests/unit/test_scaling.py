@@ -78,6 +78,22 @@ def test_integer_image_point_round_trip(screen, size, data) -> None:
     assert abs(bx - ix) <= 1 and abs(by - iy) <= 1
 
 
+@given(screens, st.integers(0, 27), st.integers(0, 27), st.sampled_from(["pixels", "grid1000", "fraction"]),
+       st.data())
+def test_padded_image_round_trip_is_exact_and_the_padding_clamps(screen, pad_x, pad_y, convention, data) -> None:
+    """A screen sent at its own scale in a slightly larger (smart-resize) image, padded black."""
+    space = ImageSpace.padded(Box(left=0, top=0, right=screen[0], bottom=screen[1]),
+                              (screen[0] + pad_x, screen[1] + pad_y))
+    sx, sy = data.draw(st.integers(0, screen[0] - 1)), data.draw(st.integers(0, screen[1] - 1))
+    ix, iy = screen_to_image(space, sx, sy, convention)
+    back = image_to_screen(space, ix, iy, convention)
+    assert abs(back.x - sx) <= 1 and abs(back.y - sy) <= 1
+    if convention == "pixels":
+        assert (ix, iy) == (sx, sy)
+    corner = image_to_screen(space, space.width - 1, space.height - 1)
+    assert (corner.x, corner.y) == (screen[0] - 1, screen[1] - 1)
+
+
 def test_points_are_clamped_into_the_region() -> None:
     space = space_for((1920, 1080), (1366, 768), origin=(100, 50))
     p = image_to_screen(space, 1366, 768)

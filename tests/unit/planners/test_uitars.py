@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import io
+
 import pytest
+from PIL import Image
 
 from actions.errors import PlannerOutputError
 from actions.models import Click, Done, Drag, Fail, Key, Scroll, Type, Wait
@@ -57,7 +61,9 @@ def test_out_of_image_point_is_rejected() -> None:
 
 
 def test_planner_smart_resized_pixels(model_server: FakeModelServer) -> None:
-    model_server.script(chat_body("Thought: Click the centre.\nAction: click(start_box='(966,546)')", usage=False))
+    """1920x1080 smart-resizes to 1932x1092: the screen is sent at its own scale, padded black."""
+    model_server.script(chat_body("Thought: Click the centre.\nAction: click(start_box='(960,540)')", usage=False),
+                        chat_body("Thought: The corner.\nAction: click(start_box='(1930,1090)')", usage=False))
     planner = planner_for("ui-tars:ui-tars-1.5-7b", model_server)
     turn = planner.next_turn("centre", observation(), [])
     assert turn.actions == (Click(x=960, y=540),) and turn.reasoning == "Click the centre."
@@ -65,6 +71,19 @@ def test_planner_smart_resized_pixels(model_server: FakeModelServer) -> None:
     first = body["messages"][0]
     assert first["role"] == "user" and "## Action Space" in first["content"][0]["text"]
     assert "tools" not in body
+    url = next(p["image_url"]["url"] for m in body["messages"] if isinstance(m["content"], list)
+               for p in m["content"] if p["type"] == "image_url")
+    sent = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    assert sent.size == (1932, 1092) and max(sent.getpixel((1925, 1085))) < 16  # the padding is black
+    turn = planner.next_turn("corner", observation(), [])
+    assert turn.actions == (Click(x=1919, y=1079),)  # a point in the padding clamps to the screen
+
+
+def test_planner_scales_to_a_smart_size_smaller_than_the_screen(model_server: FakeModelServer) -> None:
+    model_server.script(chat_body("Thought: Centre.\nAction: click(start_box='(686,378)')", usage=False))
+    planner = planner_for("ui-tars:ui-tars-1.5-7b", model_server)
+    turn = planner.next_turn("centre", observation(size=(1366, 768)), [])  # smart size 1372x756: scaled
+    assert turn.actions == (Click(x=683, y=384),)
 
 
 def test_planner_reasks_on_garbage(model_server: FakeModelServer) -> None:
