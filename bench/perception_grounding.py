@@ -1,7 +1,7 @@
 """Grounding benchmark: how many visible labels OCR (and a11y) find, and whether each found box
 lies inside its widget, on xcalc, galculator and the Tk form (1920x1080 Xvfb).
 
-    python bench/perception_grounding.py [--layout default|alt]
+    python bench/perception_grounding.py [--layout default|alt] [--rec-width N]
 
 For each ground-truth (label, widget box):
   found   `find(elements, label, within=widget)` returns an element (text read inside the widget)
@@ -27,26 +27,31 @@ from agent.perception.regions import expand, overlap_small
 
 def score(elements: list[Element], truth: list[tuple[str, Box]], window: Box | None = None) -> dict[str, object]:
     found = inside = top = 0
-    missed = []
+    missed, outside = [], []
     for label, widget in truth:
         m = find(elements, label, within=expand(widget, 2))
         if m.best is not None:
             found += 1
-            inside += overlap_small(m.best.box, widget) >= 0.9 and m.best.box.width <= widget.width + 4
+            ok = overlap_small(m.best.box, widget) >= 0.9 and m.best.box.width <= widget.width + 4
+            inside += ok
+            if not ok:
+                outside.append(f"{label!r} read {m.best.text!r} at {m.best.box.model_dump()} in {widget.model_dump()}")
         else:
             missed.append(label)
         hit = find(elements, label, within=window).best
         top += hit is not None and widget.contains(hit.box.center.x, hit.box.center.y)
     n = len(truth)
     return {"labels": n, "found": found, "found_pct": 100 * found / n, "inside": inside,
-            "top_pct": 100 * top / n, "missed": missed}
+            "top_pct": 100 * top / n, "missed": missed,
+            "outside": outside}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--layout", default="default")
+    parser.add_argument("--rec-width", type=int, default=None, help="the recogniser's minimum input width")
     args = parser.parse_args()
-    engine = RapidOcrEngine()
+    engine = RapidOcrEngine(**({"rec_width": args.rec_width} if args.rec_width else {}))
     engine.load()
     with scene(form_layout=args.layout) as s:
         t = time.perf_counter()
@@ -67,6 +72,8 @@ def main() -> None:
             print(f"| {app} | {o['labels']} | {o['found']} ({o['found_pct']:.0f}%) | {o['inside']}/{o['found']} | "
                   f"{o['top_pct']:.0f}% | {m['found_pct']:.0f}% | {m['top_pct']:.0f}% | "
                   f"{' '.join(map(str, o['missed'])) or '-'} |")
+            for line in o["outside"]:  # type: ignore[attr-defined]
+                print(f"  {app}: box not inside its widget: {line}")
 
 
 if __name__ == "__main__":

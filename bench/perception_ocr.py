@@ -2,7 +2,7 @@
 engine load, full frame cold (no cache), and steps where a small part of the screen changed
 (a click on a calculator key or a line typed into xterm), read through the region cache.
 
-    python bench/perception_ocr.py [--rec-width 160] [--runs 3] [--steps 10]
+    python bench/perception_ocr.py [--rec-width 96] [--runs 3] [--steps 10]
 
 Wall times are medians; CPU time (all threads) is printed too, since other processes on a shared
 machine inflate wall time.
@@ -33,7 +33,7 @@ def timed(fn):  # type: ignore[no-untyped-def]
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rec-width", type=int, default=160)
+    parser.add_argument("--rec-width", type=int, default=96)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--steps", type=int, default=10)
     args = parser.parse_args()

@@ -20,7 +20,8 @@ import shutil
 import subprocess
 import threading
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -32,7 +33,7 @@ from actions.models import Box
 from agent.perception.find import Candidate, Match, find  # re-exported: `from ...ocr import find`
 
 __all__ = ["Candidate", "FakeOcrEngine", "Match", "OcrEngine", "OcrUnavailable", "RapidOcrEngine",
-           "TesseractEngine", "TextLine", "find", "is_icon_noise", "normalise_text"]
+           "StagedOcrEngine", "TesseractEngine", "TextLine", "find", "is_icon_noise", "normalise_text"]
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 # CJK look-alike of an ASCII symbol.
 # ... and it reads window-decoration icons (close, maximise) as box-shaped CJK characters.
 _ICON_NOISE = frozenset("口回网里田目囗日□■▢▣◻◼ ")
-_LOOKALIKES = str.maketrans({"十": "+", "一": "-", "二": "=", "‡": ":", "ー": "-", "—": "-", "–": "-"})
+_LOOKALIKES = str.maketrans({"米": "*", "十": "+", "一": "-", "二": "=", "‡": ":", "ー": "-", "—": "-", "–": "-"})
 
 
 class OcrUnavailable(UsageError):
@@ -65,6 +66,19 @@ class OcrEngine(Protocol):
     def read(self, image: Image.Image) -> list[TextLine]: ...
 
 
+@runtime_checkable
+class StagedOcrEngine(OcrEngine, Protocol):
+    """An engine whose two stages can be called apart, so a reader can detect in several crops
+    and then recognise all their lines together, spread evenly over `workers`."""
+
+    workers: int
+
+    def detect(self, image: Image.Image) -> list[tuple[Box, np.ndarray]]: ...
+    def recognise_all(self, crops: Sequence[np.ndarray]) -> list[tuple[str, float]]: ...
+    def lines(self, found: Sequence[tuple[Box, np.ndarray]],
+              texts: Sequence[tuple[str, float]]) -> list[TextLine]: ...
+
+
 def is_icon_noise(text: str) -> bool:
     """True for text made only of the box-shaped glyphs OCR reads window icons as."""
     return set(text) <= _ICON_NOISE
@@ -84,17 +98,20 @@ def _quad_box(quad: Any, dx: int = 0, dy: int = 0) -> Box:
 class RapidOcrEngine:
     """rapidocr with the models shipped in its wheel (offline), angle classifier off.
 
-    `rec_width` is the recogniser's minimum input width: rapidocr pads every line to 320 px;
-    UI labels are short, and 160 costs less with the same grounding on our apps (BENCHMARKS.md).
+    `rec_width` is the recogniser's minimum input width: rapidocr pads every line to 320 px, and
+    the recogniser's cost follows the padded width. UI labels are short: 96 reads our fixture apps
+    as well as 160 (one symbol fewer on galculator, which accessibility names) for 25% less time;
+    64 starts losing "-" and "*" (bench/perception_grounding.py --rec-width, BENCHMARKS.md).
     `workers` engines (one onnxruntime thread each by default) let `OcrReader` read regions in
     parallel, which uses the cores better than one engine with several threads on small inputs.
     """
 
     name = "rapidocr"
 
-    def __init__(self, text_score: float = 0.4, rec_width: int = 160, rec_batch: int = 12,
+    def __init__(self, text_score: float = 0.4, rec_width: int = 96, rec_batch: int = 12,
                  box_thresh: float = 0.3, workers: int = 0, threads: int = 0) -> None:
         self.workers = workers or max(1, min(4, os.cpu_count() or 1))
+        self.text_score = text_score
         threads = threads or max(1, (os.cpu_count() or 1) // self.workers)
         self.params: dict[str, Any] = {
             "Global.log_level": "error", "Global.use_cls": False, "Global.text_score": text_score,
@@ -136,37 +153,54 @@ class RapidOcrEngine:
                 raise OcrUnavailable(self._error) from e
 
     def read(self, image: Image.Image) -> list[TextLine]:
+        """Detect, then recognise every detected line (`detect` + `recognise_all`)."""
+        found = self.detect(image)
+        return self.lines(found, self.recognise_all([crop for _, crop in found]))
+
+    def detect(self, image: Image.Image) -> list[tuple[Box, np.ndarray]]:
+        """Text boxes (image pixels) and their crops (RGB arrays), no recognition."""
         self.load()
         if image.width < 4 or image.height < 4:
             return []
-        assert self._pool is not None
-        engine = self._pool.get()
-        try:
-            # rapidocr keeps these flags between calls (recognise() turns detection off)
-            result = engine(_pad32(np.asarray(image.convert("RGB"))), use_det=True, use_cls=False, use_rec=True)
-        finally:
-            self._pool.put(engine)
-        if result.boxes is None or result.txts is None:
+        from rapidocr.utils.process_img import get_rotate_crop_image
+
+        array = _pad32(np.asarray(image.convert("RGB")))
+        with self._engine() as engine:
+            # rapidocr keeps these flags between calls, so every call sets them all
+            result = engine(array, use_det=True, use_cls=False, use_rec=False)
+        quads = getattr(result, "boxes", None)
+        if quads is None or len(quads) == 0:
             return []
-        lines = []
-        for quad, text, score in zip(result.boxes, result.txts, result.scores):
-            clean = normalise_text(str(text))
-            if clean and not is_icon_noise(clean):
-                lines.append(TextLine(text=clean, box=_quad_box(quad), confidence=float(score)))
-        return lines
+        return [(_quad_box(q), get_rotate_crop_image(array, np.asarray(q, dtype=np.float32))) for q in quads]
+
+    def recognise_all(self, crops: Sequence[np.ndarray]) -> list[tuple[str, float]]:
+        """(text, score) for each image of one line of text, in one batched run of the recogniser."""
+        if not crops:
+            return []
+        self.load()
+        from rapidocr.ch_ppocr_rec.typings import TextRecInput
+
+        with self._engine() as engine:
+            result = engine.text_rec(TextRecInput(img=list(crops), return_word_box=False))
+        return [(normalise_text(str(t)), float(s)) for t, s in zip(result.txts, result.scores)]
 
     def recognise(self, image: Image.Image) -> tuple[str, float]:
         """Recognition only (no detection) of an image holding one short line of text."""
-        self.load()
+        return self.recognise_all([np.asarray(image.convert("RGB"))])[0]
+
+    def lines(self, found: Sequence[tuple[Box, np.ndarray]], texts: Sequence[tuple[str, float]]) -> list[TextLine]:
+        """Detections and their readings -> TextLines, without empty, unsure or icon-noise text."""
+        return [TextLine(text=text, box=box, confidence=score) for (box, _), (text, score) in zip(found, texts)
+                if text and score >= self.text_score and not is_icon_noise(text)]
+
+    @contextmanager
+    def _engine(self) -> Iterator[Any]:
         assert self._pool is not None
         engine = self._pool.get()
         try:
-            result = engine(np.asarray(image.convert("RGB")), use_det=False, use_cls=False, use_rec=True)
+            yield engine
         finally:
             self._pool.put(engine)
-        if not result.txts:
-            return "", 0.0
-        return normalise_text(str(result.txts[0])), float(result.scores[0])
 
 
 def _pad32(array: np.ndarray) -> np.ndarray:

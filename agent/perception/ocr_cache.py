@@ -8,9 +8,11 @@ The first read (or one after a size change, or when more than `full_fraction` of
 changed) OCRs the frame's content regions; flat background is skipped. Later reads compare tiles
 with the previous frame, grow each changed region to whole cached lines it cuts (plus a margin),
 drop the cached lines there and OCR just those crops. Tall regions are cut into bands at rows
-without ink, and bands are read in parallel when the engine has several workers. A crop whose
-pixels were read before (a title bar going active/inactive, a key's hover highlight) is not read
-again: the last `remember` crops' results are kept by pixel hash. Boxes come out in screen space, shrunk to
+without ink. With a staged engine (rapidocr) text is detected in every band on the engine's
+workers, then all the lines are recognised together, dealt evenly to the workers, then the
+unsure short labels get a second look, in one batch too. A crop whose pixels were read before
+(a title bar going active/inactive, a key's hover highlight) is not read again: the last
+`remember` crops' final lines are kept by pixel hash. Boxes come out in screen space, shrunk to
 the ink of the text (detectors pad their boxes, which then spill over small widgets).
 A failing engine yields an empty result with `error` set, never an exception.
 """
@@ -21,7 +23,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -32,7 +34,7 @@ from actions.desktop import Screenshot
 from actions.models import Box
 from agent.perception import regions as rg
 from agent.perception.elements import Element
-from agent.perception.ocr import OcrEngine, OcrUnavailable, TextLine, is_icon_noise
+from agent.perception.ocr import OcrEngine, OcrUnavailable, StagedOcrEngine, TextLine, is_icon_noise
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,35 @@ def lines_to_elements(lines: Sequence[TextLine], start_id: int = 0) -> list[Elem
     ordered = sorted(lines, key=lambda ln: (ln.box.top // 8, ln.box.left))
     return [Element(id=start_id + i, text=ln.text, role="text", box=ln.box, source="ocr",
                     confidence=max(0.0, min(1.0, ln.confidence))) for i, ln in enumerate(ordered)]
+
+
+@dataclass
+class _Job:
+    """One crop to read: its box (image pixels), pixels, grey ink, pixel hash and, once read,
+    its lines (crop pixels)."""
+
+    band: Box
+    crop: Image.Image
+    ink: np.ndarray
+    key: bytes
+    lines: list[TextLine] | None = None
+
+
+def _background(crop: Image.Image) -> tuple[int, ...]:
+    """The crop's commonest-looking colour (per-channel median of a sparse sample)."""
+    pixels = np.asarray(crop.convert("RGB"))[::3, ::3].reshape(-1, 3)
+    return tuple(int(v) for v in np.median(pixels, axis=0))
+
+
+def _canvas(crop: Image.Image, box: Box, background: tuple[int, ...]) -> Image.Image:
+    """The glyphs in `box` on a 4 px margin of `background`, enlarged to ~36 px high."""
+    glyph = crop.crop((box.left, box.top, box.right, box.bottom))
+    canvas = Image.new("RGB", (box.width + 8, box.height + 8), background)
+    canvas.paste(glyph.convert("RGB"), (4, 4))
+    factor = max(1, min(4, round(36 / canvas.height)))  # small glyphs read better enlarged
+    if factor > 1:
+        canvas = canvas.resize((canvas.width * factor, canvas.height * factor), Image.Resampling.LANCZOS)
+    return canvas
 
 
 @dataclass
@@ -146,56 +177,100 @@ class OcrReader:
             regions = grown
 
     def _read_all(self, image: Image.Image, origin: tuple[int, int], regions: Sequence[Box]) -> list[TextLine]:
-        """Read every region; split tall ones into bands and read them on the engine's workers."""
+        """Read every region (tall ones split into bands at rows without ink); crops read before
+        are answered from memory. Returns lines in screen space."""
         gray = np.asarray(image.convert("L"))
-        bands = sorted((band for r in regions for band in rg.split_tall(gray, r)), key=rg.area, reverse=True)
-        workers = min(int(getattr(self.engine, "workers", 1)), len(bands))
-        if workers <= 1:
-            return [line for band in bands for line in self._read_region(image, origin, band)]
-        with ThreadPoolExecutor(workers, thread_name_prefix="ocr") as pool:
-            results = list(pool.map(lambda band: self._read_region(image, origin, band), bands))
-        return [line for lines in results for line in lines]
+        jobs = []
+        for band in (b for r in regions for b in rg.split_tall(gray, r)):
+            ink = gray[band.top:band.bottom, band.left:band.right]
+            if ink.size == 0 or ink.min() == ink.max():  # flat: nothing to read
+                continue
+            crop = image.crop((band.left, band.top, band.right, band.bottom))
+            crop.info["origin"] = (band.left + origin[0], band.top + origin[1])
+            key = hashlib.blake2b(crop.tobytes(), digest_size=16, person=b"%dx%d" % crop.size).digest()
+            jobs.append(_Job(band, crop, ink, key, self._seen.get(key)))
+        todo = sorted((j for j in jobs if j.lines is None), key=lambda j: rg.area(j.band), reverse=True)
+        if todo:
+            reads = self._read_staged(todo) if isinstance(self.engine, StagedOcrEngine) else self._read_each(todo)
+            for job, lines in zip(todo, reads):
+                job.lines = lines
+                self._remember(job.key, lines)
+        dx, dy = origin
+        return [TextLine(text=ln.text, confidence=ln.confidence,
+                         box=Box(left=ln.box.left + j.band.left + dx, top=ln.box.top + j.band.top + dy,
+                                 right=ln.box.right + j.band.left + dx, bottom=ln.box.bottom + j.band.top + dy))
+                for j in jobs for ln in j.lines or ()]
 
-    def _read_region(self, image: Image.Image, origin: tuple[int, int], region: Box) -> list[TextLine]:
-        crop = image.crop((region.left, region.top, region.right, region.bottom))
-        low, high = crop.convert("L").getextrema()
-        if low == high:  # flat: nothing to read
-            return []
-        crop.info["origin"] = (region.left + origin[0], region.top + origin[1])
-        dx, dy = crop.info["origin"]
-        key = hashlib.blake2b(crop.tobytes(), digest_size=16, person=b"%dx%d" % crop.size).digest()
-        lines = self._seen.get(key)
-        if lines is None:
-            lines = self.engine.read(crop)
-            self._remember(key, lines)
-        gray = np.asarray(crop.convert("L")) if self.tighten and lines else None
-        out = []
-        for ln in lines:
-            b = rg.tighten(gray, ln.box) if gray is not None else ln.box
-            if ln.confidence < SECOND_LOOK_BELOW and len(ln.text) <= 3:
-                ln = self._second_look(crop, b, ln)
-            out.append(TextLine(text=ln.text, confidence=ln.confidence,
-                                box=Box(left=b.left + dx, top=b.top + dy, right=b.right + dx, bottom=b.bottom + dy)))
+    def _read_each(self, jobs: Sequence[_Job]) -> list[list[TextLine]]:
+        """Any engine: read each crop whole (in parallel on the engine's workers), then finish."""
+        workers = min(int(getattr(self.engine, "workers", 1)), len(jobs))
+        if workers <= 1:
+            raw = [self.engine.read(j.crop) for j in jobs]
+        else:
+            with ThreadPoolExecutor(workers, thread_name_prefix="ocr") as pool:
+                raw = list(pool.map(lambda j: self.engine.read(j.crop), jobs))
+        lines = [self._tightened(j, r) for j, r in zip(jobs, raw)]
+        recognise = getattr(self.engine, "recognise", None)
+        if recognise is None:
+            return lines
+        return self._second_looks(jobs, lines, lambda canvases: [recognise(c) for c in canvases])
+
+    def _read_staged(self, jobs: Sequence[_Job]) -> list[list[TextLine]]:
+        """Detect in every crop, then recognise all their lines at once, split evenly over the
+        workers (one large crop no longer keeps one core busy while the other waits), then the
+        second looks, also batched."""
+        engine = self.engine
+        assert isinstance(engine, StagedOcrEngine)
+        with ThreadPoolExecutor(max(1, engine.workers), thread_name_prefix="ocr") as pool:
+            found = list(pool.map(lambda j: engine.detect(j.crop), jobs))
+            crops = [crop for dets in found for _, crop in dets]
+            texts = iter(self._spread(pool, engine, [np.asarray(c) for c in crops]))
+            lines = [self._tightened(j, engine.lines(dets, [next(texts) for _ in dets]))
+                     for j, dets in zip(jobs, found)]
+            return self._second_looks(jobs, lines, lambda canvases: self._spread(
+                pool, engine, [np.asarray(c) for c in canvases]))
+
+    @staticmethod
+    def _spread(pool: ThreadPoolExecutor, engine: StagedOcrEngine,
+                crops: Sequence[np.ndarray]) -> list[tuple[str, float]]:
+        """`engine.recognise_all` over `crops`, dealt to the workers in order of aspect ratio so
+        each gets an even share of the work (the recogniser's cost follows the padded width)."""
+        workers = min(max(1, engine.workers), len(crops))
+        if workers <= 1:
+            return engine.recognise_all(crops)
+        order = sorted(range(len(crops)), key=lambda i: crops[i].shape[1] / max(1, crops[i].shape[0]))
+        shares = [order[w::workers] for w in range(workers)]
+        results = pool.map(lambda share: engine.recognise_all([crops[i] for i in share]), shares)
+        out: list[tuple[str, float]] = [("", 0.0)] * len(crops)
+        for share, texts in zip(shares, results):
+            for i, t in zip(share, texts):
+                out[i] = t
         return out
 
-    def _second_look(self, crop: Image.Image, box: Box, line: TextLine) -> TextLine:
-        """Re-read a short, unsure label alone, enlarged, on a plain margin of its background: the
-        recogniser reads lone small symbols ("+", "=", "*") far better that way."""
-        recognise = getattr(self.engine, "recognise", None)
-        if recognise is None or box.width < 2 or box.height < 2:
-            return line
-        glyph = crop.crop((box.left, box.top, box.right, box.bottom))
-        background = tuple(int(v) for v in np.median(np.asarray(crop.convert("RGB")).reshape(-1, 3), axis=0))
-        canvas = Image.new("RGB", (box.width + 8, box.height + 8), background)
-        canvas.paste(glyph.convert("RGB"), (4, 4))
-        factor = max(1, min(4, round(36 / canvas.height)))  # small glyphs read better enlarged
-        if factor > 1:
-            canvas = canvas.resize((canvas.width * factor, canvas.height * factor), Image.Resampling.LANCZOS)
-        text, score = recognise(canvas)
-        if text and score > line.confidence and not is_icon_noise(text):
-            log.debug("second look: %r (%.2f) -> %r (%.2f)", line.text, line.confidence, text, score)
-            return TextLine(text=text, box=line.box, confidence=score)
-        return line
+    def _tightened(self, job: _Job, lines: list[TextLine]) -> list[TextLine]:
+        if not self.tighten:
+            return lines
+        return [TextLine(text=ln.text, confidence=ln.confidence, box=rg.tighten(job.ink, ln.box)) for ln in lines]
+
+    def _second_looks(self, jobs: Sequence[_Job], lines: list[list[TextLine]],
+                      recognise: Callable[[list[Image.Image]], list[tuple[str, float]]]) -> list[list[TextLine]]:
+        """Re-read short, unsure labels alone, enlarged, on a plain margin of their background:
+        the recogniser reads lone small symbols ("+", "=", "*") far better that way. All of them
+        in one batch."""
+        unsure = [(ji, li) for ji, job_lines in enumerate(lines) for li, ln in enumerate(job_lines)
+                  if ln.confidence < SECOND_LOOK_BELOW and len(ln.text) <= 3
+                  and ln.box.width >= 2 and ln.box.height >= 2]
+        if not unsure:
+            return lines
+        backgrounds = {ji: _background(jobs[ji].crop) for ji, _ in unsure}
+        canvases = [_canvas(jobs[ji].crop, lines[ji][li].box, backgrounds[ji]) for ji, li in unsure]
+        out = [list(job_lines) for job_lines in lines]
+        for (ji, li), (text, score) in zip(unsure, recognise(canvases)):
+            line = out[ji][li]
+            if text and score > line.confidence and not is_icon_noise(text):
+                log.debug("second look: %r (%.2f) -> %r (%.2f)", line.text, line.confidence, text, score)
+                out[ji][li] = TextLine(text=text, box=line.box, confidence=score)
+        return out
 
     @staticmethod
     def _local(box: Box, origin: tuple[int, int]) -> Box:

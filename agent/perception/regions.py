@@ -167,22 +167,17 @@ def tighten(gray: np.ndarray, box: Box, threshold: int = 48) -> Box:
     """Shrink a text box (OCR detectors pad theirs) to the ink inside it.
 
     `gray` is the whole image as a 2-D uint8 array. The background is the box's median (text is
-    the minority of its pixels); rows/columns at the edges that are lines (ink across >= 85% of the box, a
-    widget border the padded box reached) are trimmed first. Returns `box` when no ink is found.
+    the minority of its pixels). Widget borders the padded box reached are cut off first: from
+    each edge, lines (ink across >= 85% of the box) and the blank gaps before them, so a label
+    clipped by its own border (xcalc's "CE/C") or a box over a neighbour's border ends at the
+    text. Returns `box` when no ink is found.
     """
     crop = gray[max(box.top, 0):box.bottom, max(box.left, 0):box.right]
     if crop.size == 0 or min(crop.shape) < 3:
         return box
     ink = np.abs(crop.astype(np.int16) - int(np.median(crop))) > threshold
-    top, bottom, left, right = 0, ink.shape[0], 0, ink.shape[1]
-    while bottom - top > 2 and ink[top, left:right].mean() >= 0.85:
-        top += 1
-    while bottom - top > 2 and ink[bottom - 1, left:right].mean() >= 0.85:
-        bottom -= 1
-    while right - left > 2 and ink[top:bottom, left].mean() >= 0.85:
-        left += 1
-    while right - left > 2 and ink[top:bottom, right - 1].mean() >= 0.85:
-        right -= 1
+    top, bottom = _borders(ink.mean(axis=1))
+    left, right = _borders(ink[top:bottom].mean(axis=0))
     rows = np.flatnonzero(ink[top:bottom, left:right].any(axis=1))
     cols = np.flatnonzero(ink[top:bottom, left:right].any(axis=0))
     if not len(rows) or not len(cols):
@@ -190,6 +185,21 @@ def tighten(gray: np.ndarray, box: Box, threshold: int = 48) -> Box:
     x0, y0 = max(box.left, 0) + left, max(box.top, 0) + top
     return Box(left=x0 + int(cols[0]), top=y0 + int(rows[0]),
                right=x0 + int(cols[-1]) + 1, bottom=y0 + int(rows[-1]) + 1)
+
+
+def _borders(fractions: np.ndarray, line: float = 0.85) -> tuple[int, int]:
+    """(start, end) of `fractions` (ink per row or column) without the border lines at either
+    edge and the blank rows/columns before them; at least 2 are kept."""
+    def cut(values: np.ndarray) -> int:
+        n = 0
+        for i, f in enumerate(values):
+            if f >= line:
+                n = i + 1
+            elif f > 0:
+                break
+        return n
+    start, end = cut(fractions), len(fractions) - cut(fractions[::-1])
+    return (start, end) if end - start >= 2 else (0, len(fractions))
 
 
 def split_tall(gray: np.ndarray, box: Box, max_height: int = 160, threshold: int = 48) -> list[Box]:

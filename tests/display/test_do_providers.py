@@ -107,8 +107,10 @@ def chat_done(req: RecordedRequest) -> dict:
 
 
 def uitars_click(req: RecordedRequest) -> dict:
-    w, h = image_size(req.json)
-    return chat_body(f"Thought: click the pad.\nAction: click(start_box='({w // 4},{h // 4})')", model="ui-tars-1.5-7b")
+    # 1280x800 smart-resizes to 1288x812: the screen is sent at its own scale, padded at the edges
+    assert image_size(req.json) == (1288, 812)
+    x, y = QUARTER
+    return chat_body(f"Thought: click the pad.\nAction: click(start_box='({x},{y})')", model="ui-tars-1.5-7b")
 
 
 def uitars_done(req: RecordedRequest) -> dict:

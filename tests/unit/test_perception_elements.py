@@ -15,9 +15,14 @@ from agent.perception.a11y import A11yReader, decode_states, merge_elements
 from agent.perception.elements import Element
 from agent.perception.marks import draw_marks, legend
 from agent.perception.ocr import (
-    FakeOcrEngine, OcrUnavailable, RapidOcrEngine, TextLine, find, normalise_text,
+    FakeOcrEngine,
+    OcrUnavailable,
+    RapidOcrEngine,
+    TextLine,
+    find,
+    group_words,
+    normalise_text,
 )
-from agent.perception.ocr import group_words
 from agent.perception.ocr_cache import OcrReader
 from agent.perception.perceiver import Perceiver
 from agent.perception.zoom import zoom
@@ -118,8 +123,9 @@ def test_reader_maps_boxes_to_screen_space_for_a_monitor_crop() -> None:
 
 
 def test_tighten_trims_detector_padding_and_widget_borders() -> None:
-    from agent.perception.regions import tighten
     import numpy as np
+
+    from agent.perception.regions import tighten
 
     image = Image.new("L", (100, 40), 255)
     draw = ImageDraw.Draw(image)
@@ -129,6 +135,23 @@ def test_tighten_trims_detector_padding_and_widget_borders() -> None:
     assert tighten(gray, box(30, 10, 70, 30)) == box(40, 15, 61, 26)
     assert tighten(gray, box(10, 5, 91, 36)) == box(40, 15, 61, 26)  # padded onto the border
     assert tighten(gray, box(0, 0, 5, 5)) == box(0, 0, 5, 5)  # no ink: unchanged
+
+
+def test_tighten_cuts_a_neighbours_border_and_the_border_that_clips_the_label() -> None:
+    """xcalc's "trunc": the detector's box starts on the key to the left (its border, a gap, this
+    key's border) and ends on this key's right border, which the clipped last letter touches."""
+    import numpy as np
+
+    from agent.perception.regions import tighten
+
+    image = Image.new("L", (120, 40), 255)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 5, 30, 35), outline=0)     # the neighbour key
+    draw.rectangle((34, 5, 74, 35), outline=0)    # this key
+    draw.rectangle((40, 15, 73, 25), fill=0)      # its label, clipped at the right border
+    gray = np.asarray(image)
+    tight = tighten(gray, box(28, 8, 76, 32))
+    assert tight == box(40, 15, 74, 26) and 34 <= tight.left and tight.right <= 75
 
 
 def test_reader_with_a_failing_engine_returns_an_empty_result_with_the_reason() -> None:
