@@ -112,6 +112,7 @@ class RapidOcrEngine:
                  box_thresh: float = 0.3, workers: int = 0, threads: int = 0) -> None:
         self.workers = workers or max(1, min(4, os.cpu_count() or 1))
         self.text_score = text_score
+        self.rec_width = rec_width
         threads = threads or max(1, (os.cpu_count() or 1) // self.workers)
         self.params: dict[str, Any] = {
             "Global.log_level": "error", "Global.use_cls": False, "Global.text_score": text_score,

@@ -92,6 +92,43 @@ def _canvas(crop: Image.Image, box: Box, background: tuple[int, ...]) -> Image.I
     return canvas
 
 
+def _ink_key(pixels: np.ndarray, box: Box | None, kind: bytes) -> bytes:
+    """A hash of the pixels in `box` (all of them when None): the same ink reads the same."""
+    if box is not None:
+        pixels = pixels[max(box.top, 0):box.bottom, max(box.left, 0):box.right]
+    shape = b"x".join(b"%d" % n for n in pixels.shape)
+    return hashlib.blake2b(np.ascontiguousarray(pixels).tobytes(), digest_size=16,
+                           person=(kind + shape)[:16]).digest()
+
+
+def plan_batches(ratios: Sequence[float], waste: float = 1.7, most: int = 8) -> list[list[int]]:
+    """Group line images (by width/height `ratios`, already at least the recogniser's minimum)
+    into batches of at most `most`: the recogniser pads a batch to its widest image, so images of
+    similar width go together, and a new batch starts once padding would waste more than a run
+    costs (`waste`, in image heights: ~80 px at 48 px high). Small batches share out evenly (each
+    image costs ~10 ms plus ~0.2 ms per padded column here, batched or not). Indices returned."""
+    order = sorted(range(len(ratios)), key=lambda i: ratios[i])
+    batches: list[list[int]] = []
+    for i in order:
+        last = batches[-1] if batches else None
+        if last is not None and len(last) < most and len(last) * (ratios[i] - ratios[last[-1]]) <= waste:
+            last.append(i)
+        else:
+            batches.append([i])
+    return batches
+
+
+def share_out(batches: list[list[int]], ratios: Sequence[float], workers: int) -> list[list[list[int]]]:
+    """Batches to workers, largest first to the least loaded (cost: count x widest + a run)."""
+    shares: list[list[list[int]]] = [[] for _ in range(min(workers, len(batches)))]
+    load = [0.0] * len(shares)
+    for batch in sorted(batches, key=lambda b: len(b) * ratios[b[-1]], reverse=True):
+        w = load.index(min(load))
+        shares[w].append(batch)
+        load[w] += len(batch) * ratios[batch[-1]] + 1.7
+    return shares
+
+
 @dataclass
 class _State:
     image: Image.Image
@@ -107,6 +144,7 @@ class OcrReader:
         self.engine = engine
         self.remember = remember
         self._seen: dict[bytes, list[TextLine]] = {}  # crop pixels -> lines: states recur
+        self._lines_seen: dict[bytes, tuple[str, float]] = {}  # one line's ink -> (text, score)
         self._seen_lock = threading.Lock()
         self.tighten = tighten
         self.tile, self.margin, self.merge_gap, self.full_fraction = tile, margin, merge_gap, full_fraction
@@ -216,36 +254,49 @@ class OcrReader:
         return self._second_looks(jobs, lines, lambda canvases: [recognise(c) for c in canvases])
 
     def _read_staged(self, jobs: Sequence[_Job]) -> list[list[TextLine]]:
-        """Detect in every crop, then recognise all their lines at once, split evenly over the
+        """Detect in every crop, then recognise all their lines at once, spread evenly over the
         workers (one large crop no longer keeps one core busy while the other waits), then the
-        second looks, also batched."""
+        second looks, also batched. A line whose ink was read before is not read again."""
         engine = self.engine
         assert isinstance(engine, StagedOcrEngine)
         with ThreadPoolExecutor(max(1, engine.workers), thread_name_prefix="ocr") as pool:
             found = list(pool.map(lambda j: engine.detect(j.crop), jobs))
-            crops = [crop for dets in found for _, crop in dets]
-            texts = iter(self._spread(pool, engine, [np.asarray(c) for c in crops]))
+            keys = [_ink_key(j.ink, rg.tighten(j.ink, box) if self.tighten else box, b"line")
+                    for j, dets in zip(jobs, found) for box, _ in dets]
+            texts = iter(self._spread(pool, engine, [crop for dets in found for _, crop in dets], keys))
             lines = [self._tightened(j, engine.lines(dets, [next(texts) for _ in dets]))
                      for j, dets in zip(jobs, found)]
-            return self._second_looks(jobs, lines, lambda canvases: self._spread(
-                pool, engine, [np.asarray(c) for c in canvases]))
 
-    @staticmethod
-    def _spread(pool: ThreadPoolExecutor, engine: StagedOcrEngine,
-                crops: Sequence[np.ndarray]) -> list[tuple[str, float]]:
-        """`engine.recognise_all` over `crops`, dealt to the workers in order of aspect ratio so
-        each gets an even share of the work (the recogniser's cost follows the padded width)."""
-        workers = min(max(1, engine.workers), len(crops))
-        if workers <= 1:
-            return engine.recognise_all(crops)
-        order = sorted(range(len(crops)), key=lambda i: crops[i].shape[1] / max(1, crops[i].shape[0]))
-        shares = [order[w::workers] for w in range(workers)]
-        results = pool.map(lambda share: engine.recognise_all([crops[i] for i in share]), shares)
-        out: list[tuple[str, float]] = [("", 0.0)] * len(crops)
-        for share, texts in zip(shares, results):
-            for i, t in zip(share, texts):
+            def again(canvases: list[Image.Image]) -> list[tuple[str, float]]:
+                arrays = [np.asarray(c) for c in canvases]
+                return self._spread(pool, engine, arrays, [_ink_key(a, None, b"look") for a in arrays])
+            return self._second_looks(jobs, lines, again)
+
+    def _spread(self, pool: ThreadPoolExecutor, engine: StagedOcrEngine, crops: Sequence[np.ndarray],
+                keys: Sequence[bytes]) -> list[tuple[str, float]]:
+        """`engine.recognise_all` over the crops whose key was not read before (lines that
+        scrolled, or sit next to a change, are the same ink again), in batches of similar width
+        (`plan_batches`) shared out to the workers."""
+        out: list[tuple[str, float] | None] = [self._lines_seen.get(k) for k in keys]
+        todo = [i for i, t in enumerate(out) if t is None]
+        min_ratio = getattr(engine, "rec_width", 96) / 48
+        ratios = [max(min_ratio, crops[i].shape[1] / max(1, crops[i].shape[0])) for i in todo]
+        shares = share_out(plan_batches(ratios), ratios, max(1, engine.workers))
+
+        def run(share: list[list[int]]) -> list[tuple[int, tuple[str, float]]]:
+            done: list[tuple[int, tuple[str, float]]] = []
+            for batch in share:
+                items = [todo[i] for i in batch]
+                done += zip(items, engine.recognise_all([crops[i] for i in items]))
+            return done
+        for results in pool.map(run, shares):
+            for i, t in results:
                 out[i] = t
-        return out
+                with self._seen_lock:
+                    self._lines_seen[keys[i]] = t
+                    while len(self._lines_seen) > 8 * self.remember:
+                        self._lines_seen.pop(next(iter(self._lines_seen)))
+        return [t or ("", 0.0) for t in out]
 
     def _tightened(self, job: _Job, lines: list[TextLine]) -> list[TextLine]:
         if not self.tighten:

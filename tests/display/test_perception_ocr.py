@@ -145,3 +145,35 @@ def test_galculator_accessibility_gives_exact_button_boxes(busdisplay: VirtualDi
 def _crop(desktop: PyAutoGUIDesktop, box: Box) -> Screenshot:
     image = desktop.capture().image.crop((box.left, box.top, box.right, box.bottom))
     return Screenshot(image=image, left=box.left, top=box.top)
+
+
+class CountingEngine(RapidOcrEngine):
+    """The real engine, counting the line images it is asked to recognise."""
+
+    recognised = 0
+
+    def recognise_all(self, crops):  # type: ignore[no-untyped-def]
+        self.recognised += len(crops)
+        return super().recognise_all(crops)
+
+
+def test_lines_that_scrolled_in_xterm_are_not_recognised_again(vdisplay: VirtualDisplay,
+                                                                desktop: PyAutoGUIDesktop) -> None:
+    engine = CountingEngine()
+    vdisplay.launch(["xterm", "-fa", "DejaVu Sans Mono", "-fs", "12", "-geometry", "60x8+50+50"])
+    win = vdisplay.wait_for_window(name="xterm")
+    executor = Executor(desktop)
+    assert executor.execute(Click(x=win.left + win.width // 2, y=win.top + win.height // 2)).ok
+    assert executor.execute(Type(text="for i in 1 2 3 4 5 6; do echo row $i of the test; done\n")).ok
+    reader = OcrReader(engine)
+    wait_until(lambda: find(read_window(reader, desktop, win), "row 6 of the test").best,
+               timeout=15, what="six rows of output")
+    before = engine.recognised
+    assert executor.execute(Type(text="echo next\n")).ok  # 8 rows: everything scrolls up by two
+    settle(desktop, timeout_s=3)
+    after = read_window(reader, desktop, win)
+    texts = [e.text for e in after]
+    assert "row 1 of the test" not in texts, f"the terminal did not scroll: {texts}"
+    assert {f"row {i} of the test" for i in range(2, 7)} | {"next"} <= set(texts), texts
+    # the new prompt, the command and its output; the rows that only moved up came from memory
+    assert engine.recognised - before <= 4, engine.recognised - before
