@@ -63,14 +63,14 @@ def main() -> None:
         print(f"full-frame OCR {ocr_s:.2f}s, {len(ocr_elements)} lines; a11y {a11y.elapsed_s * 1000:.0f} ms, "
               f"{len(a11y.elements)} elements; merged {len(merged)}")
         print("| app | labels | OCR found | OCR box inside widget | OCR find() top hit right | "
-              "OCR+a11y found | OCR+a11y top hit right | missed by OCR |")
-        print("|---|---|---|---|---|---|---|---|")
+              "OCR+a11y found | OCR+a11y box inside widget | OCR+a11y top hit right | missed by OCR |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for app, name in (("xcalc", "xcalc"), ("galculator", "galculator"), ("form", "uiagent form")):
             w = s.windows[name]
             window = Box(left=w.left, top=w.top, right=w.left + w.width, bottom=w.top + w.height)
             o, m = score(ocr_elements, s.truth[app], window), score(merged, s.truth[app], window)
             print(f"| {app} | {o['labels']} | {o['found']} ({o['found_pct']:.0f}%) | {o['inside']}/{o['found']} | "
-                  f"{o['top_pct']:.0f}% | {m['found_pct']:.0f}% | {m['top_pct']:.0f}% | "
+                  f"{o['top_pct']:.0f}% | {m['found_pct']:.0f}% | {m['inside']}/{m['found']} | {m['top_pct']:.0f}% | "
                   f"{' '.join(map(str, o['missed'])) or '-'} |")
             for line in o["outside"]:  # type: ignore[attr-defined]
                 print(f"  {app}: box not inside its widget: {line}")

@@ -117,10 +117,9 @@ def _choose(spots: np.ndarray, clear: np.ndarray, own: np.ndarray, taken: list[R
     """The first spot that covers no label and no other tag; else one that covers no tag and not
     its own label; else the first spot."""
     rects: list[Rect] = [tuple(r) for r in spots.tolist()]  # type: ignore[misc]
-    free = [not any(_hits(r, t) for t in taken) for r in rects]
     for wanted in (clear, own):
-        for r, ok, f in zip(rects, wanted, free):
-            if ok and f:
+        for r, ok in zip(rects, wanted.tolist()):
+            if ok and not any(_hits(r, t) for t in taken):
                 return r
     return rects[0]
 
