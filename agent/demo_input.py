@@ -93,7 +93,8 @@ class InputSource:
 
     def __init__(self, display: str, merger: Merger, emit: Callable[[Demonstrated], None],
                  on_stop: Callable[[str], None], sensitive_windows: Sequence[str] = (),
-                 on_grab: Callable[[Grab, RawEvent], None] | None = None, tick_grace_s: float = 0.5) -> None:
+                 on_grab: Callable[[Grab, RawEvent], None] | None = None, tick_grace_s: float = 0.5,
+                 on_release: Callable[[], None] | None = None) -> None:
         self.display = display
         self.tick_grace_s = tick_grace_s
         self.merger = merger
@@ -101,6 +102,7 @@ class InputSource:
         self.on_stop = on_stop
         self.sensitive_windows = tuple(sensitive_windows)
         self.on_grab = on_grab
+        self.on_release = on_release
         self.failure: BaseException | None = None
         self.last_press = 0.0                # monotonic time of the latest press we received
         self.latencies_ms: list[float] = []
@@ -177,8 +179,11 @@ class InputSource:
             raw = self._convert(display, event)
             if raw is None:
                 return
-            if isinstance(raw, (KeyEvent, ButtonEvent)) and raw.pressed:
-                self.last_press = time.monotonic()
+            if isinstance(raw, (KeyEvent, ButtonEvent)):
+                if raw.pressed:
+                    self.last_press = time.monotonic()
+                elif self.on_release is not None:
+                    self.on_release()
             if self.merger.needs_frame(raw):
                 grab = self._grab()
                 if self.on_grab is not None:

@@ -6,8 +6,10 @@
 Threads: pynput's listener (events -> merger, a raw grab on each action-starting press), a ticker
 (finishes clicks that waited for a double click), an "after" thread (the settled screen after each
 action: the next action's own grab when the user was already on to it, else grabs until two in a
-row are equal, at most `settle_s`) and a writer (image conversion, black-outs, crop, OCR label,
-one step appended per action as it completes, so a crash loses nothing already done).
+row are equal, at most `settle_s`), a "quiet" thread (after each key or button release, grabs until
+the screen is still or the next press comes: targets are cut from these frames, which show them as
+replay will, not pressed) and a writer (image conversion, black-outs, crop, OCR label, one step
+appended per action as it completes, so a crash loses nothing already done).
 
 Privacy, in order: typed text in a sensitive window (title/class pattern) or, with accessibility,
 in a focused password field becomes `{{REDACTED}}` before it leaves memory; sensitive windows and
@@ -108,7 +110,7 @@ def record_demonstration(options: RecordOptions, recorder: Recorder, stop: StopF
     writer = _Writer(recorder, options, stop)
     merger = Merger(options.merge, options.stop_hotkey)
     source = InputSource(options.display, merger, writer.put, stop.stop, options.sensitive_windows,
-                         on_grab=writer.on_grab)
+                         on_grab=writer.on_grab, on_release=writer.on_release)
     writer.source = source
     error: UIAgentError | None = None
     try:
@@ -170,10 +172,14 @@ class _Writer:
         self._probe = ThreadPoolExecutor(max_workers=1, thread_name_prefix="record-a11y") \
             if options.password_probe else None
         self._threads = [threading.Thread(target=self._after_loop, name="record-after", daemon=True),
-                         threading.Thread(target=self._write_loop, name="record-writer", daemon=True)]
-        self._mss: Any = None
-        self._x: Any = None
-        self._last_after: Image.Image | None = None  # the settled screen after the previous action
+                         threading.Thread(target=self._write_loop, name="record-writer", daemon=True),
+                         threading.Thread(target=self._quiet_loop, name="record-quiet", daemon=True)]
+        self._grabbers = {name: _Grabber(options) for name in ("after", "quiet")}  # one per thread
+        self._released = threading.Event()  # a key or button went up: grab the screen once it settles
+        self._released.set()                # ... and once at the start, for the first action
+        self._closing = False
+        self._quiet: deque[Grab] = deque(maxlen=12)  # one settled screen per interval between actions
+        self._previous_end = float("-inf")  # when the last written action ended
         self._wall = time.time() - time.monotonic()
 
     def start(self) -> None:
@@ -189,21 +195,61 @@ class _Writer:
             assert self.options.password_probe is not None
             grab.extra["password"] = self._probe.submit(self.options.password_probe)
 
+    def on_release(self) -> None:
+        self._released.set()
+
     def close(self) -> None:
         self._after_q.put(None)
+        self._closing = True
+        self._released.set()
         for t in self._threads:
             t.join()
         if self._probe is not None:
             self._probe.shutdown(wait=False, cancel_futures=True)
-        close_quietly(self._mss, self._x)
+        for grabber in self._grabbers.values():
+            grabber.close()
+
+    # -- quiet frames: what a target looked like before the pointer went to it
+
+    def _quiet_loop(self) -> None:
+        """After each key or button release, grab until the screen is still (or the next press
+        comes, or `settle_s`). A press frame shows its target pressed or highlighted; replay looks
+        before it points, so targets are cut from these frames when they show the same place."""
+        while True:
+            self._released.wait()
+            if self._closing:
+                return
+            self._released.clear()
+            try:
+                self._settle_quietly()
+            except Exception as e:  # the display is going away: targets fall back to press frames
+                log.debug("no quiet frame: %s", e)
+
+    def _settle_quietly(self) -> None:
+        """Grab until still (two equal grabs, >= 0.1 s after the release) and keep the last frame:
+        the settled screen, most likely before the pointer moved on to the next target, as replay
+        will see it; if the next press comes first, the last frame grabbed before it."""
+        start = time.monotonic()
+        frames: list[Grab] = []
+        try:
+            while not self._closing and not self._released.is_set():
+                last_press = self.source.last_press if self.source is not None else 0.0
+                grab = self._grabbers["quiet"].grab()
+                if self.source is not None and self.source.last_press != last_press:
+                    return  # a press came in while grabbing: these pixels may show it
+                frames.append(grab)
+                if len(frames) >= 2 and frames[-1].raw == frames[-2].raw and grab.received - start >= 0.1:
+                    return
+                if grab.received - start >= self.options.settle_s:
+                    return
+                time.sleep(0.03)
+        finally:
+            if frames:
+                self._quiet.append(frames[-1])
 
     # -- after frames
 
     def _after_loop(self) -> None:
-        try:  # the screen as it was when recording began: the first target's calm frame
-            self._last_after = self._image(self._grab())
-        except Exception as e:
-            log.debug("no first frame: %s", e)
         while (item := self._after_q.get()) is not None:
             if not isinstance(item.done.action, Wait):
                 t0 = time.monotonic()
@@ -224,7 +270,7 @@ class _Writer:
             later = [g for g in list(self._recent) if g.received > done.ended + 0.005 and g is not done.context]
             if later:
                 return later[0]
-            grab = self._grab()
+            grab = self._grabbers["after"].grab()
             now = time.monotonic()
             if grab.raw != previous:
                 previous, still_since = grab.raw, now
@@ -235,26 +281,6 @@ class _Writer:
             if self.stop.is_set() and now - still_since >= 0.03:
                 return grab
             time.sleep(0.03)
-
-    def _grab(self) -> Grab:
-        import mss
-
-        if self._mss is None:
-            self._mss = mss.MSS(display=self.options.display)
-        t = time.monotonic()
-        shot = self._mss.grab(self._mss.monitors[0])
-        grab = Grab(raw=shot.bgra, size=shot.size, received=t, grabbed=time.monotonic())
-        try:
-            grab.hidden = sensitive_boxes(self._xconn(), self.options.sensitive_windows)
-        except Exception as e:  # the window list is best effort; the X server may be going away
-            log.debug("window list unavailable: %s", e)
-        return grab
-
-    def _xconn(self) -> Any:
-        if self._x is None:
-            from Xlib.display import Display
-            self._x = Display(self.options.display)
-        return self._x
 
     # -- writing
 
@@ -285,9 +311,9 @@ class _Writer:
         point = action_point(action)
         if point is not None and before is not None:
             t1 = time.perf_counter()
-            action, elements = self._target(action, before, point)
+            action, elements = self._target(action, before, point, done.started)
             perceive_ms = (time.perf_counter() - t1) * 1000
-        self._last_after = after
+        self._previous_end = done.ended
         capture = done.context.latency_ms if isinstance(done.context, Grab) else 0.0
         wall = self._when(done.started)
         step = Step(index=self.steps, started=wall, ended=self._when(done.ended), frame_before=frame_before,
@@ -326,15 +352,17 @@ class _Writer:
         image = Image.frombytes("RGB", grab.size, grab.raw, "raw", "BGRX")
         return black_out(image, (*self.options.redact_regions, *grab.hidden))
 
-    def _target(self, action: Action, image: Image.Image, point: Any) -> tuple[Action, list[Any]]:
-        # The press frame shows the target under the pointer, pressed or highlighted as many apps
-        # do: OCR misreads it, and replay (which looks before it points) never sees it like that.
-        # So the crop and the label come from the settled screen before the pointer got there.
+    def _target(self, action: Action, image: Image.Image, point: Any,
+                started: float) -> tuple[Action, list[Any]]:
+        # The press frame shows the target pressed or highlighted: OCR misreads it, and replay
+        # (which looks before it points) never sees it like that. So crop and label come from the
+        # settled screen between the previous action and this press, when it shows the same place.
         pressed = crop_around(image, point)
-        calm = self._last_after if self._last_after is not None and self._last_after.size == image.size else None
-        quiet = crop_around(calm, point) if calm is not None else None
-        if quiet is None or not same_place(quiet, pressed):  # the screen changed since: the press frame it is
-            calm, quiet = None, None
+        calm, quiet = self._calm_frame(image.size, started), None
+        if calm is not None:
+            quiet = crop_around(calm, point)
+            if not same_place(quiet, pressed):  # the screen changed since: the press frame it is
+                calm, quiet = None, None
         crop_hash = self.recorder.add_crop(quiet or pressed)
         element = None
         for frame in (f for f in (calm, image) if f is not None):
@@ -348,8 +376,47 @@ class _Writer:
                         bbox=element.box if element else None, crop_hash=crop_hash)
         return action.model_copy(update={"target": target}), [element] if element else []
 
+    def _calm_frame(self, size: tuple[int, int], started: float) -> Image.Image | None:
+        """The quiet frame of the interval between the previous action and this one, if any."""
+        chosen = next((g for g in reversed(list(self._quiet))
+                       if self._previous_end <= g.received and g.grabbed < started - 0.02 and g.size == size), None)
+        log.debug("calm frame for the action at %.3f: %s (quiet frames %s; previous action ended %.3f)", started,
+                  "none" if chosen is None else f"{chosen.grabbed:.3f}",
+                  " ".join(f"{g.grabbed:.3f}" for g in self._quiet), self._previous_end)
+        return self._image(chosen) if chosen is not None else None
+
     def _when(self, t: float) -> datetime:
         return datetime.fromtimestamp(t + self._wall, UTC)
+
+
+class _Grabber:
+    """Raw grabs for one thread (an mss handle and an X connection are not shared between threads)."""
+
+    def __init__(self, options: RecordOptions) -> None:
+        self.options = options
+        self._mss: Any = None
+        self._x: Any = None
+
+    def grab(self) -> Grab:
+        import mss
+
+        if self._mss is None:
+            self._mss = mss.MSS(display=self.options.display)
+        t = time.monotonic()
+        shot = self._mss.grab(self._mss.monitors[0])
+        grab = Grab(raw=shot.bgra, size=shot.size, received=t, grabbed=time.monotonic())
+        try:
+            if self._x is None:
+                from Xlib.display import Display
+                self._x = Display(self.options.display)
+            grab.hidden = sensitive_boxes(self._x, self.options.sensitive_windows)
+        except Exception as e:  # the window list is best effort; the X server may be going away
+            log.debug("window list unavailable: %s", e)
+        return grab
+
+    def close(self) -> None:
+        close_quietly(self._mss, self._x)
+        self._mss = self._x = None
 
 
 def _window(context: Any) -> WindowInfo | None:

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from actions.errors import UsageError
-from actions.models import Box, Point, Type
+from actions.models import Box, Click, Point, Type
 from agent.demo_input import Grab
 from agent.demo_session import RecordOptions, StopFlag, _Writer
 from agent.demo_targets import (
@@ -88,3 +88,77 @@ def test_text_typed_into_an_accessible_password_field_is_redacted() -> None:
     plain = Grab(raw=b"", size=(1, 1), received=0.0, grabbed=0.0)
     action, notes = _writer(MemoryRecorder())._private(Demonstrated(Type(text="hello"), 1.0, 2.0, plain))
     assert action == Type(text="hello") and notes == []
+
+
+def _screen(pressed: bool = False, colour: str = "white") -> Image.Image:
+    image = Image.new("RGB", (300, 200), colour)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((130, 85, 170, 111), outline="black", fill="black" if pressed else colour)  # a key
+    return image
+
+
+def _grab(image: Image.Image, t: float) -> Grab:
+    return Grab(raw=image.convert("RGBA").tobytes("raw", "BGRA"), size=image.size, received=t, grabbed=t + 0.005)
+
+
+def test_a_target_is_cut_from_the_quiet_screen_before_its_press_not_the_pressed_key() -> None:
+    recorder = MemoryRecorder()
+    writer = _writer(recorder)
+    writer._quiet.extend([_grab(_screen(), 1.0), _grab(_screen(pressed=True), 2.0)])  # the 2nd: after the press
+    click = Click(x=150, y=98)
+    action, _ = writer._target(click, _screen(pressed=True), Point(x=150, y=98), started=1.5)
+    crop = recorder.crops[action.target.crop_hash]
+    assert crop.getpixel((48, 48)) == (255, 255, 255)  # the key as replay will see it, not inverted
+
+
+def test_a_quiet_screen_that_shows_something_else_there_is_not_used() -> None:
+    recorder = MemoryRecorder()
+    writer = _writer(recorder)
+    writer._quiet.append(_grab(_screen(colour="navy"), 1.0))  # a window covered the spot back then
+    writer._previous_end = 0.5
+    action, _ = writer._target(Click(x=150, y=98), _screen(pressed=True), Point(x=150, y=98), started=1.5)
+    assert recorder.crops[action.target.crop_hash].getpixel((48, 48)) == (0, 0, 0)  # the press frame's
+    writer._previous_end = 1.2  # and a quiet frame from before the previous action is never used
+    writer._quiet.append(_grab(_screen(), 1.1))
+    action, _ = writer._target(Click(x=150, y=98), _screen(pressed=True), Point(x=150, y=98), started=1.5)
+    assert recorder.crops[action.target.crop_hash].getpixel((48, 48)) == (0, 0, 0)
+
+
+class _ScriptedGrabber:
+    """Hands out grabs of the given screens in turn; `on_grab(n)` runs as grab n is taken."""
+
+    def __init__(self, screens: list[Image.Image], on_grab=lambda n: None) -> None:  # type: ignore[no-untyped-def]
+        self.screens, self.on_grab, self.n = screens, on_grab, 0
+
+    def grab(self) -> Grab:
+        import time
+        screen = self.screens[min(self.n, len(self.screens) - 1)]
+        self.on_grab(self.n)
+        self.n += 1
+        t = time.monotonic()
+        return _grab(screen, t)
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_quiet_frame_is_the_settled_screen_and_never_one_grabbed_as_a_press_came_in() -> None:
+    from types import SimpleNamespace
+
+    writer = _writer(MemoryRecorder())
+    writer._released.clear()
+    settled, pressed = _screen(), _screen(pressed=True)
+    writer._grabbers["quiet"] = _ScriptedGrabber([_screen(colour="gray"), settled])  # type: ignore[assignment]
+    writer._settle_quietly()
+    assert len(writer._quiet) == 1 and writer._quiet[-1].raw == _grab(settled, 0).raw
+
+    source = SimpleNamespace(last_press=0.0)
+    writer.source = source  # type: ignore[assignment]
+
+    def press_during(n: int) -> None:
+        if n == 2:
+            source.last_press = 1.0
+    writer._grabbers["quiet"] = _ScriptedGrabber([_screen(colour="gray"), settled, pressed],  # type: ignore[assignment]
+                                                 press_during)
+    writer._settle_quietly()
+    assert len(writer._quiet) == 2 and writer._quiet[-1].raw == _grab(settled, 0).raw
