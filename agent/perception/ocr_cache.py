@@ -39,6 +39,7 @@ from agent.perception.ocr import OcrEngine, OcrUnavailable, StagedOcrEngine, Tex
 log = logging.getLogger(__name__)
 
 SECOND_LOOK_BELOW = 0.9  # confidence under which a short label is re-read on its own
+RUN_COST = 1.7  # a recogniser run's own cost, in padded image heights (~80 px at 48 px high)
 
 
 @dataclass(frozen=True)
@@ -101,11 +102,11 @@ def _ink_key(pixels: np.ndarray, box: Box | None, kind: bytes) -> bytes:
                            person=(kind + shape)[:16]).digest()
 
 
-def plan_batches(ratios: Sequence[float], waste: float = 1.7, most: int = 8) -> list[list[int]]:
+def plan_batches(ratios: Sequence[float], waste: float = RUN_COST, most: int = 8) -> list[list[int]]:
     """Group line images (by width/height `ratios`, already at least the recogniser's minimum)
     into batches of at most `most`: the recogniser pads a batch to its widest image, so images of
     similar width go together, and a new batch starts once padding would waste more than a run
-    costs (`waste`, in image heights: ~80 px at 48 px high). Small batches share out evenly (each
+    costs (`waste`, in image heights). Small batches share out evenly (each
     image costs ~10 ms plus ~0.2 ms per padded column here, batched or not). Indices returned."""
     order = sorted(range(len(ratios)), key=lambda i: ratios[i])
     batches: list[list[int]] = []
@@ -125,7 +126,7 @@ def share_out(batches: list[list[int]], ratios: Sequence[float], workers: int) -
     for batch in sorted(batches, key=lambda b: len(b) * ratios[b[-1]], reverse=True):
         w = load.index(min(load))
         shares[w].append(batch)
-        load[w] += len(batch) * ratios[batch[-1]] + 1.7
+        load[w] += len(batch) * ratios[batch[-1]] + RUN_COST
     return shares
 
 
