@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -151,11 +152,12 @@ class OcrReader:
         self.tile, self.margin, self.merge_gap, self.full_fraction = tile, margin, merge_gap, full_fraction
         self._state: _State | None = None
 
-    def _remember(self, key: bytes, lines: list[TextLine]) -> None:
+    def _remember(self, store: dict[bytes, Any], key: bytes, value: Any, limit: int) -> None:
+        """Keep `value` under `key` in `store`, forgetting the oldest entries past `limit`."""
         with self._seen_lock:
-            self._seen[key] = lines
-            while len(self._seen) > self.remember:
-                self._seen.pop(next(iter(self._seen)))
+            store[key] = value
+            while len(store) > limit:
+                store.pop(next(iter(store)))
 
     def reset(self) -> None:
         """Forget the cache (the next read is a full one)."""
@@ -233,7 +235,7 @@ class OcrReader:
             reads = self._read_staged(todo) if isinstance(self.engine, StagedOcrEngine) else self._read_each(todo)
             for job, lines in zip(todo, reads):
                 job.lines = lines
-                self._remember(job.key, lines)
+                self._remember(self._seen, job.key, lines, self.remember)
         dx, dy = origin
         return [TextLine(text=ln.text, confidence=ln.confidence,
                          box=Box(left=ln.box.left + j.band.left + dx, top=ln.box.top + j.band.top + dy,
@@ -261,12 +263,13 @@ class OcrReader:
         engine = self.engine
         assert isinstance(engine, StagedOcrEngine)
         with ThreadPoolExecutor(max(1, engine.workers), thread_name_prefix="ocr") as pool:
-            found = list(pool.map(lambda j: engine.detect(j.crop), jobs))
-            keys = [_ink_key(j.ink, rg.tighten(j.ink, box) if self.tighten else box, b"line")
-                    for j, dets in zip(jobs, found) for box, _ in dets]
+            detected = list(pool.map(lambda j: engine.detect(j.crop), jobs))
+            # boxes shrunk to their ink once: they key the line memory and are the lines' boxes
+            found = [[(rg.tighten(j.ink, box) if self.tighten else box, crop) for box, crop in dets]
+                     for j, dets in zip(jobs, detected)]
+            keys = [_ink_key(j.ink, box, b"line") for j, dets in zip(jobs, found) for box, _ in dets]
             texts = iter(self._spread(pool, engine, [crop for dets in found for _, crop in dets], keys))
-            lines = [self._tightened(j, engine.lines(dets, [next(texts) for _ in dets]))
-                     for j, dets in zip(jobs, found)]
+            lines = [engine.lines(dets, [next(texts) for _ in dets]) for dets in found]
 
             def again(canvases: list[Image.Image]) -> list[tuple[str, float]]:
                 arrays = [np.asarray(c) for c in canvases]
@@ -293,10 +296,7 @@ class OcrReader:
         for results in pool.map(run, shares):
             for i, t in results:
                 out[i] = t
-                with self._seen_lock:
-                    self._lines_seen[keys[i]] = t
-                    while len(self._lines_seen) > 8 * self.remember:
-                        self._lines_seen.pop(next(iter(self._lines_seen)))
+                self._remember(self._lines_seen, keys[i], t, 8 * self.remember)
         return [t or ("", 0.0) for t in out]
 
     def _tightened(self, job: _Job, lines: list[TextLine]) -> list[TextLine]:
