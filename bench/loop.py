@@ -21,12 +21,12 @@ import time
 from pathlib import Path
 
 from actions.models import Click, Done, Type
-from agent.demo import DEMO_TASK
+from agent.cli.demo import DEMO_TASK
 from agent.display import VirtualDisplay
-from agent.planners.offline import OfflinePlanner
+from agent.planners.offline.planner import OfflinePlanner
 from agent.planners.scripted import ScriptedPlanner
-from agent.recording import load_recording
-from agent.runner import run_agent
+from agent.recording.format import load_recording
+from agent.run.wiring import run_agent
 from agent.settings import Settings
 
 APPS = Path(__file__).resolve().parent.parent / "tests" / "apps"

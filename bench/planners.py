@@ -17,7 +17,7 @@ from typing import Any
 from actions.desktop import Monitor, ScreenGeometry, Screenshot
 from actions.executor import ActionResult
 from actions.models import Box
-from agent.observation import Observation
+from agent.perception.observation import Observation
 from agent.perception.elements import Element
 from agent.planners.base import HistoryItem
 from agent.planners.cost import anthropic_image_tokens, openai_tile_tokens, patch28_tokens

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from agent.display import VirtualDisplay
-from agent.recording import load_recording
+from agent.recording.format import load_recording
 
 
 def cpu_seconds(pid: int) -> float:

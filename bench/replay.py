@@ -25,11 +25,11 @@ from PIL import Image
 
 from actions.models import Click
 from agent.display import VirtualDisplay
-from agent.planners.recorded import ReplayOptions
+from agent.replay.recorded import ReplayOptions
 from agent.planners.scripted import ScriptedPlanner
-from agent.recording import load_recording
-from agent.replay import replay_recording
-from agent.runner import run_agent
+from agent.recording.format import load_recording
+from agent.replay.playback import replay_recording
+from agent.run.wiring import run_agent
 from agent.settings import Settings
 from tests.conftest import wait_until
 

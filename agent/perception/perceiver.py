@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from actions.desktop import Desktop, Screenshot
 from actions.models import Box
-from agent.observation import Observation
+from agent.perception.observation import Observation
 from agent.perception.a11y import A11yReader, A11yResult, merge_elements
 from agent.perception.capture import fingerprint
 from agent.perception.elements import Element

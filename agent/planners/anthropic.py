@@ -31,7 +31,7 @@ from actions.models import (
     Wait,
     validation_message,
 )
-from agent.observation import Observation
+from agent.perception.observation import Observation
 from agent.perception.scaling import ImageSpace, box_to_screen, screen_to_image
 from agent.planners import prompts
 from agent.planners.base import HistoryItem, Turn, Usage

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from actions.executor import ActionResult
 from actions.models import Action
-from agent.observation import Observation
+from agent.perception.observation import Observation
 
 
 class Usage(BaseModel):

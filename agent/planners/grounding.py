@@ -30,7 +30,7 @@ from actions.models import (
     Wait,
     validation_message,
 )
-from agent.observation import Observation
+from agent.perception.observation import Observation
 from agent.perception.scaling import Convention, ImageSpace, image_to_screen, in_image
 from agent.planners.parsing import numbers
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from actions.models import Box
-from agent.observation import Observation
+from agent.perception.observation import Observation
 from agent.perception import marks
 from agent.perception.capture import encode_image
 from agent.perception.elements import Element

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from actions.errors import PlannerOutputError
 from actions.models import Done, Fail, Point
-from agent.observation import Observation
+from agent.perception.observation import Observation
 from agent.perception.elements import Element
 from agent.perception.scaling import Convention, ImageSpace, image_to_screen, in_image
 from agent.planners.base import Turn, Usage

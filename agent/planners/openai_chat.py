@@ -20,7 +20,7 @@ from openai.types.chat import ChatCompletion
 
 from actions.errors import PlannerOutputError
 from actions.models import TERMINAL_KINDS, Action, action_json_schema
-from agent.observation import Observation
+from agent.perception.observation import Observation
 from agent.planners import prompts
 from agent.planners.base import HistoryItem, Turn, Usage
 from agent.planners.grounding import Grounder, Mode

@@ -19,7 +19,7 @@ from openai.types.responses import Response
 
 from actions.errors import PlannerOutputError, SafetyCheckDeclined
 from actions.models import Action, Click, Drag, Key, Move, Point, Scroll, Type, Wait
-from agent.observation import Observation
+from agent.perception.observation import Observation
 from agent.perception.scaling import ImageSpace
 from agent.planners import prompts
 from agent.planners.base import HistoryItem, Turn, Usage

@@ -1,6 +1,6 @@
 """Prompt templates rendered with jinja2 at call time (so the date is today's).
 
-Files come from `agent.prompts` (the wheel's `agent/prompts/`, or the checkout's `prompts/`).
+Files come from `agent.planners.prompt_files` (the wheel's `agent/prompts/`, or the checkout's `prompts/`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 import jinja2
 
-from agent.prompts import prompt_dir, read_prompt
+from agent.planners.prompt_files import prompt_dir, read_prompt
 
 __all__ = ["prompt_dir", "render"]
 

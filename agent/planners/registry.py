@@ -27,7 +27,7 @@ PLANNERS: dict[str, str] = {
     "openai-cua": "agent.planners.openai_cua:OpenAICUAPlanner",
     "openai": "agent.planners.openai_chat:ChatPlanner",
     "ui-tars": "agent.planners.uitars:UITarsPlanner",
-    "offline": "agent.planners.offline:OfflinePlanner",
+    "offline": "agent.planners.offline.planner:OfflinePlanner",
 }
 DEFAULT_MODELS: dict[str, str] = {
     "anthropic": "claude-sonnet-4-6",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 
 from actions.models import Action, Fail
-from agent.observation import Observation
+from agent.perception.observation import Observation
 from agent.planners.base import HistoryItem, Turn, Usage
 
 TurnSource = Turn | Sequence[Action] | Callable[[Observation, Sequence[HistoryItem]], Turn]

@@ -36,7 +36,7 @@ class Connection:
     api_key: str | None = None
     max_retries: int = DEFAULT_MAX_RETRIES
     timeout: float = DEFAULT_TIMEOUT_S
-    transport: Any = None  # an httpx2 transport under the SDK (agent.cassette); None: the SDK's own
+    transport: Any = None  # an httpx2 transport under the SDK (agent.planners.cassette); None: the SDK's own
 
 
 def anthropic_client(conn: Connection) -> anthropic.Anthropic:

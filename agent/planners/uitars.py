@@ -14,7 +14,7 @@ from openai.types.chat import ChatCompletion
 
 from actions.errors import PlannerOutputError
 from actions.models import Action
-from agent.observation import Observation
+from agent.perception.observation import Observation
 from agent.planners import prompts
 from agent.planners.base import HistoryItem
 from agent.planners.grounding import Grounder, Mode

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from agent.recording import load_recording
+from agent.recording.format import load_recording
 from tests.conftest import run_cli
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from agent.display import VirtualDisplay
-from agent.recording import load_recording
+from agent.recording.format import load_recording
 from tests.conftest import run_cli, wait_until
 
 

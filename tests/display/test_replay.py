@@ -17,7 +17,7 @@ import pytest
 from actions.desktop import PyAutoGUIDesktop
 from actions.models import Click
 from agent.display import VirtualDisplay
-from agent.recording import load_recording
+from agent.recording.format import load_recording
 from tests.conftest import APPS, run_cli, wait_until
 
 pytestmark = pytest.mark.slow

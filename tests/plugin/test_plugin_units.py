@@ -10,12 +10,12 @@ from PIL import Image, ImageDraw
 
 from actions.desktop import ScreenGeometry, Screenshot
 from actions.models import Box, Click, Target, Type
-from agent.judge import check_claim, cited_values, seen_on_screen
-from agent.observation import Observation
+from agent.testing.judge import check_claim, cited_values, seen_on_screen
+from agent.perception.observation import Observation
 from agent.perception.elements import Element
 from agent.planners.base import Usage
-from agent.scenario import ScenarioError, load_scenarios
-from agent.step_cache import CacheEntry, CacheError, CacheFile, ScreenPrint, cache_path, screen_print
+from agent.testing.scenario import ScenarioError, load_scenarios
+from agent.testing.step_cache import CacheEntry, CacheError, CacheFile, ScreenPrint, cache_path, screen_print
 
 
 def _entry(instruction: str = "click Submit", window: str = "422x230", layout: str = "6060606068586969") -> CacheEntry:

@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from tests.recording_samples import write_sample
 
 from actions.models import Click, Drag, Move, Scroll
-from agent.recording import Recording, load_recording
+from agent.recording.format import Recording, load_recording
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

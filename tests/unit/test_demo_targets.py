@@ -9,9 +9,9 @@ from PIL import Image, ImageDraw
 
 from actions.errors import UsageError
 from actions.models import Box, Click, Point, Type
-from agent.demo_input import Grab
-from agent.demo_session import RecordOptions, StopFlag, _Writer
-from agent.demo_targets import (
+from agent.demonstration.listener import Grab
+from agent.demonstration.session import RecordOptions, StopFlag, _Writer
+from agent.demonstration.targets import (
     OcrLabeler,
     black_out,
     clamp_box,
@@ -20,10 +20,10 @@ from agent.demo_targets import (
     parse_region,
     same_place,
 )
-from agent.demonstration import REDACTED, Demonstrated
+from agent.demonstration.merge import REDACTED, Demonstrated
 from agent.perception.elements import Element
 from agent.perception.ocr import FakeOcrEngine, TextLine
-from agent.recorder import MemoryRecorder
+from agent.recording.writer import MemoryRecorder
 
 
 def test_parse_region_and_its_errors() -> None:

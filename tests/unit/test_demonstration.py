@@ -7,7 +7,7 @@ import string
 import pytest
 
 from actions.models import Click, Drag, Key, Point, Scroll, Type, Wait
-from agent.demonstration import (
+from agent.demonstration.merge import (
     REDACTED, ButtonEvent, KeyEvent, MergeConfig, Merger, MotionEvent, RawEvent, merge, simplify_path,
 )
 

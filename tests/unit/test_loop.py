@@ -11,12 +11,12 @@ from PIL import Image, ImageDraw
 from actions.desktop import FakeDesktop, Screenshot
 from actions.executor import Executor
 from actions.models import Box, Click, Done, Fail, Key, Type
-from agent.loop import LoopContext, run_task
-from agent.observation import Observation
+from agent.run.loop import LoopContext, run_task
+from agent.perception.observation import Observation
 from agent.planners.base import Turn, Usage
 from agent.planners.scripted import ScriptedPlanner
-from agent.recorder import MemoryRecorder
-from agent.recording import Redactor, Session
+from agent.recording.writer import MemoryRecorder
+from agent.recording.format import Redactor, Session
 from agent.settings import Settings
 
 

@@ -13,11 +13,11 @@ from actions.desktop import Monitor, ScreenGeometry, Screenshot
 from actions.errors import UsageError
 from actions.executor import ActionResult
 from actions.models import Box, Click, Done, Fail, Key, Scroll, Type, Wait
-from agent.observation import Observation
+from agent.perception.observation import Observation
 from agent.perception.elements import Element
 from agent.planners.base import HistoryItem
-from agent.planners.instructions import parse_task, split_steps
-from agent.planners.offline import OfflinePlanner
+from agent.planners.offline.instructions import parse_task, split_steps
+from agent.planners.offline.planner import OfflinePlanner
 
 
 @dataclass

@@ -20,7 +20,7 @@ def test_installed_wheel_ships_prompts_and_data(tmp_path: Path) -> None:
     py = env_dir / "bin" / "python"
     subprocess.run([str(py), "-m", "pip", "install", "--no-deps", "-q", str(wheel)], check=True, capture_output=True)
     probe = (
-        "import json, agent, agent.prompts as p\n"
+        "import json, agent, agent.planners.prompt_files as p\n"
         "from importlib import resources\n"
         "print(json.dumps({'file': agent.__file__, 'dir': str(p.prompt_dir()),\n"
         "  'prompts': {n: p.read_prompt(n) for n in p.prompt_names()},\n"

@@ -1,5 +1,5 @@
 from actions.models import Click, Key, Type
-from agent.progress import StuckDetector, signature
+from agent.run.stuck import StuckDetector, signature
 
 
 def test_nearby_points_share_a_signature_but_other_actions_do_not() -> None:

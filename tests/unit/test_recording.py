@@ -20,8 +20,8 @@ from actions.guards import Verdict
 from actions.models import Box, Click, Done, Drag, Fail, Key, Move, Point, Scroll, Target, Type, Wait
 from agent.perception.elements import Element
 from agent.planners.base import Usage
-from agent.recorder import FolderRecorder, MemoryRecorder, Recorder, slugify
-from agent.recording import (
+from agent.recording.writer import FolderRecorder, MemoryRecorder, Recorder, slugify
+from agent.recording.format import (
     FORMAT_VERSION,
     Durations,
     Outcome,
@@ -232,8 +232,8 @@ WRITER = textwrap.dedent("""
     from recording_samples import desktop_frame
     from tests_unit_helpers import step
     from actions.errors import UsageError
-    from agent.recorder import FolderRecorder
-    from agent.recording import Outcome, Session
+    from agent.recording.writer import FolderRecorder
+    from agent.recording.format import Outcome, Session
     rec = FolderRecorder(Path(sys.argv[1]))
     try:
         rec.start(Session(task="unwritable"))
@@ -269,7 +269,7 @@ def run_writer(tmp_path: Path, record_dir: Path, steps: int, preexec: object = N
 HELPERS = textwrap.dedent("""
     from datetime import timedelta
     from actions.models import Click, Target
-    from agent.recording import Step, utc_now
+    from agent.recording.format import Step, utc_now
 
     def step(i, frame):
         t = utc_now()

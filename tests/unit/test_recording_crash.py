@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from agent.recording import load_recording
+from agent.recording.format import load_recording
 
 TESTS = Path(__file__).resolve().parents[1]
 
@@ -25,8 +25,8 @@ WRITER = textwrap.dedent("""
     sys.path.insert(0, {tests!r})
     from recording_samples import desktop_frame
     from actions.models import Click, Target
-    from agent.recorder import FolderRecorder
-    from agent.recording import Session, Step, utc_now
+    from agent.recording.writer import FolderRecorder
+    from agent.recording.format import Session, Step, utc_now
 
     frames = [desktop_frame(s, (1920, 1080) if s % 3 == 0 else (800, 500)) for s in range(6)]
     rec = FolderRecorder(Path(sys.argv[1]))

@@ -9,13 +9,13 @@ from PIL import Image, ImageDraw
 from actions.desktop import FakeDesktop, Screenshot, WindowInfo
 from actions.executor import Executor
 from actions.models import Box, Click, Key, Target, Type
-from agent.loop import LoopContext, run_task
-from agent.observation import Observation
-from agent.planners.recorded import RecordedPlanner, ReplayItem, ReplayOptions, plan_steps
+from agent.run.loop import LoopContext, run_task
+from agent.perception.observation import Observation
+from agent.replay.recorded import RecordedPlanner, ReplayItem, ReplayOptions, plan_steps
 from agent.planners.scripted import ScriptedPlanner
-from agent.recorder import MemoryRecorder
-from agent.recording import Session
-from agent.replay import replay_actions
+from agent.recording.writer import MemoryRecorder
+from agent.recording.format import Session
+from agent.replay.playback import replay_actions
 from agent.settings import Settings
 from tests.unit.test_loop import FakePerceiver
 
@@ -98,7 +98,7 @@ def test_plan_steps_skips_what_cannot_be_verified_and_what_was_not_performed() -
     from datetime import UTC, datetime
 
     from actions.executor import ActionResult
-    from agent.recording import Step
+    from agent.recording.format import Step
 
     now = datetime.now(UTC)
     bare = Click(x=5, y=5, target=Target(crop_hash="gone"))

@@ -11,8 +11,8 @@ from tests.conftest import run_cli
 from tests.recording_samples import read_only, write_sample
 
 from actions.errors import UsageError
-from agent.recording import load_recording
-from agent.report import _align, render_report, signature, write_report
+from agent.recording.format import load_recording
+from agent.recording.report import _align, render_report, signature, write_report
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw
 from actions.desktop import Monitor, ScreenGeometry, Screenshot
 from actions.executor import ActionResult
 from actions.models import Action, Box
-from agent.observation import Observation
+from agent.perception.observation import Observation
 from agent.perception.elements import Element
 from agent.planners.base import HistoryItem, Planner
 from agent.planners.cost import CostGuard

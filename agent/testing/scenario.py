@@ -170,7 +170,7 @@ def _hint(word: str, known: Any) -> str:
 
 
 def run_step(ui: Any, step: ScenarioStep) -> None:
-    """Run one step on a `agent.ui.UI` (an explicit table: a file never names a method)."""
+    """Run one step on a `agent.testing.ui.UI` (an explicit table: a file never names a method)."""
     a = step.args
     match step.kind:
         case "launch":

@@ -30,7 +30,7 @@ from typing import Literal, Protocol, Self, runtime_checkable
 from PIL import Image
 
 from actions.errors import UsageError
-from agent.recording import (
+from agent.recording.format import (
     CROPS_DIR,
     FRAMES_DIR,
     SESSION_FILE,

@@ -19,14 +19,14 @@ from actions.desktop import Desktop, Screenshot
 from actions.errors import BudgetExceeded, ProviderError, Stopped, TaskFailed, UIAgentError
 from actions.executor import ActionResult, Executor
 from actions.models import Action, Type
-from agent.observation import Observation
+from agent.perception.observation import Observation
 from agent.perception.settle import SettleResult
 from agent.planners.base import HistoryItem, Planner, Turn, Usage
-from agent.progress import StuckDetector
-from agent.recorder import Recorder
-from agent.recording import Outcome, Step
+from agent.run.stuck import StuckDetector
+from agent.recording.writer import Recorder
+from agent.recording.format import Outcome, Step
 from agent.settings import Settings
-from agent.step_builder import StepBuilder
+from agent.run.step_builder import StepBuilder
 
 log = logging.getLogger(__name__)
 

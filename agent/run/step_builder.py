@@ -9,12 +9,12 @@ from typing import Any
 from actions.desktop import Screenshot
 from actions.executor import ActionResult, Executor
 from actions.models import Action, Box, Target, action_point
-from agent.observation import Observation
+from agent.perception.observation import Observation
 from agent.perception.elements import Element
 from agent.perception.settle import SettleResult
 from agent.planners.base import HistoryItem, Planner, Turn
-from agent.recorder import Recorder
-from agent.recording import Durations, Step, summarize_perception, utc_now
+from agent.recording.writer import Recorder
+from agent.recording.format import Durations, Step, summarize_perception, utc_now
 
 CROP_RADIUS = 32  # half-size of the crop kept around a point without a known box
 

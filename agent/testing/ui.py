@@ -9,8 +9,8 @@
 
 Every call is one numbered step; a failure raises `UIStepFailed` naming it. Actions of every kind
 (live, scripted, cached) go through the same executor and guards, and land in one recording.
-Cache hits go through `agent.cached_replay.replay_cached`: no model call. The concrete parts are
-chosen by the caller (`agent.pytest_plugin`): this class only talks to protocols.
+Cache hits go through `agent.replay.cached.replay_cached`: no model call. The concrete parts are
+chosen by the caller (`agent.testing.plugin`): this class only talks to protocols.
 """
 
 from __future__ import annotations
@@ -33,16 +33,16 @@ from actions.desktop import Desktop
 from actions.errors import UIAgentError
 from actions.executor import Executor
 from actions.models import Box, Done, Key, Type
-from agent.cached_replay import replay_cached
-from agent.loop import LoopContext, Perceiver, Settler, run_task
-from agent.observation import Observation
+from agent.replay.cached import replay_cached
+from agent.run.loop import LoopContext, Perceiver, Settler, run_task
+from agent.perception.observation import Observation
 from agent.perception.find import text_visible
 from agent.planners.base import Planner
 from agent.planners.scripted import ScriptedPlanner
-from agent.recording import Outcome
+from agent.recording.format import Outcome
 from agent.settings import Settings
-from agent.step_cache import CacheEntry, CacheFile, actions_worth_caching, normalise, screen_print
-from agent.ui_recorder import UIRecorder
+from agent.testing.step_cache import CacheEntry, CacheFile, actions_worth_caching, normalise, screen_print
+from agent.testing.ui_recorder import UIRecorder
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class UIParts:
     recorder: UIRecorder
     settings: Settings
     planner_factory: Callable[[], Planner]
-    judge_factory: Callable[[], Any] | None = None    # -> agent.judge.Judge; None: no model configured
+    judge_factory: Callable[[], Any] | None = None    # -> agent.testing.judge.Judge; None: no model configured
     cache: CacheFile | None = None
     cache_mode: CacheMode = "off"
     window_box: Callable[[int], Box | None] = lambda window_id: None
@@ -240,7 +240,7 @@ class UI:
         """Ask the model whether `claim` holds on the screen; numbers and quoted text in its answer
         must also be read by OCR. Needs --uiagent-model."""
         __tracebackhide__ = True
-        from agent.judge import check_claim
+        from agent.testing.judge import check_claim
 
         step = self._begin(f"ui.check({claim!r})")
         judge = self._judge(step)
@@ -257,7 +257,7 @@ class UI:
         """Extract `model` (a pydantic model) from the screen with the model; every text and number
         value must also be read by OCR. Needs --uiagent-model."""
         __tracebackhide__ = True
-        from agent.judge import query_model
+        from agent.testing.judge import query_model
 
         step = self._begin(f"ui.query({model.__name__})")
         judge = self._judge(step)
@@ -303,7 +303,7 @@ class UI:
     def _offline(self) -> Planner:
         factory = self.parts.offline_factory
         if factory is None:
-            from agent.planners.offline import OfflinePlanner
+            from agent.planners.offline.planner import OfflinePlanner
             return OfflinePlanner()
         return factory()
 

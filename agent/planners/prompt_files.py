@@ -14,7 +14,7 @@ def prompt_dir() -> Traversable:
     packaged = resources.files("agent") / "prompts"
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parent.parent / "prompts"
+    return Path(__file__).resolve().parents[2] / "prompts"
 
 
 def read_prompt(name: str) -> str:

@@ -28,7 +28,7 @@ from actions.errors import UsageError
 from actions.executor import ActionResult
 from actions.models import Action, Click, Drag, Key, Move, Scroll, Type
 from agent.planners.base import Usage
-from agent.recording import Recording, Step, load_recording
+from agent.recording.format import Recording, Step, load_recording
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ def render_report(rec: Recording, other: Recording | None = None) -> tuple[str, 
         for row in rows:
             if row.kind != "equal" and row.a is not None:
                 views[row.a].diverged = True
-    env = Environment(loader=PackageLoader("agent", "templates"), autoescape=True, undefined=StrictUndefined,
+    env = Environment(loader=PackageLoader("agent.recording", "templates"), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
     first_error = next((s.index for s in rec.steps if s.failed), None)
     html = env.get_template("report.html.j2").render(

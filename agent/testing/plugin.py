@@ -5,8 +5,8 @@ Fixtures (see README "Regression UI tests"):
                                 worker with --uiagent-display=worker. A project conftest that
                                 defines its own `desktop` (as uiagent's own does) overrides the
                                 alias; `uiagent_display` is always the plugin's.
-    ui                          an `agent.ui.UI` bound to that display
-Collection: `test_*.uiagent.yaml` files are scenarios (`agent.scenario`).
+    ui                          an `agent.testing.ui.UI` bound to that display
+Collection: `test_*.uiagent.yaml` files are scenarios (`agent.testing.scenario`).
 Options: --uiagent-model, --uiagent-base-url, --uiagent-cache=off|read|write|heal, --uiagent-cache-dir,
     --uiagent-record=off|failed|all, --uiagent-record-dir, --uiagent-display=test|worker,
     --uiagent-screen WxH, --uiagent-a11y.
@@ -31,8 +31,8 @@ import pytest
 
 if TYPE_CHECKING:
     from agent.display import VirtualDisplay
-    from agent.scenario import Scenario, ScenarioStep
-    from agent.ui import UI
+    from agent.testing.scenario import Scenario, ScenarioStep
+    from agent.testing.ui import UI
 
 log = logging.getLogger(__name__)
 
@@ -159,9 +159,9 @@ class UISession:
         from actions.executor import Executor, decline_all
         from agent.perception.perceiver import Perceiver
         from agent.perception.settle import settle
-        from agent.recording import Session
+        from agent.recording.format import Session
         from agent.settings import load_settings
-        from agent.ui import UI, UIParts
+        from agent.testing.ui import UI, UIParts
 
         self.state, self.nodeid = state, nodeid
         self.cache_mode = state.opt("cache")
@@ -189,7 +189,7 @@ class UISession:
         self.ui: UI = UI(parts)
 
     def _load_cache(self) -> Any:
-        from agent.step_cache import CACHE_DIR, CacheError, CacheFile, cache_path
+        from agent.testing.step_cache import CACHE_DIR, CacheError, CacheFile, cache_path
 
         if self.cache_mode == "off":
             return None
@@ -200,8 +200,8 @@ class UISession:
             pytest.fail(str(e), pytrace=False)
 
     def _recorder(self) -> Any:
-        from agent.recorder import FolderRecorder
-        from agent.ui_recorder import UIRecorder
+        from agent.recording.writer import FolderRecorder
+        from agent.testing.ui_recorder import UIRecorder
 
         if self.state.opt("record") == "off":
             return UIRecorder(None)
@@ -211,7 +211,7 @@ class UISession:
         """Finish the recording (kept per --uiagent-record, with report.html) and write the cache."""
         if self.finished is not None:
             return self.finished
-        from agent.recording import Outcome
+        from agent.recording.format import Outcome
 
         ui = self.ui
         outcome = Outcome(status="done" if passed else "failed", reason=reason[:2000],
@@ -280,7 +280,7 @@ def _judge_factory(settings: Any) -> Any:
         return None
 
     def build() -> Any:
-        from agent.judge import ModelJudge
+        from agent.testing.judge import ModelJudge
         from agent.planners.registry import parse_spec
         from agent.planners.transport import Connection
 
@@ -294,7 +294,7 @@ def _judge_factory(settings: Any) -> Any:
 
 def _planner_factory(settings: Any) -> Any:
     if _offline(settings):
-        from agent.planners.offline import OfflinePlanner
+        from agent.planners.offline.planner import OfflinePlanner
         return OfflinePlanner
 
     def build() -> Any:  # the registry (and the SDKs) load on the first live step only
@@ -327,7 +327,7 @@ def _window_reader(display: str) -> tuple[Any, Any]:
 
 
 def _write_report(folder: Path) -> Path | None:
-    from agent.report import write_report
+    from agent.recording.report import write_report
 
     try:
         return write_report(folder).path
@@ -361,7 +361,7 @@ def desktop(uiagent_display: VirtualDisplay) -> VirtualDisplay:
 
 @pytest.fixture
 def ui(request: pytest.FixtureRequest, uiagent_display: VirtualDisplay) -> Iterator[UI]:
-    """An `agent.ui.UI` on this test's display: launch, do, click, type, press, wait_for,
+    """An `agent.testing.ui.UI` on this test's display: launch, do, click, type, press, wait_for,
     assert_visible, assert_not_visible, check, query."""
     session = UISession(request.config.stash[STATE], request.node.nodeid, uiagent_display)
     request.node.stash[SESSION] = session
@@ -383,7 +383,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 class ScenarioFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
-        from agent.scenario import ScenarioError, load_scenarios
+        from agent.testing.scenario import ScenarioError, load_scenarios
 
         try:
             scenarios = load_scenarios(self.path)
@@ -405,8 +405,8 @@ class ScenarioItem(pytest.Item):
 
     def runtest(self) -> None:
         from actions.errors import UIAgentError
-        from agent.scenario import run_step
-        from agent.ui import UIStepFailed
+        from agent.testing.scenario import run_step
+        from agent.testing.ui import UIStepFailed
 
         pool = self.config.stash[STATE].displays
         vd = pool.acquire()

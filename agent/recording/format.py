@@ -9,7 +9,7 @@
   report.html    written by `uiagent show`
 ```
 
-The writer is `agent.recorder` (FolderRecorder, and the in-memory fake). Every string written
+The writer is `agent.recording.writer` (FolderRecorder, and the in-memory fake). Every string written
 goes through a `Redactor` first. `load_recording` re-validates everything and turns bad input
 into one `UsageError` line; the traces of a killed session (a truncated last line, a session
 still `running`) and missing frames become warnings, not errors.

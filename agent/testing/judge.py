@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from actions.errors import PlannerOutputError, TaskFailed
 from actions.models import validation_message
-from agent.observation import Observation
+from agent.perception.observation import Observation
 from agent.perception.elements import Element
 from agent.perception.find import similarity
 from agent.planners.base import Usage

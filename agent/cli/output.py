@@ -7,7 +7,7 @@ import json
 import time
 from typing import Any
 
-from agent.recording import Step
+from agent.recording.format import Step
 
 
 class StepPrinter:

@@ -24,7 +24,7 @@ from PIL import Image
 
 from actions.desktop import WindowInfo
 from actions.models import Action, Click, Done, Drag, Fail, Move, Scroll, Type, Wait, action_point
-from agent.observation import Observation
+from agent.perception.observation import Observation
 from agent.perception.capture import fingerprint
 from agent.perception.match import gray
 from agent.perception.regions import diff_bbox

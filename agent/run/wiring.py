@@ -19,10 +19,10 @@ from typing import Any
 from actions.desktop import DryRunDesktop, PyAutoGUIDesktop
 from actions.executor import ConfirmCallback, Executor, decline_all
 from actions.killswitch import KillSwitch
-from agent.loop import LoopContext, run_task
+from agent.run.loop import LoopContext, run_task
 from agent.planners.base import Planner
-from agent.recorder import FolderRecorder
-from agent.recording import Kind, Outcome, Redactor, Session, Step
+from agent.recording.writer import FolderRecorder
+from agent.recording.format import Kind, Outcome, Redactor, Session, Step
 from agent.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ def live_context(task: str, settings: Settings, display: str, planner: Planner, 
                  secrets: Mapping[str, str] | None = None, stop: threading.Event | None = None,
                  kind: Kind = "do", replay_of: str | None = None, cassette: Any = None) -> Iterator[LoopContext]:
     """The real things a run needs (desktop, kill switch, guards, perception, a started recorder),
-    released on exit. `cassette` (agent.cassette) is attached to the recording folder."""
+    released on exit. `cassette` (agent.planners.cassette) is attached to the recording folder."""
     from agent.perception.settle import settle
 
     secrets = dict(secrets or {})

@@ -27,7 +27,7 @@ from actions.desktop import WindowInfo, active_window, x_display
 from actions.errors import DisplayError, UsageError
 from actions.keys import canonical_key
 from actions.models import Box
-from agent.demonstration import ButtonEvent, Demonstrated, KeyEvent, Merger, MotionEvent, RawEvent
+from agent.demonstration.merge import ButtonEvent, Demonstrated, KeyEvent, Merger, MotionEvent, RawEvent
 
 log = logging.getLogger(__name__)
 

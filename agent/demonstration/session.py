@@ -37,11 +37,11 @@ from actions.errors import DisplayError, UIAgentError
 from actions.executor import ActionResult
 from actions.guards import DEFAULT_SENSITIVE_WINDOWS
 from actions.models import Action, Box, Key, Target, Type, Wait, action_point
-from agent.demo_input import Grab, InputSource, close_quietly, sensitive_boxes
-from agent.demo_targets import Labeler, black_out, crop_around, same_place
-from agent.demonstration import REDACTED, Demonstrated, MergeConfig, Merger
-from agent.recorder import Recorder
-from agent.recording import Durations, Outcome, Session, Step, summarize_perception
+from agent.demonstration.listener import Grab, InputSource, close_quietly, sensitive_boxes
+from agent.demonstration.targets import Labeler, black_out, crop_around, same_place
+from agent.demonstration.merge import REDACTED, Demonstrated, MergeConfig, Merger
+from agent.recording.writer import Recorder
+from agent.recording.format import Durations, Outcome, Session, Step, summarize_perception
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def record_demonstration(options: RecordOptions, recorder: Recorder, stop: StopF
     """Record until `stop` is set (by the caller, or by the stop hotkey). Environment problems
     raise `DisplayError`/`UsageError`; once the recorder has started, session.json always gets an
     outcome, even when the display goes away mid-recording (then the error is raised after)."""
-    from agent.demo_input import check_record_extension
+    from agent.demonstration.listener import check_record_extension
 
     check_record_extension(options.display)
     load = getattr(options.labeler, "load", None)
@@ -426,7 +426,7 @@ def _window(context: Any) -> WindowInfo | None:
 
 def default_labeler(a11y: bool) -> Labeler:
     """rapidocr on the band around each point; accessibility names too when a session bus is set."""
-    from agent.demo_targets import OcrLabeler
+    from agent.demonstration.targets import OcrLabeler
     from agent.perception.a11y import A11yReader
     from agent.perception.ocr import RapidOcrEngine
 

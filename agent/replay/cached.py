@@ -1,6 +1,6 @@
 """The cache-hit path of regression tests: replay cached actions with target verification.
 
-`replay_cached` is the seam to `agent.replay.replay_actions` (verify target -> relocate -> act ->
+`replay_cached` is the seam to `agent.replay.playback.replay_actions` (verify target -> relocate -> act ->
 check, through the loop context's executor and guards: there is one way to act).
 """
 
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from PIL import Image
 
 from actions.models import Action
-from agent.loop import LoopContext
-from agent.replay import ReplayResult, replay_actions
+from agent.run.loop import LoopContext
+from agent.replay.playback import ReplayResult, replay_actions
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,6 @@ def replay_cached(actions: Sequence[Action], crops: Mapping[str, Image.Image], c
 
 
 def _from_replay(result: ReplayResult) -> CachedReplay:
-    """Map agent.replay's ReplayResult (action i is its step i + 1)."""
+    """Map agent.replay.playback's ReplayResult (action i is its step i + 1)."""
     failed = result.failed_step - 1 if result.failed_step is not None else None
     return CachedReplay(ok=result.status == "done" and failed is None, reason=result.reason, failed_action=failed)

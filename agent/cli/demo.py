@@ -9,9 +9,9 @@ import threading
 from collections.abc import Callable
 
 from agent.display import VirtualDisplay
-from agent.planners.offline import OfflinePlanner
-from agent.recording import Step
-from agent.runner import RunResult, run_agent
+from agent.planners.offline.planner import OfflinePlanner
+from agent.recording.format import Step
+from agent.run.wiring import RunResult, run_agent
 from agent.settings import Settings
 
 DEMO_TASK = "click 1, click 2, click +, click 3, click 0, click =, verify 42"

@@ -14,11 +14,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from actions.models import Action, Click, Done, Drag, Fail, Key, Move, Scroll, Target, Type, Wait
-from agent.observation import Observation
+from agent.perception.observation import Observation
 from agent.perception.elements import Element
 from agent.perception.find import VISIBLE_MIN_SCORE, text_visible
 from agent.planners.base import HistoryItem, Turn
-from agent.planners.instructions import Instruction, parse_task
+from agent.planners.offline.instructions import Instruction, parse_task
 
 Finder = Callable[..., Any]  # (elements, text, min_score=) -> a result with .best, .candidates, .ambiguous
 _GROUNDLESS = ("type", "key", "wait")

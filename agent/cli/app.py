@@ -60,7 +60,7 @@ VirtualOpt = Annotated[str | None, typer.Option("--virtual", help="Run on a priv
 def doctor(virtual: VirtualOpt = None,
            as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON")] = False) -> None:
     """Check the display, X extensions, OCR engines, window manager and provider keys."""
-    from agent.doctor import run_checks, usable
+    from agent.cli.doctor import run_checks, usable
 
     with ExitStack() as stack:
         try:
@@ -95,7 +95,7 @@ def act(source: Annotated[str, typer.Argument(help="A JSON file of actions (a li
     from actions.errors import GuardStopped
     from actions.executor import Executor
     from actions.killswitch import KillSwitch
-    from agent.action_files import load_actions
+    from agent.cli.action_files import load_actions
     from agent.settings import load_settings
 
     settings = load_settings({"guards.confirm": confirm})
@@ -151,14 +151,14 @@ def do_task(
     if cassette and cassette_replay:
         raise UsageError("--cassette and --cassette-replay do not go together")
     if cassette_replay is not None:
-        from agent.cassette import CassettePlayer
-        from agent.recording import load_recording
+        from agent.planners.cassette import CassettePlayer
+        from agent.recording.format import load_recording
 
         recorded = load_recording(cassette_replay).session.settings
         tape, api_key = CassettePlayer(cassette_replay), "cassette-replay"
         model, base_url = model or recorded.get("model"), base_url or recorded.get("base_url")
     elif cassette:
-        from agent.cassette import CassetteRecorder
+        from agent.planners.cassette import CassetteRecorder
         tape = CassetteRecorder()
     settings = _settings({"model": model, "base_url": base_url, "monitor": monitor, "max_steps": max_steps,
                           "max_cost": max_cost, "timeout": timeout, "dry_run": dry_run or None,
@@ -182,8 +182,8 @@ def do_task(
 def demo(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary line last")] = False,
          record_dir: Annotated[Path | None, typer.Option(help="Where the recording goes")] = None) -> None:
     """Run the offline planner on xcalc in a virtual display: 12 + 30 = 42, found and checked by OCR."""
-    from agent.demo import DEMO_TASK, run_demo
-    from agent.output import StepPrinter
+    from agent.cli.demo import DEMO_TASK, run_demo
+    from agent.cli.output import StepPrinter
 
     settings = _settings({"record_dir": record_dir, "guards.confirm": "never"})
     printer = StepPrinter(json_mode=as_json)
@@ -191,7 +191,7 @@ def demo(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON su
     with _interrupt_handler() as stop:
         result = run_demo(settings, on_step=printer.step, stop=stop)
     if result.folder is not None:
-        from agent.report import write_report
+        from agent.recording.report import write_report
         printer.note(f"report: {write_report(result.folder).path}")
     _finish(result, as_json, printer)
 
@@ -216,10 +216,10 @@ def replay(
 ) -> None:
     """Replay a recording: verify each target on screen, act through the guards, check the screen
     reacted. Exit 1 at the first step that cannot be verified (nothing is done for it)."""
-    from agent.output import StepPrinter
-    from agent.planners.recorded import ReplayOptions
-    from agent.recording import load_recording
-    from agent.replay import replay_recording
+    from agent.cli.output import StepPrinter
+    from agent.replay.recorded import ReplayOptions
+    from agent.recording.format import load_recording
+    from agent.replay.playback import replay_recording
 
     if speed <= 0:
         raise UsageError(f"--speed must be more than 0, got {speed:g}")
@@ -266,8 +266,8 @@ def _secrets(names: list[str]) -> dict[str, str]:
 
 def _run_live(stack: ExitStack, task: str, settings: Any, display: str, planner: Any,
               secrets: dict[str, str], as_json: bool, cassette: Any = None) -> Any:
-    from agent.output import StepPrinter
-    from agent.runner import run_agent
+    from agent.cli.output import StepPrinter
+    from agent.run.wiring import run_agent
 
     printer = StepPrinter(json_mode=as_json)
     printer.intro(f"task: {task}  ({planner.name}:{getattr(planner, 'model', '')}, display {display})")
@@ -277,7 +277,7 @@ def _run_live(stack: ExitStack, task: str, settings: Any, display: str, planner:
 
 
 def _finish(result: Any, as_json: bool, printer: Any = None) -> None:
-    from agent.output import StepPrinter, summary_json
+    from agent.cli.output import StepPrinter, summary_json
 
     (printer or StepPrinter(json_mode=as_json)).outcome(result)
     if as_json:
@@ -317,7 +317,7 @@ def show(recording: Annotated[Path, typer.Argument(help="A recording folder (rec
                                                    "align the two runs and mark where they diverge")] = None
          ) -> None:
     """Write a self-contained HTML report of a recording and print its path."""
-    from agent.report import write_report
+    from agent.recording.report import write_report
 
     written = write_report(recording, out=out, diff=diff)
     for warning in written.warnings:
@@ -339,16 +339,16 @@ def record(out: Annotated[Path | None, typer.Option("--out", help="Folder for th
     import signal
 
     from actions.keys import parse_chord
-    from agent.demo_session import (
+    from agent.demonstration.session import (
         RecordOptions,
         StopFlag,
         default_labeler,
         record_demonstration,
         redacted_settings,
     )
-    from agent.demo_targets import PasswordProbe, parse_region
-    from agent.recorder import FolderRecorder
-    from agent.recording import Redactor
+    from agent.demonstration.targets import PasswordProbe, parse_region
+    from agent.recording.writer import FolderRecorder
+    from agent.recording.format import Redactor
     from agent.settings import load_settings
 
     settings = load_settings({"record_dir": out, "record_stop_hotkey": stop_hotkey})
@@ -431,7 +431,7 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         raise SystemExit(0) from None
     except Exception as e:  # a bug: still one line, the traceback only with -vv
-        logging.getLogger("agent.cli").debug("internal error", exc_info=True)
+        logging.getLogger("agent.cli.app").debug("internal error", exc_info=True)
         _err(f"internal error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''} "
              "(run with -vv for the traceback, and please report it)")
         raise SystemExit(1) from None

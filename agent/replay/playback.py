@@ -3,7 +3,7 @@
     result = replay_recording(load_recording(folder), display=":1", settings=settings)
     result = replay_actions(actions, crops, ctx)          # e.g. cached test steps (pytest plugin)
 
-Replay is `run_task` with a `RecordedPlanner` (agent.planners.recorded): for each recorded action,
+Replay is `run_task` with a `RecordedPlanner` (agent.replay.recorded): for each recorded action,
 the screen settles (the loop), the target is verified and relocated (`verify_target`), the action
 goes through the same `Executor` and guards as a live step, and the screen must change where the
 recording's did. A check that fails stops the replay with status "failed" (exit 1) and a reason
@@ -25,10 +25,10 @@ from pydantic import BaseModel, ConfigDict
 
 from actions.executor import ConfirmCallback, decline_all
 from actions.models import Action
-from agent.loop import LoopContext, run_task
+from agent.run.loop import LoopContext, run_task
 from agent.perception.verify import Verification, verify_target
-from agent.planners.recorded import RecordedPlanner, ReplayItem, ReplayOptions, plan_steps, split_turns
-from agent.recording import Outcome, Recording, Step
+from agent.replay.recorded import RecordedPlanner, ReplayItem, ReplayOptions, plan_steps, split_turns
+from agent.recording.format import Outcome, Recording, Step
 from agent.settings import Settings
 
 __all__ = ["ReplayOptions", "ReplayResult", "Verification", "replay_actions", "replay_recording", "verify_target"]
@@ -76,7 +76,7 @@ def replay_recording(recording: Recording, *, display: str, settings: Settings,
                      stop: threading.Event | None = None) -> ReplayResult:
     """Replay `recording` on `display` (steps `first`..`last`, recorded indexes, inclusive) into a
     new recording under settings.record_dir; the original folder is only read."""
-    from agent.runner import live_context
+    from agent.run.wiring import live_context
 
     options = options or ReplayOptions()
     if settings.dry_run:

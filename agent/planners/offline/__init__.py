@@ -1,0 +1,1 @@
+"""The offline planner: explicit steps in the instruction language, grounded by OCR/accessibility."""

@@ -1,0 +1,1 @@
+"""Recordings: the on-disk format, the crash-safe writer and the HTML report."""
