@@ -13,15 +13,16 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 
-from actions.desktop import Desktop, ScreenGeometry, WindowInfo
+from actions.desktop.base import Desktop, ScreenGeometry, WindowInfo
 from actions.errors import KillSwitchPressed, UIAgentError
-from actions.guards import ALLOW, DEFAULT_GUARDS, Guard, GuardContext, Policy, Verdict, check
+from actions.guards import DEFAULT_GUARDS, Guard, GuardContext, Policy, check
 from actions.models import (
     Action,
+    ActionResult,
     Click,
     Done,
     Drag,
@@ -30,6 +31,7 @@ from actions.models import (
     Move,
     Scroll,
     Type,
+    Verdict,
     Wait,
     parse_action,
     validation_message,
@@ -37,7 +39,6 @@ from actions.models import (
 
 log = logging.getLogger(__name__)
 
-Status = Literal["performed", "denied", "declined", "invalid", "failed"]
 ConfirmCallback = Callable[[Action, Verdict], bool]
 _TYPE_CHUNK = 16  # characters typed between two kill-switch checks
 
@@ -45,27 +46,6 @@ _TYPE_CHUNK = 16  # characters typed between two kill-switch checks
 def decline_all(action: Action, verdict: Verdict) -> bool:
     """The non-interactive confirmation callback: anything that needs a human is declined."""
     return False
-
-
-class ActionResult(BaseModel):
-    """The outcome of one action, as the planner and the recording see it."""
-
-    model_config = ConfigDict(frozen=True)
-    action: Action | None
-    status: Status
-    verdict: Verdict = ALLOW
-    error: str | None = None
-    started_at: float = 0.0     # wall clock (time.time)
-    guard_ms: float = 0.0
-    act_ms: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "performed"
-
-    def describe(self) -> str:
-        what = self.action.describe() if self.action else "invalid action"
-        return what if self.ok else f"{what}: {self.status}: {self.error or self.verdict.reason}"
 
 
 class Executor:

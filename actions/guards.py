@@ -14,26 +14,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from actions.desktop import ScreenGeometry, WindowInfo
+from actions.desktop.base import ScreenGeometry, WindowInfo
 from actions.keys import parse_chord
-from actions.models import Action, Key, Type, action_points
+from actions.models import ALLOW, Action, Key, Type, Verdict, action_points
 
-Decision = Literal["allow", "deny", "confirm"]
 _RANK = {"allow": 0, "confirm": 1, "deny": 2}
-
-
-class Verdict(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    decision: Decision = "allow"
-    reason: str = ""
-    guard: str = ""
-
-    @property
-    def allowed(self) -> bool:
-        return self.decision == "allow"
-
-
-ALLOW = Verdict()
 
 DEFAULT_DENIED_CHORDS: tuple[str, ...] = (
     "ctrl+alt+backspace",  # kill the X server

@@ -10,7 +10,7 @@ import logging
 import threading
 from typing import Any
 
-from actions.desktop import x_display
+from actions.desktop.x11 import x_display
 from actions.errors import DisplayError
 from actions.keys import MODIFIERS, parse_chord
 

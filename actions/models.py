@@ -247,3 +247,47 @@ def validation_message(error: Exception) -> str:
         msg = str(item.get("msg", "")).removeprefix("Value error, ")
         parts.append(f"{loc}: {msg}" if loc else msg)
     return "; ".join(parts)
+
+
+# --------------------------------------------------------------------------- results
+# Values that cross from the executor to planners and recordings (planners never import the executor).
+
+Decision = Literal["allow", "deny", "confirm"]
+Status = Literal["performed", "denied", "declined", "invalid", "failed"]
+
+
+class Verdict(BaseModel):
+    """What the guards decided about one action."""
+
+    model_config = ConfigDict(frozen=True)
+    decision: Decision = "allow"
+    reason: str = ""
+    guard: str = ""
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision == "allow"
+
+
+ALLOW = Verdict()
+
+
+class ActionResult(BaseModel):
+    """The outcome of one action, as the planner and the recording see it."""
+
+    model_config = ConfigDict(frozen=True)
+    action: Action | None
+    status: Status
+    verdict: Verdict = ALLOW
+    error: str | None = None
+    started_at: float = 0.0     # wall clock (time.time)
+    guard_ms: float = 0.0
+    act_ms: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "performed"
+
+    def describe(self) -> str:
+        what = self.action.describe() if self.action else "invalid action"
+        return what if self.ok else f"{what}: {self.status}: {self.error or self.verdict.reason}"

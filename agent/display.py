@@ -29,7 +29,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from actions.desktop import WindowInfo
+from actions.desktop.base import WindowInfo
 from actions.errors import DisplayError, UsageError
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ import json
 import statistics
 import time
 
-from actions.desktop import FakeDesktop
+from actions.desktop.fake import FakeDesktop
 from actions.executor import Executor
 from actions.guards import Policy
 from actions.models import Click, Drag, Key, Move, Point, Scroll, Type

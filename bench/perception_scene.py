@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from actions.desktop import PyAutoGUIDesktop
+from actions.desktop.x11 import PyAutoGUIDesktop
 from actions.models import Box
 from agent.display import VirtualDisplay, WindowGeometry
 from agent.perception.a11y import A11yReader

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from actions.desktop import PyAutoGUIDesktop
+from actions.desktop.x11 import PyAutoGUIDesktop
 from actions.executor import Executor
 from actions.models import Click
 from agent.display import VirtualDisplay

@@ -14,11 +14,10 @@ import sys
 import time
 from typing import Any
 
-from actions.desktop import Monitor, ScreenGeometry, Screenshot
-from actions.executor import ActionResult
-from actions.models import Box
-from agent.perception.observation import Observation
+from actions.desktop.base import Monitor, ScreenGeometry, Screenshot
+from actions.models import ActionResult, Box
 from agent.perception.elements import Element
+from agent.perception.observation import Observation
 from agent.planners.base import HistoryItem
 from agent.planners.cost import anthropic_image_tokens, openai_tile_tokens, patch28_tokens
 from agent.planners.imaging import target_size

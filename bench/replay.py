@@ -25,10 +25,10 @@ from PIL import Image
 
 from actions.models import Click
 from agent.display import VirtualDisplay
-from agent.replay.recorded import ReplayOptions
 from agent.planners.scripted import ScriptedPlanner
 from agent.recording.format import load_recording
 from agent.replay.playback import replay_recording
+from agent.replay.recorded import ReplayOptions
 from agent.run.wiring import run_agent
 from agent.settings import Settings
 from tests.conftest import wait_until
@@ -42,7 +42,7 @@ def points(n: int, size: tuple[int, int]) -> list[tuple[int, int]]:
 
 
 def verify_costs(recording_folder: Path) -> dict[str, float]:
-    from actions.desktop import Screenshot
+    from actions.desktop.base import Screenshot
     from agent.perception.verify import verify_target
 
     rec = load_recording(recording_folder)

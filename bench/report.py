@@ -23,8 +23,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from recording_samples import desktop_frame, write_sample
 
-from agent.recording.writer import FolderRecorder
 from agent.recording.format import Session, Step, utc_now
+from agent.recording.writer import FolderRecorder
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]

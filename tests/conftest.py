@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from actions.desktop import PyAutoGUIDesktop
+from actions.desktop.x11 import PyAutoGUIDesktop
 from agent.display import VirtualDisplay
 
 pytest_plugins = ["pytester"]  # the plugin's own tests (tests/plugin) run pytest inside pytest

@@ -15,13 +15,33 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from actions.executor import ActionResult
-from actions.guards import Verdict
-from actions.models import Action, Box, Click, Done, Drag, Key, Point, Scroll, Target, Type
+from actions.models import (
+    Action,
+    ActionResult,
+    Box,
+    Click,
+    Done,
+    Drag,
+    Key,
+    Point,
+    Scroll,
+    Target,
+    Type,
+    Verdict,
+)
 from agent.perception.elements import Element
 from agent.planners.base import Usage
+from agent.recording.format import (
+    Durations,
+    Kind,
+    Outcome,
+    Redactor,
+    Session,
+    Step,
+    summarize_perception,
+    utc_now,
+)
 from agent.recording.writer import FolderRecorder, ImageFormat
-from agent.recording.format import Durations, Kind, Outcome, Redactor, Session, Step, summarize_perception, utc_now
 
 WORDS = ["File", "Edit", "View", "Insert", "Format", "Tools", "Help", "Save", "Open", "Close", "Print", "Search", "Settings", "Account", "Invoice", "Total", "Amount", "Customer", "Address", "Submit", "Cancel", "Apply", "Next", "Back", "Report", "Summary"]
 

@@ -91,7 +91,8 @@ def act(source: Annotated[str, typer.Argument(help="A JSON file of actions (a li
         confirm: Annotated[str, typer.Option(help="never|risky|always")] = "risky",
         virtual: VirtualOpt = None) -> None:
     """Run a list of actions through the guarded executor (no model). Exit 3 if a guard stops it."""
-    from actions.desktop import DryRunDesktop, PyAutoGUIDesktop
+    from actions.desktop.fake import DryRunDesktop
+    from actions.desktop.x11 import PyAutoGUIDesktop
     from actions.errors import GuardStopped
     from actions.executor import Executor
     from actions.killswitch import KillSwitch
@@ -217,9 +218,9 @@ def replay(
     """Replay a recording: verify each target on screen, act through the guards, check the screen
     reacted. Exit 1 at the first step that cannot be verified (nothing is done for it)."""
     from agent.cli.output import StepPrinter
-    from agent.replay.recorded import ReplayOptions
     from agent.recording.format import load_recording
     from agent.replay.playback import replay_recording
+    from agent.replay.recorded import ReplayOptions
 
     if speed <= 0:
         raise UsageError(f"--speed must be more than 0, got {speed:g}")
@@ -347,8 +348,8 @@ def record(out: Annotated[Path | None, typer.Option("--out", help="Folder for th
         redacted_settings,
     )
     from agent.demonstration.targets import PasswordProbe, parse_region
-    from agent.recording.writer import FolderRecorder
     from agent.recording.format import Redactor
+    from agent.recording.writer import FolderRecorder
     from agent.settings import load_settings
 
     settings = load_settings({"record_dir": out, "record_stop_hotkey": stop_hotkey})

@@ -23,7 +23,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from actions.desktop import WindowInfo, active_window, x_display
+from actions.desktop.base import WindowInfo
+from actions.desktop.x11 import active_window, x_display
 from actions.errors import DisplayError, UsageError
 from actions.keys import canonical_key
 from actions.models import Box

@@ -32,16 +32,15 @@ from typing import Any
 
 from PIL import Image
 
-from actions.desktop import Monitor, ScreenGeometry, WindowInfo
+from actions.desktop.base import Monitor, ScreenGeometry, WindowInfo
 from actions.errors import DisplayError, UIAgentError
-from actions.executor import ActionResult
 from actions.guards import DEFAULT_SENSITIVE_WINDOWS
-from actions.models import Action, Box, Key, Target, Type, Wait, action_point
+from actions.models import Action, ActionResult, Box, Key, Target, Type, Wait, action_point
 from agent.demonstration.listener import Grab, InputSource, close_quietly, sensitive_boxes
-from agent.demonstration.targets import Labeler, black_out, crop_around, same_place
 from agent.demonstration.merge import REDACTED, Demonstrated, MergeConfig, Merger
-from agent.recording.writer import Recorder
+from agent.demonstration.targets import Labeler, black_out, crop_around, same_place
 from agent.recording.format import Durations, Outcome, Session, Step, summarize_perception
+from agent.recording.writer import Recorder
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from typing import Literal
 
 from PIL import Image
 
-from actions.desktop import Desktop, Screenshot
+from actions.desktop.base import Desktop, Screenshot
 from actions.errors import UsageError
 from actions.models import Box
 from agent.perception.scaling import ImageSpace, resize

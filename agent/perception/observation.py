@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from actions.desktop import ScreenGeometry, Screenshot, WindowInfo
+from actions.desktop.base import ScreenGeometry, Screenshot, WindowInfo
 from agent.perception.elements import Element
 
 

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from actions.desktop import Screenshot
+from actions.desktop.base import Screenshot
 from actions.models import Box
 from agent.perception import regions as rg
 from agent.perception.elements import Element

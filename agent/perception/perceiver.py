@@ -1,6 +1,6 @@
-"""The Perceiver: what the agent loop calls to see. Desktop in, `Observation` out.
+"""The Perceiver protocol and `ScreenPerceiver`, the real one: what the agent loop calls to see. Desktop in, `Observation` out.
 
-    perceiver = Perceiver(desktop, ocr=RapidOcrEngine(), a11y=A11yReader(bus_address))
+    perceiver = ScreenPerceiver(desktop, ocr=RapidOcrEngine(), a11y=A11yReader(bus_address))
     obs = perceiver.observe()                      # screenshot, geometry, window, elements, hash
     obs = perceiver.observe(settled.screenshot)    # reuse the frame `settle` ended on
 
@@ -16,13 +16,14 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
-from actions.desktop import Desktop, Screenshot
+from actions.desktop.base import Desktop, Screenshot
 from actions.models import Box
-from agent.perception.observation import Observation
 from agent.perception.a11y import A11yReader, A11yResult, merge_elements
 from agent.perception.capture import fingerprint
 from agent.perception.elements import Element
+from agent.perception.observation import Observation
 from agent.perception.ocr import OcrEngine
 from agent.perception.ocr_cache import OcrReader, OcrResult, lines_to_elements
 from agent.perception.regions import iou
@@ -39,7 +40,15 @@ class PerceptionReport:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
-class Perceiver:
+@runtime_checkable
+class Perceiver(Protocol):
+    """What the loop needs to see: `ScreenPerceiver` is the real one, `agent.perception.fake.FakePerceiver`
+    the fake. `elements=False` asks for the screenshot, geometry and window only (no OCR/a11y)."""
+
+    def observe(self, screenshot: Screenshot | None = None, elements: bool = True) -> Observation: ...
+
+
+class ScreenPerceiver:
     """Builds Observations from a Desktop (see the module docstring)."""
 
     def __init__(self, desktop: Desktop, ocr: OcrEngine | None = None, a11y: A11yReader | None = None,

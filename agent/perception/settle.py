@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from actions.desktop import Desktop, Screenshot
+from actions.desktop.base import Desktop, Screenshot
 from actions.models import Box
 from agent.perception.capture import fingerprint
 from agent.perception.regions import diff_bbox

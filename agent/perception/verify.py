@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from PIL import Image
 from pydantic import BaseModel, ConfigDict
 
-from actions.desktop import Screenshot
+from actions.desktop.base import Screenshot
 from actions.models import Action, Box, Drag, Point, Target, action_point
 from agent.perception.elements import Element
 from agent.perception.match import Peak, gray, is_uniform, locate

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from actions.desktop import Desktop, Screenshot
+from actions.desktop.base import Desktop, Screenshot
 from actions.errors import UsageError
 from actions.models import Box, Point
 

@@ -12,8 +12,7 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from actions.executor import ActionResult
-from actions.models import Action
+from actions.models import Action, ActionResult
 from agent.perception.observation import Observation
 
 

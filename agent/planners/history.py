@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from actions.executor import ActionResult
+from actions.models import ActionResult
 from agent.planners.base import HistoryItem
 from agent.planners.imaging import EncodedImage
 

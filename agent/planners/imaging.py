@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from PIL import Image
 
 from actions.models import Box
-from agent.perception.observation import Observation
 from agent.perception import marks
 from agent.perception.capture import encode_image
 from agent.perception.elements import Element
+from agent.perception.observation import Observation
 from agent.perception.scaling import ImageSpace, fit_max_pixels, fit_xga, resize, smart_resize
 from agent.planners.profiles import ModelProfile
 

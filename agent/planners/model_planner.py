@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 
 from actions.errors import PlannerOutputError
 from actions.models import Done, Fail, Point
-from agent.perception.observation import Observation
 from agent.perception.elements import Element
+from agent.perception.observation import Observation
 from agent.perception.scaling import Convention, ImageSpace, image_to_screen, in_image
 from agent.planners.base import Turn, Usage
 from agent.planners.cost import CostGuard, image_tokens, price, text_tokens, usage_of

@@ -30,11 +30,9 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from actions.desktop import ScreenGeometry, WindowInfo
+from actions.desktop.base import ScreenGeometry, WindowInfo
 from actions.errors import UsageError
-from actions.executor import ActionResult
-from actions.guards import Verdict
-from actions.models import Action, Point, validation_message
+from actions.models import Action, ActionResult, Point, Verdict, validation_message
 from agent import __version__
 from agent.perception.elements import Element
 from agent.planners.base import Usage

@@ -25,8 +25,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from PIL import Image, UnidentifiedImageError
 
 from actions.errors import UsageError
-from actions.executor import ActionResult
-from actions.models import Action, Click, Drag, Key, Move, Scroll, Type
+from actions.models import Action, ActionResult, Click, Drag, Key, Move, Scroll, Type
 from agent.planners.base import Usage
 from agent.recording.format import Recording, Step, load_recording
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from PIL import Image
 
 from actions.models import Action
-from agent.run.loop import LoopContext
 from agent.replay.playback import ReplayResult, replay_actions
+from agent.run.loop import LoopContext
 
 log = logging.getLogger(__name__)
 

@@ -25,10 +25,10 @@ from pydantic import BaseModel, ConfigDict
 
 from actions.executor import ConfirmCallback, decline_all
 from actions.models import Action
-from agent.run.loop import LoopContext, run_task
 from agent.perception.verify import Verification, verify_target
-from agent.replay.recorded import RecordedPlanner, ReplayItem, ReplayOptions, plan_steps, split_turns
 from agent.recording.format import Outcome, Recording, Step
+from agent.replay.recorded import RecordedPlanner, ReplayItem, ReplayOptions, plan_steps, split_turns
+from agent.run.loop import LoopContext, run_task
 from agent.settings import Settings
 
 __all__ = ["ReplayOptions", "ReplayResult", "Verification", "replay_actions", "replay_recording", "verify_target"]

@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from actions.desktop import WindowInfo
+from actions.desktop.base import WindowInfo
 from actions.models import Action, Click, Done, Drag, Fail, Move, Scroll, Type, Wait, action_point
-from agent.perception.observation import Observation
 from agent.perception.capture import fingerprint
 from agent.perception.match import gray
+from agent.perception.observation import Observation
 from agent.perception.regions import diff_bbox
 from agent.perception.verify import ACCEPT, Verification, verify_target
 from agent.planners.base import HistoryItem, Turn

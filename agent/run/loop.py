@@ -13,28 +13,22 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
 
-from actions.desktop import Desktop, Screenshot
+from actions.desktop.base import Desktop, Screenshot
 from actions.errors import BudgetExceeded, ProviderError, Stopped, TaskFailed, UIAgentError
-from actions.executor import ActionResult, Executor
-from actions.models import Action, Type
+from actions.executor import Executor
+from actions.models import Action, ActionResult, Type
 from agent.perception.observation import Observation
+from agent.perception.perceiver import Perceiver
 from agent.perception.settle import SettleResult
 from agent.planners.base import HistoryItem, Planner, Turn, Usage
-from agent.run.stuck import StuckDetector
-from agent.recording.writer import Recorder
 from agent.recording.format import Outcome, Step
-from agent.settings import Settings
+from agent.recording.writer import Recorder
 from agent.run.step_builder import StepBuilder
+from agent.run.stuck import StuckDetector
+from agent.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-class Perceiver(Protocol):
-    """What the loop needs to see (agent.perception.perceiver.Perceiver is the real one)."""
-
-    def observe(self, screenshot: Screenshot | None = None, elements: bool = True) -> Observation: ...
 
 
 Settler = Callable[[Screenshot], SettleResult]  # waits for the screen to go still after an action

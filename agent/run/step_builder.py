@@ -6,15 +6,15 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from actions.desktop import Screenshot
-from actions.executor import ActionResult, Executor
-from actions.models import Action, Box, Target, action_point
-from agent.perception.observation import Observation
+from actions.desktop.base import Screenshot
+from actions.executor import Executor
+from actions.models import Action, ActionResult, Box, Target, action_point
 from agent.perception.elements import Element
+from agent.perception.observation import Observation
 from agent.perception.settle import SettleResult
 from agent.planners.base import HistoryItem, Planner, Turn
-from agent.recording.writer import Recorder
 from agent.recording.format import Durations, Step, summarize_perception, utc_now
+from agent.recording.writer import Recorder
 
 CROP_RADIUS = 32  # half-size of the crop kept around a point without a known box
 

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from actions.desktop import DryRunDesktop, PyAutoGUIDesktop
+from actions.desktop.fake import DryRunDesktop
+from actions.desktop.x11 import PyAutoGUIDesktop
 from actions.executor import ConfirmCallback, Executor, decline_all
 from actions.killswitch import KillSwitch
-from agent.run.loop import LoopContext, run_task
 from agent.planners.base import Planner
-from agent.recording.writer import FolderRecorder
 from agent.recording.format import Kind, Outcome, Redactor, Session, Step
+from agent.recording.writer import FolderRecorder
+from agent.run.loop import LoopContext, run_task
 from agent.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -42,15 +43,15 @@ class RunResult:
 
 def build_perceiver(desktop: Any, planner: Planner, monitor: int | None) -> Any:
     """OCR (+ accessibility when a session bus is there) only for planners that ground by elements."""
-    from agent.perception.perceiver import Perceiver
+    from agent.perception.perceiver import ScreenPerceiver
 
     if not getattr(planner, "uses_elements", getattr(planner, "needs_elements", False)):
-        return Perceiver(desktop, monitor=monitor)
+        return ScreenPerceiver(desktop, monitor=monitor)
     from agent.perception.a11y import A11yReader
     from agent.perception.ocr import RapidOcrEngine
 
     a11y = A11yReader() if os.environ.get("DBUS_SESSION_BUS_ADDRESS") else None
-    return Perceiver(desktop, ocr=RapidOcrEngine(), a11y=a11y, monitor=monitor)
+    return ScreenPerceiver(desktop, ocr=RapidOcrEngine(), a11y=a11y, monitor=monitor)
 
 
 def run_agent(task: str, settings: Settings, display: str, planner: Planner, *,

@@ -21,9 +21,9 @@ from pydantic import BaseModel, ValidationError
 
 from actions.errors import PlannerOutputError, TaskFailed
 from actions.models import validation_message
-from agent.perception.observation import Observation
 from agent.perception.elements import Element
 from agent.perception.find import similarity
+from agent.perception.observation import Observation
 from agent.planners.base import Usage
 from agent.planners.parsing import extract_json
 from agent.planners.transport import Connection, translate_errors

@@ -155,9 +155,9 @@ class UISession:
     """A UI and everything built for it; `finish` writes recording, report and cache once."""
 
     def __init__(self, state: PluginState, nodeid: str, vd: VirtualDisplay) -> None:
-        from actions.desktop import PyAutoGUIDesktop
+        from actions.desktop.x11 import PyAutoGUIDesktop
         from actions.executor import Executor, decline_all
-        from agent.perception.perceiver import Perceiver
+        from agent.perception.perceiver import ScreenPerceiver
         from agent.perception.settle import settle
         from agent.recording.format import Session
         from agent.settings import load_settings
@@ -180,7 +180,7 @@ class UISession:
         parts = UIParts(display=vd.display, env=dict(vd.env), desktop=self.desktop,
                         executor=Executor(self.desktop, settings.guards, confirm=decline_all,
                                           kill=threading.Event()),
-                        perceiver=Perceiver(self.desktop, ocr=state.ocr(), a11y=a11y, monitor=settings.monitor),
+                        perceiver=ScreenPerceiver(self.desktop, ocr=state.ocr(), a11y=a11y, monitor=settings.monitor),
                         settle=functools.partial(settle, self.desktop, monitor=settings.monitor),
                         recorder=self.recorder, settings=settings, planner_factory=_planner_factory(settings),
                         judge_factory=_judge_factory(settings), cache=cache, cache_mode=self.cache_mode, window_box=window_box)
@@ -280,9 +280,9 @@ def _judge_factory(settings: Any) -> Any:
         return None
 
     def build() -> Any:
-        from agent.testing.judge import ModelJudge
         from agent.planners.registry import parse_spec
         from agent.planners.transport import Connection
+        from agent.testing.judge import ModelJudge
 
         provider, model = parse_spec(settings.model)
         if provider == "offline":

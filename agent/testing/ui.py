@@ -29,17 +29,18 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from actions.desktop import Desktop
+from actions.desktop.base import Desktop
 from actions.errors import UIAgentError
 from actions.executor import Executor
 from actions.models import Box, Done, Key, Type
-from agent.replay.cached import replay_cached
-from agent.run.loop import LoopContext, Perceiver, Settler, run_task
-from agent.perception.observation import Observation
 from agent.perception.find import text_visible
+from agent.perception.observation import Observation
+from agent.perception.perceiver import Perceiver
 from agent.planners.base import Planner
 from agent.planners.scripted import ScriptedPlanner
 from agent.recording.format import Outcome
+from agent.replay.cached import replay_cached
+from agent.run.loop import LoopContext, Settler, run_task
 from agent.settings import Settings
 from agent.testing.step_cache import CacheEntry, CacheFile, actions_worth_caching, normalise, screen_print
 from agent.testing.ui_recorder import UIRecorder

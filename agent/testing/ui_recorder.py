@@ -12,8 +12,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from agent.recording.writer import Recorder, image_digest
 from agent.recording.format import Outcome, Session, Step
+from agent.recording.writer import Recorder, image_digest
 
 
 class UIRecorder:

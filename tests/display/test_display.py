@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from actions.desktop import Desktop, DryRunDesktop, FakeDesktop, PyAutoGUIDesktop
+from actions.desktop.base import Desktop
+from actions.desktop.fake import DryRunDesktop, FakeDesktop
+from actions.desktop.x11 import PyAutoGUIDesktop
 from agent.display import VirtualDisplay
 from tests.conftest import run_cli
 

@@ -18,8 +18,16 @@ from PIL import Image
 from agent.display import VirtualDisplay
 from tests.conftest import run_cli, wait_until
 from tests.fakes.model_servers import (
-    FakeModelServer, RecordedRequest, anthropic_message, chat_body, chat_tool_call, computer_call,
-    output_message, responses_body, text_block, tool_use,
+    FakeModelServer,
+    RecordedRequest,
+    anthropic_message,
+    chat_body,
+    chat_tool_call,
+    computer_call,
+    output_message,
+    responses_body,
+    text_block,
+    tool_use,
 )
 
 

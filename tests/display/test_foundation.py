@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from actions.desktop import PyAutoGUIDesktop
+from actions.desktop.x11 import PyAutoGUIDesktop
 from actions.executor import Executor
 from actions.models import Click, Key, Type
 from agent.display import VirtualDisplay

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from actions.desktop import PyAutoGUIDesktop
+from actions.desktop.x11 import PyAutoGUIDesktop
 from actions.errors import DisplayError
 from actions.executor import Executor
 from actions.models import Click
 from agent.display import VirtualDisplay
 from agent.perception.capture import capture_frame
 from agent.perception.ocr import FakeOcrEngine, RapidOcrEngine
-from agent.perception.perceiver import Perceiver
+from agent.perception.perceiver import ScreenPerceiver
 from agent.perception.settle import settle
 from tests.conftest import APPS, wait_until
 
@@ -65,11 +65,11 @@ def test_a_bad_monitor_index_is_a_clear_error(desktop: PyAutoGUIDesktop) -> None
     with pytest.raises(DisplayError, match="no monitor 7"):
         capture_frame(desktop, monitor=7)
     with pytest.raises(DisplayError, match="no monitor 7"):
-        Perceiver(desktop, ocr=FakeOcrEngine(), monitor=7).observe()
+        ScreenPerceiver(desktop, ocr=FakeOcrEngine(), monitor=7).observe()
 
 
 def test_a_blank_screen_gives_no_elements_and_says_why(desktop: PyAutoGUIDesktop) -> None:
     engine = RapidOcrEngine()  # never loaded: a blank screen has nothing to read
-    obs = Perceiver(desktop, ocr=engine).observe()
+    obs = ScreenPerceiver(desktop, ocr=engine).observe()
     assert obs.elements == () and any("blank" in n for n in obs.notes), obs.notes
     assert not engine.loaded

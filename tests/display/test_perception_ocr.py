@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from actions.desktop import PyAutoGUIDesktop, Screenshot
+from actions.desktop.base import Screenshot
+from actions.desktop.x11 import PyAutoGUIDesktop
 from actions.executor import Executor
 from actions.models import Box, Click, Type
 from agent.display import VirtualDisplay, WindowGeometry

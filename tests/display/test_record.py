@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from actions.desktop import PyAutoGUIDesktop
+from actions.desktop.x11 import PyAutoGUIDesktop
 from actions.executor import Executor
 from actions.models import Click, Drag, Key, Point, Scroll, Type, Wait
 from agent.demonstration.merge import REDACTED

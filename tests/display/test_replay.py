@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from actions.desktop import PyAutoGUIDesktop
+from actions.desktop.x11 import PyAutoGUIDesktop
 from actions.models import Click
 from agent.display import VirtualDisplay
 from agent.recording.format import load_recording
@@ -44,11 +44,11 @@ def xcalc_recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _screen_text(display: str) -> list[str]:
     from agent.perception.ocr import RapidOcrEngine
-    from agent.perception.perceiver import Perceiver
+    from agent.perception.perceiver import ScreenPerceiver
 
     desktop = PyAutoGUIDesktop(display)
     try:
-        return [e.text for e in Perceiver(desktop, ocr=RapidOcrEngine()).observe().elements]
+        return [e.text for e in ScreenPerceiver(desktop, ocr=RapidOcrEngine()).observe().elements]
     finally:
         desktop.close()
 

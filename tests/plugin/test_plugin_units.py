@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-from actions.desktop import ScreenGeometry, Screenshot
+from actions.desktop.base import ScreenGeometry, Screenshot
 from actions.models import Box, Click, Target, Type
-from agent.testing.judge import check_claim, cited_values, seen_on_screen
-from agent.perception.observation import Observation
 from agent.perception.elements import Element
+from agent.perception.observation import Observation
 from agent.planners.base import Usage
+from agent.testing.judge import check_claim, cited_values, seen_on_screen
 from agent.testing.scenario import ScenarioError, load_scenarios
 from agent.testing.step_cache import CacheEntry, CacheError, CacheFile, ScreenPrint, cache_path, screen_print
 

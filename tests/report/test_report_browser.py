@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import run_cli
 from playwright.sync_api import Browser, Page, sync_playwright
-from tests.recording_samples import write_sample
 
 from actions.models import Click, Drag, Move, Scroll
 from agent.recording.format import Recording, load_recording
+from tests.conftest import run_cli
+from tests.recording_samples import write_sample
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from actions.desktop.base import ScreenGeometry
 from actions.errors import UsageError
 from actions.guards import GuardContext, check
-from actions.desktop import ScreenGeometry
 from actions.models import Key, Type
 from agent.settings import load_settings
 

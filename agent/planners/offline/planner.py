@@ -14,9 +14,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from actions.models import Action, Click, Done, Drag, Fail, Key, Move, Scroll, Target, Type, Wait
-from agent.perception.observation import Observation
 from agent.perception.elements import Element
 from agent.perception.find import VISIBLE_MIN_SCORE, text_visible
+from agent.perception.observation import Observation
 from agent.planners.base import HistoryItem, Turn
 from agent.planners.offline.instructions import Instruction, parse_task
 

@@ -9,11 +9,10 @@ from typing import Any
 import pytest
 from PIL import Image, ImageDraw
 
-from actions.desktop import Monitor, ScreenGeometry, Screenshot
-from actions.executor import ActionResult
-from actions.models import Action, Box
-from agent.perception.observation import Observation
+from actions.desktop.base import Monitor, ScreenGeometry, Screenshot
+from actions.models import Action, ActionResult, Box
 from agent.perception.elements import Element
+from agent.perception.observation import Observation
 from agent.planners.base import HistoryItem, Planner
 from agent.planners.cost import CostGuard
 from agent.planners.model_planner import SafetyConfirm, decline_safety_checks

@@ -6,26 +6,18 @@ import dataclasses
 
 from PIL import Image, ImageDraw
 
-from actions.desktop import FakeDesktop, Screenshot, WindowInfo
+from actions.desktop.base import WindowInfo
+from actions.desktop.fake import FakeDesktop
 from actions.executor import Executor
 from actions.models import Box, Click, Key, Target, Type
-from agent.run.loop import LoopContext, run_task
-from agent.perception.observation import Observation
-from agent.replay.recorded import RecordedPlanner, ReplayItem, ReplayOptions, plan_steps
+from agent.perception.fake import FakePerceiver
 from agent.planners.scripted import ScriptedPlanner
-from agent.recording.writer import MemoryRecorder
 from agent.recording.format import Session
+from agent.recording.writer import MemoryRecorder
 from agent.replay.playback import replay_actions
+from agent.replay.recorded import RecordedPlanner, ReplayItem, ReplayOptions, plan_steps
+from agent.run.loop import LoopContext, run_task
 from agent.settings import Settings
-from tests.unit.test_loop import FakePerceiver
-
-
-class WindowPerceiver(FakePerceiver):
-    """The loop tests' fake, plus the focused window (the real Perceiver reports it)."""
-
-    def observe(self, screenshot: Screenshot | None = None, elements: bool = True) -> Observation:
-        obs = super().observe(screenshot, elements)
-        return dataclasses.replace(obs, window=self.desktop.active_window())
 
 
 def screen(at: tuple[int, int]) -> Image.Image:
@@ -42,7 +34,7 @@ def context(frames: list[Image.Image], window: WindowInfo | None = None) -> tupl
     desktop = FakeDesktop(frames, window=window)
     recorder = MemoryRecorder()
     recorder.start(Session(task="t", kind="replay"))
-    perceiver = WindowPerceiver(desktop)
+    perceiver = FakePerceiver(desktop)
     ctx = LoopContext(desktop=desktop, planner=ScriptedPlanner([]), executor=Executor(desktop),
                       perceiver=perceiver, settle=perceiver.settle, recorder=recorder, settings=Settings())
     return ctx, recorder, desktop
@@ -97,7 +89,7 @@ def test_typing_goes_only_to_the_recorded_application() -> None:
 def test_plan_steps_skips_what_cannot_be_verified_and_what_was_not_performed() -> None:
     from datetime import UTC, datetime
 
-    from actions.executor import ActionResult
+    from actions.models import ActionResult
     from agent.recording.format import Step
 
     now = datetime.now(UTC)

@@ -2,51 +2,20 @@
 
 from __future__ import annotations
 
-import hashlib
 import threading
-from dataclasses import dataclass
 
 from PIL import Image, ImageDraw
 
-from actions.desktop import FakeDesktop, Screenshot
+from actions.desktop.fake import FakeDesktop
 from actions.executor import Executor
-from actions.models import Box, Click, Done, Fail, Key, Type
-from agent.run.loop import LoopContext, run_task
-from agent.perception.observation import Observation
+from actions.models import Click, Done, Fail, Key, Type
+from agent.perception.fake import FakePerceiver
 from agent.planners.base import Turn, Usage
 from agent.planners.scripted import ScriptedPlanner
-from agent.recording.writer import MemoryRecorder
 from agent.recording.format import Redactor, Session
+from agent.recording.writer import MemoryRecorder
+from agent.run.loop import LoopContext, run_task
 from agent.settings import Settings
-
-
-@dataclass
-class Settled:
-    screenshot: Screenshot
-    changed: Box | None
-    fingerprint: str
-    waited_s: float = 0.0
-
-    @property
-    def did_change(self) -> bool:
-        return self.changed is not None
-
-
-class FakePerceiver:
-    """Screens from the FakeDesktop; 'changed' when the frame differs from the one before."""
-
-    def __init__(self, desktop: FakeDesktop) -> None:
-        self.desktop = desktop
-
-    def observe(self, screenshot: Screenshot | None = None, elements: bool = True) -> Observation:
-        shot = screenshot or self.desktop.capture()
-        return Observation(screenshot=shot, screen=self.desktop.geometry())
-
-    def settle(self, before: Screenshot) -> Settled:
-        shot = self.desktop.capture()
-        fp = hashlib.sha1(shot.image.tobytes()).hexdigest()
-        same = shot.image.tobytes() == before.image.tobytes()
-        return Settled(shot, None if same else Box(left=0, top=0, right=1, bottom=1), fp)
 
 
 def frames(n: int) -> list[Image.Image]:

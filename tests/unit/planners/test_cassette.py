@@ -12,7 +12,13 @@ import openai
 import pytest
 from PIL import Image, ImageDraw
 
-from agent.planners.cassette import CASSETTE_FILE, CassettePlayer, CassetteRecorder, first_difference, normalise
+from agent.planners.cassette import (
+    CASSETTE_FILE,
+    CassettePlayer,
+    CassetteRecorder,
+    first_difference,
+    normalise,
+)
 from agent.planners.transport import Connection, anthropic_client, openai_client
 from tests.fakes.model_servers import (
     FakeModelServer,

@@ -6,7 +6,8 @@ import threading
 
 import pytest
 
-from actions.desktop import DryRunDesktop, FakeDesktop, WindowInfo
+from actions.desktop.base import WindowInfo
+from actions.desktop.fake import DryRunDesktop, FakeDesktop
 from actions.errors import KillSwitchPressed
 from actions.executor import Executor
 from actions.guards import Policy

@@ -16,7 +16,7 @@ from PIL import Image
 
 from agent.recording.format import load_recording
 
-TESTS = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parents[2]
 
 WRITER = textwrap.dedent("""
     import sys

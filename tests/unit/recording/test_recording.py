@@ -12,15 +12,26 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from tests.recording_samples import desktop_frame, read_only, write_sample
 
 from actions.errors import UsageError
-from actions.executor import ActionResult
-from actions.guards import Verdict
-from actions.models import Box, Click, Done, Drag, Fail, Key, Move, Point, Scroll, Target, Type, Wait
+from actions.models import (
+    ActionResult,
+    Box,
+    Click,
+    Done,
+    Drag,
+    Fail,
+    Key,
+    Move,
+    Point,
+    Scroll,
+    Target,
+    Type,
+    Verdict,
+    Wait,
+)
 from agent.perception.elements import Element
 from agent.planners.base import Usage
-from agent.recording.writer import FolderRecorder, MemoryRecorder, Recorder, slugify
 from agent.recording.format import (
     FORMAT_VERSION,
     Durations,
@@ -32,8 +43,10 @@ from agent.recording.format import (
     summarize_perception,
     utc_now,
 )
+from agent.recording.writer import FolderRecorder, MemoryRecorder, Recorder, slugify
+from tests.recording_samples import desktop_frame, read_only, write_sample
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def full_step(index: int = 0, **update: object) -> Step:

@@ -6,7 +6,7 @@ import time
 
 from PIL import Image, ImageDraw
 
-from actions.desktop import Screenshot
+from actions.desktop.base import Screenshot
 from actions.models import Box, Click, Drag, Point, Target, Type
 from agent.perception.elements import Element
 from agent.perception.verify import crop_box, verify_target

@@ -8,7 +8,15 @@ import pytest
 
 from actions.models import Click, Drag, Key, Point, Scroll, Type, Wait
 from agent.demonstration.merge import (
-    REDACTED, ButtonEvent, KeyEvent, MergeConfig, Merger, MotionEvent, RawEvent, merge, simplify_path,
+    REDACTED,
+    ButtonEvent,
+    KeyEvent,
+    MergeConfig,
+    Merger,
+    MotionEvent,
+    RawEvent,
+    merge,
+    simplify_path,
 )
 
 # A US keyboard: keycode -> (unshifted name, unshifted char, shifted char)

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import re
+from dataclasses import dataclass, field
 
 import pytest
 from PIL import Image
 
-from actions.desktop import Monitor, ScreenGeometry, Screenshot
+from actions.desktop.base import Monitor, ScreenGeometry, Screenshot
 from actions.errors import UsageError
-from actions.executor import ActionResult
-from actions.models import Box, Click, Done, Fail, Key, Scroll, Type, Wait
-from agent.perception.observation import Observation
+from actions.models import ActionResult, Box, Click, Done, Fail, Key, Scroll, Type, Wait
 from agent.perception.elements import Element
+from agent.perception.observation import Observation
 from agent.planners.base import HistoryItem
 from agent.planners.offline.instructions import parse_task, split_steps
 from agent.planners.offline.planner import OfflinePlanner

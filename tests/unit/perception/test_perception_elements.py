@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
-from actions.desktop import FakeDesktop, Screenshot
+from actions.desktop.base import Screenshot
+from actions.desktop.fake import FakeDesktop
 from actions.errors import UsageError
 from actions.models import Box, Point
 from agent.perception.a11y import A11yReader, decode_states, merge_elements
@@ -26,7 +27,7 @@ from agent.perception.ocr import (
     normalise_text,
 )
 from agent.perception.ocr_cache import OcrReader, plan_batches, share_out
-from agent.perception.perceiver import Perceiver
+from agent.perception.perceiver import ScreenPerceiver
 from agent.perception.zoom import zoom
 
 
@@ -268,7 +269,7 @@ def test_perceiver_builds_observations_with_stable_ids() -> None:
     image, lines = page({"File": box(10, 10, 60, 30), "Edit": box(100, 10, 150, 30)})
     desktop = FakeDesktop([image, image])
     engine = FakeOcrEngine(lines)
-    perceiver = Perceiver(desktop, ocr=engine)
+    perceiver = ScreenPerceiver(desktop, ocr=engine)
     first = perceiver.observe()
     assert [(e.id, e.text) for e in first.elements] == [(1, "File"), (2, "Edit")]
     assert first.frame_hash and first.screen.width == 800 and first.notes == ()
@@ -283,14 +284,14 @@ def test_perceiver_builds_observations_with_stable_ids() -> None:
 
 def test_perceiver_reports_trouble_as_notes_not_exceptions() -> None:
     desktop = FakeDesktop([Image.new("RGB", (640, 480), "black")])
-    blank = Perceiver(desktop, ocr=FakeOcrEngine([])).observe()
+    blank = ScreenPerceiver(desktop, ocr=FakeOcrEngine([])).observe()
     assert blank.elements == () and "blank" in blank.notes[0]
     text, _ = page({"x": box(10, 10, 40, 30)})
-    failing = Perceiver(FakeDesktop([text]), ocr=FakeOcrEngine(fail="rapidocr could not load")).observe()
+    failing = ScreenPerceiver(FakeDesktop([text]), ocr=FakeOcrEngine(fail="rapidocr could not load")).observe()
     assert failing.elements == () and failing.notes == ("OCR unavailable: rapidocr could not load",)
-    bare = Perceiver(FakeDesktop()).observe()
+    bare = ScreenPerceiver(FakeDesktop()).observe()
     assert "no element source" in bare.notes[0]
-    assert Perceiver(FakeDesktop()).observe(elements=False).notes == ()
+    assert ScreenPerceiver(FakeDesktop()).observe(elements=False).notes == ()
 
 
 def test_reader_does_not_read_a_recurring_crop_again() -> None:

@@ -8,8 +8,16 @@ from PIL import Image
 
 from actions.models import Box
 from agent.perception.scaling import (
-    ImageSpace, box_to_image, box_to_screen, fit_max_pixels, fit_xga, image_to_screen, in_image,
-    resize, screen_to_image, smart_resize,
+    ImageSpace,
+    box_to_image,
+    box_to_screen,
+    fit_max_pixels,
+    fit_xga,
+    image_to_screen,
+    in_image,
+    resize,
+    screen_to_image,
+    smart_resize,
 )
 
 screens = st.tuples(st.integers(640, 3840), st.integers(480, 2160))

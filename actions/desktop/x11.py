@@ -1,9 +1,7 @@
-"""The driven machine: one Protocol, a real X11 backend, a fake for tests, and a dry-run wrapper.
+"""The real X11 desktop: pyautogui (XTEST) for input, mss for capture, python-xlib (EWMH) for windows.
 
-Everything here is in screen space (physical pixels of the whole virtual screen).
-`PyAutoGUIDesktop` uses pyautogui for input (with PAUSE set by us), mss for capture and
-python-xlib (EWMH) for the active window. pyautogui binds to $DISPLAY when first imported, so the
-backend imports it lazily and rebinds its X connection to the display it was built for.
+pyautogui binds to $DISPLAY when first imported, so the backend imports it lazily and rebinds its
+X connection to the display it was built for.
 """
 
 from __future__ import annotations
@@ -11,189 +9,17 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any
 
 from PIL import Image
-from pydantic import BaseModel, ConfigDict
 
+from actions.desktop.base import Button, Monitor, ScreenGeometry, Screenshot, WindowInfo
 from actions.errors import DisplayError, KillSwitchPressed
 from actions.models import Point
 
 log = logging.getLogger(__name__)
-
-Button = Literal["left", "right", "middle"]
-
-
-class Monitor(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    index: int
-    left: int
-    top: int
-    width: int
-    height: int
-    scale: float = 1.0
-
-
-class ScreenGeometry(BaseModel):
-    """The virtual screen (all monitors) and each monitor, in screen space."""
-
-    model_config = ConfigDict(frozen=True)
-    width: int
-    height: int
-    monitors: tuple[Monitor, ...]
-
-    def contains(self, x: int, y: int) -> bool:
-        return 0 <= x < self.width and 0 <= y < self.height
-
-    def monitor(self, index: int | None) -> Monitor:
-        """Monitor `index` (1-based as in mss); None or 0 means the whole virtual screen."""
-        if not index:
-            return Monitor(index=0, left=0, top=0, width=self.width, height=self.height)
-        if not 1 <= index <= len(self.monitors):
-            raise DisplayError(f"no monitor {index}: this screen has {len(self.monitors)} "
-                               f"(use --monitor 1..{len(self.monitors)})")
-        return self.monitors[index - 1]
-
-
-class WindowInfo(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    title: str = ""
-    app: str = ""
-    window_id: int = 0
-
-
-@dataclass(frozen=True)
-class Screenshot:
-    """A captured image and where it sits in screen space (origin of a monitor crop)."""
-
-    image: Image.Image
-    left: int = 0
-    top: int = 0
-    captured_at: float = field(default_factory=time.monotonic)
-
-    @property
-    def size(self) -> tuple[int, int]:
-        return self.image.size
-
-
-@runtime_checkable
-class Desktop(Protocol):
-    """What the executor, perception and replay need from a machine."""
-
-    def geometry(self) -> ScreenGeometry: ...
-    def capture(self, monitor: int | None = None) -> Screenshot: ...
-    def active_window(self) -> WindowInfo: ...
-    def cursor(self) -> Point: ...
-    def move(self, x: int, y: int) -> None: ...
-    def click(self, x: int, y: int, button: Button, count: int, modifiers: tuple[str, ...]) -> None: ...
-    def drag(self, path: tuple[Point, ...], button: Button, modifiers: tuple[str, ...]) -> None: ...
-    def scroll(self, x: int, y: int, dx: int, dy: int, modifiers: tuple[str, ...]) -> None: ...
-    def type_text(self, text: str) -> None: ...
-    def press(self, keys: tuple[str, ...]) -> None: ...
-
-
-# --------------------------------------------------------------------------- fake
-
-
-class FakeDesktop:
-    """Serves given images and records every input call as a tuple, for tests."""
-
-    def __init__(self, frames: list[Image.Image] | None = None, size: tuple[int, int] = (1280, 800),
-                 window: WindowInfo | None = None) -> None:
-        self.frames = list(frames) if frames else [Image.new("RGB", size, "white")]
-        self.size = self.frames[0].size
-        self.window = window or WindowInfo(title="Fake window", app="fake")
-        self.calls: list[tuple[Any, ...]] = []
-        self._pointer = Point(x=self.size[0] // 2, y=self.size[1] // 2)
-        self._frame = 0
-
-    def geometry(self) -> ScreenGeometry:
-        w, h = self.size
-        return ScreenGeometry(width=w, height=h, monitors=(Monitor(index=1, left=0, top=0, width=w, height=h),))
-
-    def capture(self, monitor: int | None = None) -> Screenshot:
-        image = self.frames[min(self._frame, len(self.frames) - 1)]
-        self._frame += 1
-        return Screenshot(image=image.copy())
-
-    def active_window(self) -> WindowInfo:
-        return self.window
-
-    def cursor(self) -> Point:
-        return self._pointer
-
-    def move(self, x: int, y: int) -> None:
-        self._pointer = Point(x=x, y=y)
-        self.calls.append(("move", x, y))
-
-    def click(self, x: int, y: int, button: Button, count: int, modifiers: tuple[str, ...]) -> None:
-        self._pointer = Point(x=x, y=y)
-        self.calls.append(("click", x, y, button, count, modifiers))
-
-    def drag(self, path: tuple[Point, ...], button: Button, modifiers: tuple[str, ...]) -> None:
-        self._pointer = path[-1]
-        self.calls.append(("drag", tuple((p.x, p.y) for p in path), button, modifiers))
-
-    def scroll(self, x: int, y: int, dx: int, dy: int, modifiers: tuple[str, ...]) -> None:
-        self.calls.append(("scroll", x, y, dx, dy, modifiers))
-
-    def type_text(self, text: str) -> None:
-        self.calls.append(("type", text))
-
-    def press(self, keys: tuple[str, ...]) -> None:
-        self.calls.append(("press", keys))
-
-
-# --------------------------------------------------------------------------- dry run
-
-
-class DryRunDesktop:
-    """Sees through the wrapped desktop but performs nothing; logs what it would do."""
-
-    def __init__(self, inner: Desktop) -> None:
-        self.inner = inner
-        self.would: list[tuple[Any, ...]] = []
-
-    def geometry(self) -> ScreenGeometry:
-        return self.inner.geometry()
-
-    def capture(self, monitor: int | None = None) -> Screenshot:
-        return self.inner.capture(monitor)
-
-    def active_window(self) -> WindowInfo:
-        return self.inner.active_window()
-
-    def cursor(self) -> Point:
-        return self.inner.cursor()
-
-    def _note(self, *call: Any) -> None:
-        log.info("dry run: would %s", call)
-        self.would.append(call)
-
-    def move(self, x: int, y: int) -> None:
-        self._note("move", x, y)
-
-    def click(self, x: int, y: int, button: Button, count: int, modifiers: tuple[str, ...]) -> None:
-        self._note("click", x, y, button, count, modifiers)
-
-    def drag(self, path: tuple[Point, ...], button: Button, modifiers: tuple[str, ...]) -> None:
-        self._note("drag", tuple((p.x, p.y) for p in path), button, modifiers)
-
-    def scroll(self, x: int, y: int, dx: int, dy: int, modifiers: tuple[str, ...]) -> None:
-        self._note("scroll", x, y, dx, dy, modifiers)
-
-    def type_text(self, text: str) -> None:
-        self._note("type", text)
-
-    def press(self, keys: tuple[str, ...]) -> None:
-        self._note("press", keys)
-
-
-# --------------------------------------------------------------------------- real X11
 
 _ENV_LOCK = threading.RLock()
 

@@ -12,7 +12,17 @@ from pydantic import ValidationError
 from actions.errors import UsageError
 from actions.keys import CANONICAL, MODIFIERS, canonical_key, format_chord, parse_chord
 from actions.models import (
-    ACTION_ADAPTER, Click, Drag, Key, Point, Scroll, Target, Type, Wait, action_json_schema, parse_action,
+    ACTION_ADAPTER,
+    Click,
+    Drag,
+    Key,
+    Point,
+    Scroll,
+    Target,
+    Type,
+    Wait,
+    action_json_schema,
+    parse_action,
     validation_message,
 )
 

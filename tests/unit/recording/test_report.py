@@ -7,12 +7,12 @@ import re
 from pathlib import Path
 
 import pytest
-from tests.conftest import run_cli
-from tests.recording_samples import read_only, write_sample
 
 from actions.errors import UsageError
 from agent.recording.format import load_recording
 from agent.recording.report import _align, render_report, signature, write_report
+from tests.conftest import run_cli
+from tests.recording_samples import read_only, write_sample
 
 
 @pytest.fixture

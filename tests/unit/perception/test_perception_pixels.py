@@ -7,12 +7,18 @@ import io
 import pytest
 from PIL import Image, ImageDraw
 
-from actions.desktop import FakeDesktop, Screenshot
+from actions.desktop.base import Screenshot
+from actions.desktop.fake import FakeDesktop
 from actions.errors import UsageError
 from actions.models import Box
 from agent.perception import regions as rg
 from agent.perception.capture import (
-    capture_frame, encode_image, fingerprint, fit_size, frame_hash, scale_image,
+    capture_frame,
+    encode_image,
+    fingerprint,
+    fit_size,
+    frame_hash,
+    scale_image,
 )
 from agent.perception.settle import settle
 

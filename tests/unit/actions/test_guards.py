@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from actions.desktop import Monitor, ScreenGeometry, WindowInfo
+from actions.desktop.base import Monitor, ScreenGeometry, WindowInfo
 from actions.guards import GuardContext, Policy, check, normalise_command
 from actions.models import Click, Drag, Key, Move, Point, Type, Wait
 
