@@ -166,9 +166,8 @@ def do_task(
                           "record_dir": record_dir, "guards.confirm": confirm})
     secrets = _secrets(secret or [])
     planner = build_planner(settings, transport=tape, api_key=api_key, confirm_safety=_confirm_safety_checks)
-    if hasattr(planner, "steps"):
-        planner.steps(task)  # an unparseable offline instruction fails here, before anything starts
-    elif not task.strip():
+    planner.prepare(task)  # an unparseable offline instruction fails here, before anything starts
+    if not task.strip():
         raise UsageError("empty task: say what to do")
     with ExitStack() as stack:
         display = _display_env(stack, _virtual_size(virtual))
@@ -271,7 +270,7 @@ def _run_live(stack: ExitStack, task: str, settings: Any, display: str, planner:
     from agent.run.wiring import run_agent
 
     printer = StepPrinter(json_mode=as_json)
-    printer.intro(f"task: {task}  ({planner.name}:{getattr(planner, 'model', '')}, display {display})")
+    printer.intro(f"task: {task}  ({planner.name}:{planner.model}, display {display})")
     stop = stack.enter_context(_interrupt_handler())
     return run_agent(task, settings, display, planner, confirm=_terminal_confirm, on_step=printer.step,
                      secrets=secrets, stop=stop, cassette=cassette)
@@ -343,13 +342,13 @@ def record(out: Annotated[Path | None, typer.Option("--out", help="Folder for th
     from agent.demonstration.session import (
         RecordOptions,
         StopFlag,
-        default_labeler,
         record_demonstration,
         redacted_settings,
     )
     from agent.demonstration.targets import PasswordProbe, parse_region
     from agent.recording.format import Redactor
     from agent.recording.writer import FolderRecorder
+    from agent.run.wiring import a11y_reader, labeler
     from agent.settings import load_settings
 
     settings = load_settings({"record_dir": out, "record_stop_hotkey": stop_hotkey})
@@ -357,14 +356,12 @@ def record(out: Annotated[Path | None, typer.Option("--out", help="Folder for th
     regions = tuple(parse_region(r) for r in redact or ())
     display = os.environ.get("DISPLAY", "")
     a11y = bool(os.environ.get("DBUS_SESSION_BUS_ADDRESS"))
-    password_probe = None
-    if a11y and not no_labels:
-        from agent.perception.a11y import A11yReader
-        password_probe = PasswordProbe(A11yReader(timeout_s=1.0))
+    reader = a11y_reader(timeout_s=1.0) if a11y and not no_labels else None
+    password_probe = PasswordProbe(reader) if reader is not None else None
     options = RecordOptions(
         display=display, task=task, stop_hotkey=settings.record_stop_hotkey,
         sensitive_windows=settings.guards.sensitive_windows, redact_regions=regions,
-        labeler=None if no_labels else default_labeler(a11y), password_probe=password_probe,
+        labeler=None if no_labels else labeler(a11y), password_probe=password_probe,
         settings={"stop_hotkey": settings.record_stop_hotkey, "redact": redacted_settings(regions),
                   "sensitive_windows": list(settings.guards.sensitive_windows), "labels": not no_labels})
     stop = StopFlag()

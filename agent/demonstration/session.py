@@ -423,15 +423,5 @@ def _window(context: Any) -> WindowInfo | None:
     return window if window is not None and (window.app or window.title) else None
 
 
-def default_labeler(a11y: bool) -> Labeler:
-    """rapidocr on the band around each point; accessibility names too when a session bus is set."""
-    from agent.demonstration.targets import OcrLabeler
-    from agent.perception.a11y import A11yReader
-    from agent.perception.ocr import RapidOcrEngine
-
-    # One onnxruntime thread: the other core stays with the listener and the app being shown.
-    return OcrLabeler(RapidOcrEngine(threads=1), A11yReader(timeout_s=1.0) if a11y else None)
-
-
 def redacted_settings(regions: Sequence[Box]) -> list[str]:
     return [f"{b.left},{b.top},{b.width},{b.height}" for b in regions]

@@ -60,10 +60,47 @@ class HistoryItem(BaseModel):
     notes: tuple[str, ...] = ()  # e.g. "the screen did not change after the click"
 
 
+class Capabilities(BaseModel):
+    """What a planner needs built for it, declared instead of probed (trycua/cua `loops/base.py`).
+
+    The wiring reads `elements` to give the perceiver OCR (and accessibility when a session bus is
+    there); `model_calls` says whether turns may ask a model (offline, recorded and scripted do not).
+    """
+
+    model_config = ConfigDict(frozen=True)
+    elements: bool = False
+    model_calls: bool = False
+
+
 @runtime_checkable
 class Planner(Protocol):
-    """Built from a model spec `provider:model` and Settings by `agent.planners.registry`."""
+    """What the loop, the wiring and the entry points may ask of a planner; nothing else.
 
-    name: str
+    Built from a model spec `provider:model` and Settings by `agent.planners.registry`;
+    `agent.planners.scripted.ScriptedPlanner` is the fake.
+    """
+
+    @property
+    def name(self) -> str:
+        """The provider as the CLI and the recording show it (`anthropic`, `offline`, ...)."""
+        ...
+
+    @property
+    def model(self) -> str:
+        """The model it asks (`claude-sonnet-4-5`, ...), or what stands in for one (`offline`)."""
+        ...
+
+    @property
+    def capabilities(self) -> Capabilities: ...
+
+    @property
+    def needs_elements(self) -> bool:
+        """Whether the next observation must carry elements (OCR/accessibility); asked every step."""
+        ...
+
+    def prepare(self, task: str) -> None:
+        """Check `task` before anything starts (the offline planner parses its steps here); raises
+        UsageError naming what is wrong."""
+        ...
 
     def next_turn(self, task: str, observation: Observation, history: Sequence[HistoryItem]) -> Turn: ...

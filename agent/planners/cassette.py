@@ -242,3 +242,6 @@ def image_close(a: bytes, b: bytes, tolerance: float = PIXEL_TOLERANCE) -> bool:
         x = np.asarray(ia.convert("L"), dtype=np.int16)
         y = np.asarray(ib.convert("L"), dtype=np.int16)
     return float((np.abs(x - y) > 24).mean()) <= tolerance
+
+
+Cassette = CassetteRecorder | CassettePlayer  # what a run attaches to its recording folder

@@ -20,7 +20,7 @@ from actions.models import Done, Fail, Point
 from agent.perception.elements import Element
 from agent.perception.observation import Observation
 from agent.perception.scaling import Convention, ImageSpace, image_to_screen, in_image
-from agent.planners.base import Turn, Usage
+from agent.planners.base import Capabilities, Turn, Usage
 from agent.planners.cost import CostGuard, image_tokens, price, text_tokens, usage_of
 from agent.planners.imaging import EncodedImage, encode_observation
 from agent.planners.profiles import ModelProfile
@@ -86,8 +86,12 @@ class ModelPlanner:
         self.model = config.model
         self.spec = f"{config.provider}:{config.model}"
         self.needs_elements = config.profile.grounding == "marks"  # the loop perceives elements for marks
+        self.capabilities = Capabilities(elements=self.needs_elements, model_calls=True)
         self.stats = CallStats()
         self._last_image: tuple[tuple[Any, ...], EncodedImage] | None = None
+
+    def prepare(self, task: str) -> None:
+        """A model reads any task; the CLI refuses an empty one."""
 
     def _encode(self, observation: Observation, elements: tuple[Element, ...] = ()) -> EncodedImage:
         """The observation as the model sees it; an unchanged frame (same `frame_hash`) is reused."""

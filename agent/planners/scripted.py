@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from actions.models import Action, Fail
 from agent.perception.observation import Observation
-from agent.planners.base import HistoryItem, Turn, Usage
+from agent.planners.base import Capabilities, HistoryItem, Turn, Usage
 
 TurnSource = Turn | Sequence[Action] | Callable[[Observation, Sequence[HistoryItem]], Turn]
 
@@ -17,11 +17,15 @@ class ScriptedPlanner:
     name = "scripted"
     model = "scripted"
     needs_elements = False
+    capabilities = Capabilities()
 
     def __init__(self, turns: Iterable[TurnSource], usage: Usage | None = None) -> None:
         self.turns = list(turns)
         self.usage = usage or Usage()
         self.calls: list[tuple[str, Observation, int]] = []
+
+    def prepare(self, task: str) -> None:
+        """A script takes any task."""
 
     def next_turn(self, task: str, observation: Observation, history: Sequence[HistoryItem]) -> Turn:
         self.calls.append((task, observation, len(history)))

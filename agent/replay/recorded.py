@@ -29,7 +29,7 @@ from agent.perception.match import gray
 from agent.perception.observation import Observation
 from agent.perception.regions import diff_bbox
 from agent.perception.verify import ACCEPT, Verification, verify_target
-from agent.planners.base import HistoryItem, Turn
+from agent.planners.base import Capabilities, HistoryItem, Turn
 
 REDACTED = "{{REDACTED}}"  # what `uiagent record` writes for text typed into a password field
 _MIN_WAIT_S = 0.001
@@ -76,7 +76,7 @@ class RecordedPlanner:
 
     name = "recorded"
     model = "replay"
-    uses_elements = True  # a perceiver with OCR is built; text is read only when `needs_elements`
+    capabilities = Capabilities(elements=True)  # a perceiver with OCR; text read only when `needs_elements`
 
     def __init__(self, items: Sequence[ReplayItem], crops: Mapping[str, Image.Image],
                  options: ReplayOptions | None = None, clock: Callable[[], float] = time.monotonic,
@@ -102,6 +102,9 @@ class RecordedPlanner:
     @property
     def needs_elements(self) -> bool:
         return self._want_elements
+
+    def prepare(self, task: str) -> None:
+        """Nothing to check: the recording was validated when it was loaded."""
 
     def next_turn(self, task: str, observation: Observation, history: Sequence[HistoryItem]) -> Turn:
         if history and (bad := next((r for r in history[-1].results if not r.ok), None)):

@@ -61,7 +61,7 @@ def run_task(task: str, ctx: LoopContext) -> Outcome:
         for index in range(1, ctx.settings.max_steps + 1):
             _check_limits(ctx, started, usage)
             step = StepBuilder(index, ctx.recorder, ctx.clock)
-            observation = step.observe(ctx.perceiver, last_frame, getattr(ctx.planner, "needs_elements", False))
+            observation = step.observe(ctx.perceiver, last_frame, ctx.planner.needs_elements)
             turn = step.plan(ctx.planner, task, observation, history)
             usage += turn.usage
             results, notes, finished = _act(ctx, step, turn, observation, stuck)

@@ -1,7 +1,14 @@
-"""The composition root of a live run: real desktop, guards, kill switch, perception, recorder.
+"""The composition root: the one place that builds the real parts of a run.
 
-`uiagent do` and `uiagent demo` call `run_agent`; tests of the loop build a `LoopContext` with
-fakes instead. Exit codes follow the CLI contract.
+    with wire(settings, display, planner.capabilities) as parts:      # desktop, kill switch, executor
+        ...                                                         # and guards, perceiver, settle, recorder
+    result = run_agent(task, settings, display, planner)             # `uiagent do`, `uiagent demo`
+    with live_context(task, settings, display, planner) as ctx: ...  # `uiagent replay`
+
+`wire` is used by `do`, `demo` and `replay` (through `live_context`) and by the pytest plugin (with its
+per-test recorder and shared OCR engine); `planner_factory`, `judge_factory` and `labeler` build the
+planner, the judge of `ui.check` and the labeller of `uiagent record`. No entry point builds its own.
+Tests of the loop build a `LoopContext` with fakes instead. Exit codes follow the CLI contract.
 """
 
 from __future__ import annotations
@@ -14,21 +21,33 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
+from actions.desktop.base import Desktop
 from actions.desktop.fake import DryRunDesktop
 from actions.desktop.x11 import PyAutoGUIDesktop
+from actions.errors import UsageError
 from actions.executor import ConfirmCallback, Executor, decline_all
 from actions.killswitch import KillSwitch
-from agent.planners.base import Planner
+from agent.perception.perceiver import Perceiver, ScreenPerceiver
+from agent.planners.base import Capabilities, Planner
+from agent.planners.registry import build_planner, parse_spec
 from agent.recording.format import Kind, Outcome, Redactor, Session, Step
-from agent.recording.writer import FolderRecorder
-from agent.run.loop import LoopContext, run_task
+from agent.recording.writer import FolderRecorder, Recorder
+from agent.run.loop import LoopContext, Settler, run_task
 from agent.settings import Settings
+
+if TYPE_CHECKING:
+    from agent.demonstration.targets import Labeler
+    from agent.perception.a11y import A11yReader
+    from agent.perception.ocr import OcrEngine
+    from agent.planners.cassette import Cassette
+    from agent.testing.judge import Judge
 
 log = logging.getLogger(__name__)
 
 EXIT_CODES = {"done": 0, "failed": 1, "stopped": 3, "error": 4}
+SESSION_BUS = "session"  # `a11y_bus` default: $DBUS_SESSION_BUS_ADDRESS when set, else no accessibility
 
 
 @dataclass(frozen=True)
@@ -41,23 +60,119 @@ class RunResult:
         return EXIT_CODES.get(self.outcome.status, 1)
 
 
-def build_perceiver(desktop: Any, planner: Planner, monitor: int | None) -> Any:
-    """OCR (+ accessibility when a session bus is there) only for planners that ground by elements."""
-    from agent.perception.perceiver import ScreenPerceiver
+@dataclass(frozen=True)
+class Parts:
+    """The real parts of a run on one display, released when `wire` exits."""
 
-    if not getattr(planner, "uses_elements", getattr(planner, "needs_elements", False)):
+    desktop: Desktop            # a DryRunDesktop around `real` under --dry-run
+    real: PyAutoGUIDesktop
+    kill: threading.Event       # set by the kill-switch hotkey (or never, without one)
+    executor: Executor
+    perceiver: Perceiver
+    settle: Settler
+    recorder: Recorder
+
+
+@contextmanager
+def wire(settings: Settings, display: str, capabilities: Capabilities, *, recorder: Recorder | None = None,
+         secrets: Mapping[str, str] | None = None, confirm: ConfirmCallback = decline_all,
+         kill_hotkey: bool = True, ocr: OcrEngine | None = None, a11y_bus: str | None = SESSION_BUS
+         ) -> Iterator[Parts]:
+    """Build desktop, kill switch, executor and guards, perceiver, settle and recorder for `display`.
+
+    `recorder` None: a FolderRecorder under settings.record_dir (closed on exit; not started: the
+    caller knows the Session). `kill_hotkey` False: no global hotkey listener (the pytest plugin).
+    `ocr`: an engine to share (else one is made when the planner grounds by elements).
+    """
+    from agent.perception.settle import settle
+
+    with ExitStack() as stack:
+        real = PyAutoGUIDesktop(display, failsafe=settings.failsafe)
+        stack.callback(real.close)
+        desktop: Desktop = DryRunDesktop(real) if settings.dry_run else real
+        kill = stack.enter_context(KillSwitch(settings.kill_hotkey, display=display)).event if kill_hotkey \
+            else threading.Event()
+        if recorder is None:
+            recorder = FolderRecorder(settings.record_dir, Redactor(dict(secrets or {})))
+            stack.callback(recorder.close)
+        yield Parts(desktop=desktop, real=real, kill=kill,
+                    executor=Executor(desktop, settings.guards, confirm=confirm, kill=kill),
+                    perceiver=build_perceiver(desktop, capabilities, settings.monitor, ocr=ocr, a11y_bus=a11y_bus),
+                    settle=functools.partial(settle, desktop, monitor=settings.monitor), recorder=recorder)
+
+
+def build_perceiver(desktop: Desktop, capabilities: Capabilities, monitor: int | None, *,
+                    ocr: OcrEngine | None = None, a11y_bus: str | None = SESSION_BUS) -> Perceiver:
+    """OCR (+ accessibility when a session bus is there) only for planners that ground by elements."""
+    if not capabilities.elements:
         return ScreenPerceiver(desktop, monitor=monitor)
-    from agent.perception.a11y import A11yReader
+    return ScreenPerceiver(desktop, ocr=ocr or ocr_engine(), a11y=a11y_reader(a11y_bus), monitor=monitor)
+
+
+def ocr_engine(threads: int | None = None) -> OcrEngine:
     from agent.perception.ocr import RapidOcrEngine
 
-    a11y = A11yReader() if os.environ.get("DBUS_SESSION_BUS_ADDRESS") else None
-    return ScreenPerceiver(desktop, ocr=RapidOcrEngine(), a11y=a11y, monitor=monitor)
+    return RapidOcrEngine() if threads is None else RapidOcrEngine(threads=threads)
+
+
+def a11y_reader(bus: str | None = SESSION_BUS, timeout_s: float | None = None) -> A11yReader | None:
+    """An AT-SPI reader on `bus` (SESSION_BUS: $DBUS_SESSION_BUS_ADDRESS), None without a bus."""
+    from agent.perception.a11y import A11yReader
+
+    address = os.environ.get("DBUS_SESSION_BUS_ADDRESS") if bus == SESSION_BUS else bus
+    if not address:
+        return None
+    kwargs = {} if timeout_s is None else {"timeout_s": timeout_s}
+    return A11yReader(address if bus != SESSION_BUS else None, **kwargs)
+
+
+def labeler(a11y: bool) -> Labeler:
+    """`uiagent record`'s labeller: rapidocr on the band around each point; accessibility names too
+    when a session bus is set."""
+    from agent.demonstration.targets import OcrLabeler
+
+    # One onnxruntime thread: the other core stays with the listener and the app being shown.
+    reader = a11y_reader(timeout_s=1.0) if a11y else None
+    return OcrLabeler(ocr_engine(threads=1), reader)
+
+
+def is_offline(settings: Settings) -> bool:
+    """The registry's provider rule; an unknown provider counts as a model (its error comes on use)."""
+    try:
+        return parse_spec(settings.model)[0] == "offline"
+    except UsageError:
+        return False
+
+
+def planner_factory(settings: Settings) -> Callable[[], Planner]:
+    """Builds a fresh planner per call; a model planner's SDK loads on the first call only."""
+    if is_offline(settings):
+        from agent.planners.offline.planner import OfflinePlanner
+        return OfflinePlanner
+    return functools.partial(build_planner, settings)
+
+
+def judge_factory(settings: Settings) -> Callable[[], Judge | None] | None:
+    """Builds the judge of ui.check/ui.query on first use (the SDKs load only then); None offline."""
+    if is_offline(settings):
+        return None
+
+    def build() -> Judge | None:
+        from agent.planners.transport import Connection
+        from agent.testing.judge import ModelJudge
+
+        provider, model = parse_spec(settings.model)
+        if provider == "offline":
+            return None
+        return ModelJudge(provider, model, Connection(provider=provider, base_url=settings.base_url))
+
+    return build
 
 
 def run_agent(task: str, settings: Settings, display: str, planner: Planner, *,
               confirm: ConfirmCallback = decline_all, on_step: Callable[[Step], None] = lambda s: None,
               secrets: Mapping[str, str] | None = None, stop: threading.Event | None = None,
-              kind: Kind = "do", cassette: Any = None) -> RunResult:
+              kind: Kind = "do", cassette: Cassette | None = None) -> RunResult:
     """Run `task` on `display` with `planner`; the recording lands under settings.record_dir."""
     with live_context(task, settings, display, planner, confirm=confirm, on_step=on_step, secrets=secrets,
                       stop=stop, kind=kind, cassette=cassette) as ctx:
@@ -69,27 +184,17 @@ def run_agent(task: str, settings: Settings, display: str, planner: Planner, *,
 def live_context(task: str, settings: Settings, display: str, planner: Planner, *,
                  confirm: ConfirmCallback = decline_all, on_step: Callable[[Step], None] = lambda s: None,
                  secrets: Mapping[str, str] | None = None, stop: threading.Event | None = None,
-                 kind: Kind = "do", replay_of: str | None = None, cassette: Any = None) -> Iterator[LoopContext]:
-    """The real things a run needs (desktop, kill switch, guards, perception, a started recorder),
-    released on exit. `cassette` (agent.planners.cassette) is attached to the recording folder."""
-    from agent.perception.settle import settle
-
+                 kind: Kind = "do", replay_of: str | None = None,
+                 cassette: Cassette | None = None) -> Iterator[LoopContext]:
+    """`wire`d parts around a started recording, as the loop takes them; released on exit.
+    `cassette` (agent.planners.cassette) is attached to the recording folder."""
     secrets = dict(secrets or {})
-    with ExitStack() as stack:
-        real = PyAutoGUIDesktop(display, failsafe=settings.failsafe)
-        stack.callback(real.close)
-        desktop: Any = DryRunDesktop(real) if settings.dry_run else real
-        kill = stack.enter_context(KillSwitch(settings.kill_hotkey, display=display))
-        recorder = FolderRecorder(settings.record_dir, Redactor(secrets))
-        stack.callback(recorder.close)
-        recorder.start(Session(kind=kind, task=task, planner=planner.name, model=getattr(planner, "model", ""),
-                               settings=settings.model_dump(mode="json"), screen=real.geometry(),
-                               replay_of=replay_of))
-        if cassette is not None and recorder.folder is not None:
-            cassette.attach(recorder.folder)
-        yield LoopContext(desktop=desktop, planner=planner,
-                          executor=Executor(desktop, settings.guards, confirm=confirm, kill=kill.event),
-                          perceiver=build_perceiver(desktop, planner, settings.monitor),
-                          settle=functools.partial(settle, desktop, monitor=settings.monitor),
-                          recorder=recorder, settings=settings, stop=stop or threading.Event(),
-                          on_step=on_step, secrets=secrets)
+    with wire(settings, display, planner.capabilities, secrets=secrets, confirm=confirm) as parts:
+        parts.recorder.start(Session(kind=kind, task=task, planner=planner.name, model=planner.model,
+                                     settings=settings.model_dump(mode="json"), screen=parts.real.geometry(),
+                                     replay_of=replay_of))
+        if cassette is not None and parts.recorder.folder is not None:
+            cassette.attach(parts.recorder.folder)
+        yield LoopContext(desktop=parts.desktop, planner=planner, executor=parts.executor,
+                          perceiver=parts.perceiver, settle=parts.settle, recorder=parts.recorder,
+                          settings=settings, stop=stop or threading.Event(), on_step=on_step, secrets=secrets)

@@ -18,11 +18,11 @@ the path of its HTML report in the terminal and, as properties, in `--junitxml`.
 
 from __future__ import annotations
 
-import functools
 import logging
 import shutil
 import threading
 from collections.abc import Generator, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -155,11 +155,9 @@ class UISession:
     """A UI and everything built for it; `finish` writes recording, report and cache once."""
 
     def __init__(self, state: PluginState, nodeid: str, vd: VirtualDisplay) -> None:
-        from actions.desktop.x11 import PyAutoGUIDesktop
-        from actions.executor import Executor, decline_all
-        from agent.perception.perceiver import ScreenPerceiver
-        from agent.perception.settle import settle
+        from agent.planners.base import Capabilities
         from agent.recording.format import Session
+        from agent.run.wiring import is_offline, judge_factory, planner_factory, wire
         from agent.settings import load_settings
         from agent.testing.ui import UI, UIParts
 
@@ -167,23 +165,21 @@ class UISession:
         self.cache_mode = state.opt("cache")
         self.finished: Finished | None = None
         self._released = False
+        self._stack = ExitStack()
         settings = load_settings({"model": state.opt("model"), "base_url": state.opt("base_url")})
         cache = self._load_cache()
-        self.desktop = PyAutoGUIDesktop(vd.display)
-        self._x, window_box = _window_reader(vd.display)
         self.recorder = self._recorder()
-        a11y = None
-        if vd.dbus:
-            from agent.perception.a11y import A11yReader
-            a11y = A11yReader(vd.env.get("DBUS_SESSION_BUS_ADDRESS"))
-        spec = "offline:steps" if _offline(settings) else (settings.model or "auto")
-        parts = UIParts(display=vd.display, env=dict(vd.env), desktop=self.desktop,
-                        executor=Executor(self.desktop, settings.guards, confirm=decline_all,
-                                          kill=threading.Event()),
-                        perceiver=ScreenPerceiver(self.desktop, ocr=state.ocr(), a11y=a11y, monitor=settings.monitor),
-                        settle=functools.partial(settle, self.desktop, monitor=settings.monitor),
-                        recorder=self.recorder, settings=settings, planner_factory=_planner_factory(settings),
-                        judge_factory=_judge_factory(settings), cache=cache, cache_mode=self.cache_mode, window_box=window_box)
+        bus = vd.env.get("DBUS_SESSION_BUS_ADDRESS") if vd.dbus else None
+        wired = self._stack.enter_context(wire(settings, vd.display, Capabilities(elements=True), recorder=self.recorder,
+                                               kill_hotkey=False, ocr=state.ocr(), a11y_bus=bus))
+        self.desktop = wired.real
+        self._x, window_box = _window_reader(vd.display)
+        self._stack.callback(self._x.close)
+        spec = "offline:steps" if is_offline(settings) else (settings.model or "auto")
+        parts = UIParts(display=vd.display, env=dict(vd.env), desktop=wired.desktop, executor=wired.executor,
+                        perceiver=wired.perceiver, settle=wired.settle, recorder=self.recorder, settings=settings,
+                        planner_factory=planner_factory(settings), judge_factory=judge_factory(settings),
+                        cache=cache, cache_mode=self.cache_mode, window_box=window_box)
         self.recorder.start(Session(kind="do", task=f"test {nodeid}", planner=spec.split(":")[0], model=spec,
                                     settings=settings.model_dump(mode="json"), screen=self.desktop.geometry()))
         self.ui: UI = UI(parts)
@@ -252,8 +248,7 @@ class UISession:
         try:
             self.ui.close()
         finally:
-            self.desktop.close()
-            self._x.close()
+            self._stack.close()
 
     def close(self) -> None:
         try:
@@ -261,47 +256,6 @@ class UISession:
                 self.finish(passed=False, reason="the test ended before its result was known")
         finally:
             self.release()
-
-
-def _offline(settings: Any) -> bool:
-    """The registry's rule (`parse_spec`) for the offline planner, without importing the model
-    SDKs (~3 s) that a run without a model never needs."""
-    import os
-
-    provider = (settings.model or "").partition(":")[0].strip().lower()
-    if settings.model:
-        return provider == "offline"
-    return not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("OPENAI_API_KEY"))
-
-
-def _judge_factory(settings: Any) -> Any:
-    """Builds the judge of ui.check/ui.query on first use (the SDKs load only then); None offline."""
-    if _offline(settings):
-        return None
-
-    def build() -> Any:
-        from agent.planners.registry import parse_spec
-        from agent.planners.transport import Connection
-        from agent.testing.judge import ModelJudge
-
-        provider, model = parse_spec(settings.model)
-        if provider == "offline":
-            return None
-        return ModelJudge(provider, model, Connection(provider=provider, base_url=settings.base_url))
-
-    return build
-
-
-def _planner_factory(settings: Any) -> Any:
-    if _offline(settings):
-        from agent.planners.offline.planner import OfflinePlanner
-        return OfflinePlanner
-
-    def build() -> Any:  # the registry (and the SDKs) load on the first live step only
-        from agent.planners.registry import build_planner
-        return build_planner(settings)
-
-    return build
 
 
 def _window_reader(display: str) -> tuple[Any, Any]:

@@ -166,8 +166,7 @@ class UI:
         __tracebackhide__ = True
         try:
             planner = self.parts.planner_factory()
-            if hasattr(planner, "steps"):
-                planner.steps(instruction)  # an unparseable offline instruction fails before acting
+            planner.prepare(instruction)  # an unparseable offline instruction fails before acting
         except UIAgentError as e:
             self._fail(step, str(e))
         first = len(self.parts.recorder.steps)

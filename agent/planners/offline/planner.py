@@ -17,7 +17,7 @@ from actions.models import Action, Click, Done, Drag, Fail, Key, Move, Scroll, T
 from agent.perception.elements import Element
 from agent.perception.find import VISIBLE_MIN_SCORE, text_visible
 from agent.perception.observation import Observation
-from agent.planners.base import HistoryItem, Turn
+from agent.planners.base import Capabilities, HistoryItem, Turn
 from agent.planners.offline.instructions import Instruction, parse_task
 
 Finder = Callable[..., Any]  # (elements, text, min_score=) -> a result with .best, .candidates, .ambiguous
@@ -37,7 +37,7 @@ class OfflinePlanner:
 
     name = "offline"
     model = "offline"
-    uses_elements = True  # grounds targets by text; `needs_elements` says whether this step does
+    capabilities = Capabilities(elements=True)  # grounds targets by text; `needs_elements`: this step?
 
     def __init__(self, find: Finder | None = None, clock: Callable[[], float] = time.monotonic,
                  poll_s: float = 0.3) -> None:
@@ -55,6 +55,10 @@ class OfflinePlanner:
         if self._steps is None:
             return True
         return self._index < len(self._steps) and self._steps[self._index].verb not in _GROUNDLESS
+
+    def prepare(self, task: str) -> None:
+        """An unparseable instruction fails here, before anything is performed."""
+        self.steps(task)
 
     def steps(self, task: str) -> list[Instruction]:
         """Parse once per task; raises UsageError naming an unparseable step."""
