@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from actions.desktop.base import Desktop, ScreenGeometry, WindowInfo
 from actions.errors import KillSwitchPressed, UIAgentError
-from actions.guards import DEFAULT_GUARDS, Guard, GuardContext, Policy, check
+from actions.guards import DEFAULT_GUARDS, Guard, GuardContext, check
 from actions.models import (
     Action,
     ActionResult,
@@ -36,6 +36,7 @@ from actions.models import (
     parse_action,
     validation_message,
 )
+from actions.policy import Policy
 
 log = logging.getLogger(__name__)
 

@@ -14,6 +14,8 @@ from actions.errors import UsageError
 
 MODIFIERS: frozenset[str] = frozenset({"ctrl", "alt", "shift", "super"})
 
+DEFAULT_KILL_HOTKEY = "ctrl+alt+shift+k"  # the kill switch (actions.killswitch), unless settings say otherwise
+
 _NAMED = (
     "enter esc tab space backspace delete insert home end pageup pagedown up down left right "
     "capslock numlock scrolllock printscreen pause menu "

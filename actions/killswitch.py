@@ -12,11 +12,10 @@ from typing import Any
 
 from actions.desktop.x11 import x_display
 from actions.errors import DisplayError
-from actions.keys import MODIFIERS, parse_chord
+from actions.keys import DEFAULT_KILL_HOTKEY, MODIFIERS, parse_chord
 
 log = logging.getLogger(__name__)
 
-DEFAULT_KILL_HOTKEY = "ctrl+alt+shift+k"
 def _key_name(key: Any) -> str | None:
     """pynput Key/KeyCode -> a canonical name (modifiers folded: ctrl_l -> ctrl)."""
     name = getattr(key, "name", None)

@@ -10,9 +10,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from actions.errors import UsageError
-from actions.guards import Policy
-from actions.killswitch import DEFAULT_KILL_HOTKEY
+from actions.keys import DEFAULT_KILL_HOTKEY
 from actions.models import validation_message
+from actions.policy import Policy
 
 
 class Settings(BaseModel):

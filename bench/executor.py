@@ -14,8 +14,8 @@ import time
 
 from actions.desktop.fake import FakeDesktop
 from actions.executor import Executor
-from actions.guards import Policy
 from actions.models import Click, Drag, Key, Move, Point, Scroll, Type
+from actions.policy import Policy
 
 
 def main(rounds: int = 3000) -> dict[str, float]:

@@ -342,13 +342,14 @@ def record(out: Annotated[Path | None, typer.Option("--out", help="Folder for th
     from agent.demonstration.session import (
         RecordOptions,
         StopFlag,
+        default_labeler,
         record_demonstration,
         redacted_settings,
     )
     from agent.demonstration.targets import PasswordProbe, parse_region
     from agent.recording.format import Redactor
     from agent.recording.writer import FolderRecorder
-    from agent.run.wiring import a11y_reader, labeler
+    from agent.run.wiring import a11y_reader
     from agent.settings import load_settings
 
     settings = load_settings({"record_dir": out, "record_stop_hotkey": stop_hotkey})
@@ -361,7 +362,7 @@ def record(out: Annotated[Path | None, typer.Option("--out", help="Folder for th
     options = RecordOptions(
         display=display, task=task, stop_hotkey=settings.record_stop_hotkey,
         sensitive_windows=settings.guards.sensitive_windows, redact_regions=regions,
-        labeler=None if no_labels else labeler(a11y), password_probe=password_probe,
+        labeler=None if no_labels else default_labeler(a11y), password_probe=password_probe,
         settings={"stop_hotkey": settings.record_stop_hotkey, "redact": redacted_settings(regions),
                   "sensitive_windows": list(settings.guards.sensitive_windows), "labels": not no_labels})
     stop = StopFlag()

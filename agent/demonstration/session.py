@@ -34,8 +34,8 @@ from PIL import Image
 
 from actions.desktop.base import Monitor, ScreenGeometry, WindowInfo
 from actions.errors import DisplayError, UIAgentError
-from actions.guards import DEFAULT_SENSITIVE_WINDOWS
 from actions.models import Action, ActionResult, Box, Key, Target, Type, Wait, action_point
+from actions.policy import DEFAULT_SENSITIVE_WINDOWS
 from agent.demonstration.listener import Grab, InputSource, close_quietly, sensitive_boxes
 from agent.demonstration.merge import REDACTED, Demonstrated, MergeConfig, Merger
 from agent.demonstration.targets import Labeler, black_out, crop_around, same_place
@@ -421,6 +421,17 @@ class _Grabber:
 def _window(context: Any) -> WindowInfo | None:
     window = context.window if isinstance(context, Grab) else None
     return window if window is not None and (window.app or window.title) else None
+
+
+def default_labeler(a11y: bool) -> Labeler:
+    """`uiagent record`'s labeller: rapidocr on the band around each point; accessibility names too
+    when a session bus is set."""
+    from agent.demonstration.targets import OcrLabeler
+    from agent.run.wiring import a11y_reader, ocr_engine
+
+    # One onnxruntime thread: the other core stays with the listener and the app being shown.
+    reader = a11y_reader(timeout_s=1.0) if a11y else None
+    return OcrLabeler(ocr_engine(threads=1), reader)
 
 
 def redacted_settings(regions: Sequence[Box]) -> list[str]:

@@ -56,6 +56,14 @@ def parse_spec(spec: str | None, env: Mapping[str, str] | None = None) -> tuple[
     return (provider, model)
 
 
+def is_offline(settings: Settings) -> bool:
+    """Whether `settings.model` (or the configured keys) picks the offline planner; an unknown provider counts as a model (its error comes on use)."""
+    try:
+        return parse_spec(settings.model)[0] == "offline"
+    except UsageError:
+        return False
+
+
 def _load_class(provider: str) -> Any:
     module_name, _, attr = PLANNERS[provider].partition(":")
     try:

@@ -6,8 +6,8 @@
     with live_context(task, settings, display, planner) as ctx: ...  # `uiagent replay`
 
 `wire` is used by `do`, `demo` and `replay` (through `live_context`) and by the pytest plugin (with its
-per-test recorder and shared OCR engine); `planner_factory`, `judge_factory` and `labeler` build the
-planner, the judge of `ui.check` and the labeller of `uiagent record`. No entry point builds its own.
+per-test recorder and shared OCR engine); `ocr_engine` and `a11y_reader` also build the labeller of
+`uiagent record`, `planner_factory` the plugin's planners. No entry point builds its own.
 Tests of the loop build a `LoopContext` with fakes instead. Exit codes follow the CLI contract.
 """
 
@@ -26,23 +26,20 @@ from typing import TYPE_CHECKING
 from actions.desktop.base import Desktop
 from actions.desktop.fake import DryRunDesktop
 from actions.desktop.x11 import PyAutoGUIDesktop
-from actions.errors import UsageError
 from actions.executor import ConfirmCallback, Executor, decline_all
 from actions.killswitch import KillSwitch
 from agent.perception.perceiver import Perceiver, ScreenPerceiver
 from agent.planners.base import Capabilities, Planner
-from agent.planners.registry import build_planner, parse_spec
+from agent.planners.registry import build_planner, is_offline
 from agent.recording.format import Kind, Outcome, Redactor, Session, Step
 from agent.recording.writer import FolderRecorder, Recorder
 from agent.run.loop import LoopContext, Settler, run_task
 from agent.settings import Settings
 
 if TYPE_CHECKING:
-    from agent.demonstration.targets import Labeler
     from agent.perception.a11y import A11yReader
     from agent.perception.ocr import OcrEngine
     from agent.planners.cassette import Cassette
-    from agent.testing.judge import Judge
 
 log = logging.getLogger(__name__)
 
@@ -126,47 +123,12 @@ def a11y_reader(bus: str | None = SESSION_BUS, timeout_s: float | None = None) -
     return A11yReader(address if bus != SESSION_BUS else None, **kwargs)
 
 
-def labeler(a11y: bool) -> Labeler:
-    """`uiagent record`'s labeller: rapidocr on the band around each point; accessibility names too
-    when a session bus is set."""
-    from agent.demonstration.targets import OcrLabeler
-
-    # One onnxruntime thread: the other core stays with the listener and the app being shown.
-    reader = a11y_reader(timeout_s=1.0) if a11y else None
-    return OcrLabeler(ocr_engine(threads=1), reader)
-
-
-def is_offline(settings: Settings) -> bool:
-    """The registry's provider rule; an unknown provider counts as a model (its error comes on use)."""
-    try:
-        return parse_spec(settings.model)[0] == "offline"
-    except UsageError:
-        return False
-
-
 def planner_factory(settings: Settings) -> Callable[[], Planner]:
     """Builds a fresh planner per call; a model planner's SDK loads on the first call only."""
     if is_offline(settings):
         from agent.planners.offline.planner import OfflinePlanner
         return OfflinePlanner
     return functools.partial(build_planner, settings)
-
-
-def judge_factory(settings: Settings) -> Callable[[], Judge | None] | None:
-    """Builds the judge of ui.check/ui.query on first use (the SDKs load only then); None offline."""
-    if is_offline(settings):
-        return None
-
-    def build() -> Judge | None:
-        from agent.planners.transport import Connection
-        from agent.testing.judge import ModelJudge
-
-        provider, model = parse_spec(settings.model)
-        if provider == "offline":
-            return None
-        return ModelJudge(provider, model, Connection(provider=provider, base_url=settings.base_url))
-
-    return build
 
 
 def run_agent(task: str, settings: Settings, display: str, planner: Planner, *,

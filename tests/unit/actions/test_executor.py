@@ -10,8 +10,8 @@ from actions.desktop.base import WindowInfo
 from actions.desktop.fake import DryRunDesktop, FakeDesktop
 from actions.errors import KillSwitchPressed
 from actions.executor import Executor
-from actions.guards import Policy
 from actions.models import Click, Done, Drag, Key, Point, Scroll, Type, Wait
+from actions.policy import Policy
 
 
 def test_performs_each_kind_in_screen_space() -> None:

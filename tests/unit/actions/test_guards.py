@@ -7,8 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from actions.desktop.base import Monitor, ScreenGeometry, WindowInfo
-from actions.guards import GuardContext, Policy, check, normalise_command
+from actions.guards import GuardContext, check, normalise_command
 from actions.models import Click, Drag, Key, Move, Point, Type, Wait
+from actions.policy import Policy
 
 SCREEN = ScreenGeometry(width=1280, height=800, monitors=(Monitor(index=1, left=0, top=0, width=1280, height=800),))
 CTX = GuardContext(screen=SCREEN, window=WindowInfo(title="xterm", app="XTerm"))
