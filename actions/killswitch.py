@@ -21,10 +21,10 @@ def _key_name(key: Any) -> str | None:
     name = getattr(key, "name", None)
     if name:
         base = name.split("_")[0]
-        return {"cmd": "super"}.get(base, base)
+        return {"cmd": "super"}.get(str(base), str(base))
     char = getattr(key, "char", None)
     if char:
-        return char.lower()
+        return str(char).lower()
     vk = getattr(key, "vk", None)
     if vk is not None and 0x20 <= vk < 0x7F:  # X keysyms for Latin-1 letters equal their codes
         return chr(vk).lower()

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 from actions.errors import UsageError
 from actions.keys import MODIFIERS, format_chord, parse_chord
 
+Button = Literal["left", "right", "middle"]
 MAX_WAIT_S = 60.0
 MAX_TEXT = 10_000
 MAX_SCROLL = 100
@@ -98,7 +99,7 @@ class Click(_PointerBase):
     kind: Literal["click"] = "click"
     x: int = Field(description="Screen x")
     y: int = Field(description="Screen y")
-    button: Literal["left", "right", "middle"] = "left"
+    button: Button = "left"
     count: int = Field(default=1, ge=1, le=3, description="1 click, 2 double, 3 triple")
 
     def describe(self) -> str:
@@ -121,7 +122,7 @@ class Move(_PointerBase):
 class Drag(_PointerBase):
     kind: Literal["drag"] = "drag"
     path: tuple[Point, ...] = Field(min_length=2, description="Points from press to release")
-    button: Literal["left", "right", "middle"] = "left"
+    button: Button = "left"
 
     def describe(self) -> str:
         a, b = self.path[0], self.path[-1]

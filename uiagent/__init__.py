@@ -30,7 +30,6 @@ from actions.errors import (
     UsageError,
 )
 from actions.executor import Executor
-from actions.policy import Policy
 from actions.models import (
     Action,
     ActionResult,
@@ -49,6 +48,7 @@ from actions.models import (
     Wait,
     parse_action,
 )
+from actions.policy import Policy
 from agent import __version__
 from agent.display import VirtualDisplay
 from agent.perception.fake import FakePerceiver

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from PIL import Image
 from pydantic import BaseModel, ConfigDict
 
 from actions.errors import DisplayError
+from actions.models import Button as Button  # re-exported: the Protocol speaks it
 from actions.models import Point
-
-Button = Literal["left", "right", "middle"]
 
 
 class Monitor(BaseModel):

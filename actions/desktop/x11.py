@@ -52,7 +52,7 @@ def _pyautogui_for(display: str) -> Any:
     try:
         with x_display(display):
             import pyautogui
-            from pyautogui import _pyautogui_x11 as x11  # type: ignore[attr-defined]
+            from pyautogui import _pyautogui_x11 as x11
             from Xlib.display import Display
     except KeyError as e:  # pyautogui reads os.environ['DISPLAY'] at import
         raise DisplayError("DISPLAY is not set: run inside an X session or use --virtual") from e

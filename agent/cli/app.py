@@ -9,13 +9,23 @@ import json
 import logging
 import os
 import sys
-from contextlib import ExitStack
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 from actions.errors import UIAgentError, UsageError
+
+if TYPE_CHECKING:
+    from agent.cli.output import StepPrinter
+    from agent.planners.base import Planner
+    from agent.planners.cassette import Cassette
+    from agent.replay.playback import ReplayResult
+    from agent.run.wiring import RunResult
+    from agent.settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   rich_markup_mode=None,  # plain help: rich costs ~120 ms of cold start
@@ -252,7 +262,7 @@ def replay(
     _finish(result, as_json, printer)
 
 
-def _settings(overrides: dict[str, Any]) -> Any:
+def _settings(overrides: dict[str, Any]) -> Settings:
     from agent.settings import load_settings
     return load_settings(overrides)
 
@@ -264,8 +274,8 @@ def _secrets(names: list[str]) -> dict[str, str]:
     return {n: os.environ[n] for n in names}
 
 
-def _run_live(stack: ExitStack, task: str, settings: Any, display: str, planner: Any,
-              secrets: dict[str, str], as_json: bool, cassette: Any = None) -> Any:
+def _run_live(stack: ExitStack, task: str, settings: Settings, display: str, planner: Planner,
+              secrets: dict[str, str], as_json: bool, cassette: Cassette | None = None) -> RunResult:
     from agent.cli.output import StepPrinter
     from agent.run.wiring import run_agent
 
@@ -276,7 +286,7 @@ def _run_live(stack: ExitStack, task: str, settings: Any, display: str, planner:
                      secrets=secrets, stop=stop, cassette=cassette)
 
 
-def _finish(result: Any, as_json: bool, printer: Any = None) -> None:
+def _finish(result: RunResult | ReplayResult, as_json: bool, printer: StepPrinter | None = None) -> None:
     from agent.cli.output import StepPrinter, summary_json
 
     (printer or StepPrinter(json_mode=as_json)).outcome(result)
@@ -285,14 +295,14 @@ def _finish(result: Any, as_json: bool, printer: Any = None) -> None:
     raise typer.Exit(result.exit_code)
 
 
-def _interrupt_handler() -> Any:
+def _interrupt_handler() -> AbstractContextManager[threading.Event]:
     """SIGINT/SIGTERM: finish the current action, record the outcome, exit 3. A second one stops at once."""
     import signal
     import threading
     from contextlib import contextmanager
 
     @contextmanager
-    def handler() -> Any:
+    def handler() -> Iterator[threading.Event]:
         stop = threading.Event()
 
         def on_signal(signum: int, frame: Any) -> None:

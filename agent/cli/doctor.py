@@ -20,8 +20,8 @@ class Check(BaseModel):
 
 
 def run_checks(display: str | None) -> list[Check]:
-    checks = [_display_checks(display), *_tool_checks(), *_key_checks()]
-    return [c for group in checks for c in (group if isinstance(group, list) else [group])]
+    groups: list[Check | list[Check]] = [_display_checks(display), *_tool_checks(), *_key_checks()]
+    return [c for group in groups for c in (group if isinstance(group, list) else [group])]
 
 
 def usable(checks: list[Check]) -> bool:

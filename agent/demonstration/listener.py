@@ -353,7 +353,7 @@ def sensitive_boxes(x: Any, patterns: Sequence[str]) -> tuple[Box, ...]:
 def _listener_class(base: type) -> type:
     from Xlib import X
 
-    class _XListener(base):  # type: ignore[misc,valid-type]
+    class _XListener(base):  # type: ignore[misc]
         _EVENTS = (X.KeyPress, X.MotionNotify)  # a RECORD range: KeyPress..MotionNotify, buttons included
 
         def __init__(self, source: InputSource) -> None:

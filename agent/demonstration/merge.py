@@ -37,11 +37,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from actions.keys import MODIFIERS, parse_chord
-from actions.models import MAX_SCROLL, MAX_TEXT, Action, Click, Drag, Key, Point, Scroll, Type, Wait
+from actions.keys import MODIFIERS, format_chord, parse_chord
+from actions.models import MAX_SCROLL, MAX_TEXT, Action, Button, Click, Drag, Key, Point, Scroll, Type, Wait
 
 REDACTED = "{{REDACTED}}"
-_BUTTONS = {1: "left", 2: "middle", 3: "right"}
+_BUTTONS: dict[int, Button] = {1: "left", 2: "middle", 3: "right"}
 _WHEEL = {4: (0, -1), 5: (0, 1), 6: (-1, 0), 7: (1, 0)}  # X button -> (dx, dy), +dy = down
 _CHORD_MODS = frozenset({"ctrl", "alt", "super"})
 
@@ -289,7 +289,7 @@ class Merger:
                 self._backspace(e)
                 return
         if e.name:
-            self._emit_now(Key(chord=(*mods, e.name)), e.t, e.t, e.context, out)
+            self._emit_now(Key(chord=format_chord(parse_chord((*mods, e.name)))), e.t, e.t, e.context, out)
 
     def _key_release(self, e: KeyEvent, out: list[Demonstrated]) -> None:
         name = self._held.pop(e.keycode, None)
@@ -396,7 +396,7 @@ def _emit(p: _Pending, config: MergeConfig) -> list[Demonstrated]:
             return []
         return [Demonstrated(Type(text="".join(p.chars)), p.started, p.ended, p.context)]
     if isinstance(p, _Click):
-        click = Click(x=p.x, y=p.y, button=_BUTTONS[p.button], count=p.count, modifiers=p.modifiers)  # type: ignore[arg-type]
+        click = Click(x=p.x, y=p.y, button=_BUTTONS[p.button], count=p.count, modifiers=p.modifiers)
         return [Demonstrated(click, p.started, p.ended, p.context)]
     if p.dx == 0 and p.dy == 0:
         return []

@@ -143,9 +143,9 @@ class OcrLabeler:
             log.warning("recording without labels: %s", e)
             return []
         out = []
-        for e in lines_to_elements(lines):
-            b = e.box
-            out.append(e.model_copy(update={"box": Box(left=b.left + area.left, top=b.top + area.top,
+        for element in lines_to_elements(lines):
+            b = element.box
+            out.append(element.model_copy(update={"box": Box(left=b.left + area.left, top=b.top + area.top,
                                                        right=b.right + area.left, bottom=b.bottom + area.top)}))
         return out
 

@@ -90,7 +90,7 @@ def _tag(text: str, color: tuple[int, int, int], size: int) -> Image.Image:
     """An opaque tag with `text` in white on `color`, drawn once and pasted wherever it is needed."""
     font = _font(size)
     x0, _, x1, y1 = font.getbbox(text)
-    tag = Image.new("RGB", (x1 - x0 + 4, y1 + 2), color)
+    tag = Image.new("RGB", (int(x1 - x0 + 4), int(y1 + 2)), color)
     ImageDraw.Draw(tag).text((2 - x0, 1), text, fill=(255, 255, 255), font=font)
     return tag
 
@@ -116,7 +116,7 @@ def _spots(boxes: np.ndarray, tags: np.ndarray, size: tuple[int, int]) -> tuple[
 def _choose(spots: np.ndarray, clear: np.ndarray, own: np.ndarray, taken: list[Rect]) -> Rect:
     """The first spot that covers no label and no other tag; else one that covers no tag and not
     its own label; else the first spot."""
-    rects: list[Rect] = [tuple(r) for r in spots.tolist()]  # type: ignore[misc]
+    rects: list[Rect] = [tuple(r) for r in spots.tolist()]
     for wanted in (clear, own):
         for r, ok in zip(rects, wanted.tolist()):
             if ok and not any(_hits(r, t) for t in taken):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from actions.errors import UsageError
@@ -64,7 +64,7 @@ def is_offline(settings: Settings) -> bool:
         return False
 
 
-def _load_class(provider: str) -> Any:
+def _load_class(provider: str) -> Callable[..., Planner]:
     module_name, _, attr = PLANNERS[provider].partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -72,7 +72,8 @@ def _load_class(provider: str) -> Any:
         if e.name == module_name:
             raise UsageError(f"the {provider} planner is not available in this build ({module_name})") from None
         raise
-    return getattr(module, attr)
+    cls: Callable[..., Planner] = getattr(module, attr)
+    return cls
 
 
 def build_planner(settings: Settings, *, cost_guard: CostGuard | None = None,
@@ -84,8 +85,7 @@ def build_planner(settings: Settings, *, cost_guard: CostGuard | None = None,
     provider, model = parse_spec(settings.model, env)
     cls = _load_class(provider)
     if provider == "offline":
-        factory = getattr(cls, "from_settings", None)
-        return factory(settings) if callable(factory) else cls()  # type: ignore[no-any-return]
+        return cls()
     # The SDKs (seconds of imports) load only for model providers, never for the offline planner.
     from agent.planners.model_planner import PlannerConfig, decline_safety_checks
     from agent.planners.profiles import load_profiles
@@ -101,4 +101,4 @@ def build_planner(settings: Settings, *, cost_guard: CostGuard | None = None,
                               max_retries=max_retries, timeout=request_timeout, transport=transport),
         keep_screenshots=min(settings.keep_screenshots, profile.max_images),
         cost_guard=cost_guard or CostGuard(settings.max_cost), confirm_safety=confirm_safety)
-    return cls(config)  # type: ignore[no-any-return]
+    return cls(config)

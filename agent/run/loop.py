@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from actions.desktop.base import Desktop, Screenshot
 from actions.errors import BudgetExceeded, ProviderError, Stopped, TaskFailed, UIAgentError
 from actions.executor import Executor
-from actions.models import Action, ActionResult, Type
+from actions.models import Action, ActionResult, Done, Fail, Type
 from agent.perception.observation import Observation
 from agent.perception.perceiver import Perceiver
 from agent.perception.settle import SettleResult
@@ -109,10 +109,10 @@ def _act(ctx: LoopContext, step: StepBuilder, turn: Turn, observation: Observati
     notes: list[str] = []
     before = observation.screenshot
     for action in turn.actions:
-        if action.kind == "done":
-            return results, notes, Outcome(status="done", reason=action.summary or "done")  # type: ignore[union-attr]
-        if action.kind == "fail":
-            return results, notes, Outcome(status="failed", reason=action.reason)  # type: ignore[union-attr]
+        if isinstance(action, Done):
+            return results, notes, Outcome(status="done", reason=action.summary or "done")
+        if isinstance(action, Fail):
+            return results, notes, Outcome(status="failed", reason=action.reason)
         if results and ctx.stop.is_set():
             break
         result = step.act(ctx.executor, _expand_secrets(action, ctx.secrets), action)

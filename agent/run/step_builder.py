@@ -8,7 +8,7 @@ from typing import Any
 
 from actions.desktop.base import Screenshot
 from actions.executor import Executor
-from actions.models import Action, ActionResult, Box, Target, action_point
+from actions.models import Action, ActionResult, Box, Point, Target, action_point
 from agent.perception.elements import Element
 from agent.perception.observation import Observation
 from agent.perception.settle import SettleResult
@@ -117,7 +117,7 @@ class StepBuilder:
         actions = (*self.performed, *turn.actions[len(self.performed):])
         origin = (obs.screenshot.left, obs.screenshot.top) if obs else (0, 0)
         return Step(index=self.index, started=self.started, ended=utc_now(), frame_before=self.frame_before,
-                    frame_after=self.frame_after, frame_origin={"x": origin[0], "y": origin[1]},
+                    frame_after=self.frame_after, frame_origin=Point(x=origin[0], y=origin[1]),
                     perception=summarize_perception(obs.elements if obs else (), used,
                                                     source="elements" if obs and obs.elements else ""),
                     prompt_ref=turn.prompt_ref, raw_output=turn.raw_output, reasoning=turn.reasoning,

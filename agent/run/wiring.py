@@ -119,8 +119,8 @@ def a11y_reader(bus: str | None = SESSION_BUS, timeout_s: float | None = None) -
     address = os.environ.get("DBUS_SESSION_BUS_ADDRESS") if bus == SESSION_BUS else bus
     if not address:
         return None
-    kwargs = {} if timeout_s is None else {"timeout_s": timeout_s}
-    return A11yReader(address if bus != SESSION_BUS else None, **kwargs)
+    own = address if bus != SESSION_BUS else None  # None: the reader takes the session bus itself
+    return A11yReader(own) if timeout_s is None else A11yReader(own, timeout_s=timeout_s)
 
 
 def planner_factory(settings: Settings) -> Callable[[], Planner]:

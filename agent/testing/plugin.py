@@ -31,6 +31,7 @@ from agent.testing.session import UISession
 
 if TYPE_CHECKING:
     from agent.display import VirtualDisplay
+    from agent.perception.ocr import OcrEngine
     from agent.testing.scenario import Scenario, ScenarioStep
     from agent.testing.session import Finished
     from agent.testing.ui import UI
@@ -97,13 +98,13 @@ class DisplayPool:
 class PluginState:
     config: pytest.Config
     displays: DisplayPool
-    _ocr: Any = None
+    _ocr: OcrEngine | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def opt(self, name: str) -> Any:
         return self.config.getoption(f"uiagent_{name}")
 
-    def ocr(self) -> Any:
+    def ocr(self) -> OcrEngine:
         """One OCR engine per process (its models load on first use, ~1.4 s)."""
         with self._lock:
             if self._ocr is None:

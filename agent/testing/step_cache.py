@@ -188,7 +188,7 @@ class CacheFile:
     def render(self) -> str:
         data = {"format": FORMAT, "version": VERSION, "test": self.test,
                 "steps": [e.to_yaml_data() for e in self.entries]}
-        return HEADER + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110)
+        return HEADER + str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110))
 
     def diff(self, new_text: str | None = None, name: str | None = None) -> str:
         """A unified diff from the file as read to the file as it would be written."""

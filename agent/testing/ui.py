@@ -25,7 +25,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NoReturn, TypeVar
 
 from pydantic import BaseModel
 
@@ -176,7 +176,7 @@ class UI:
         performed = [r.action for s in self.parts.recorder.steps[first:] for r in s.results if r.ok and r.action]
         occurrence, app, screen = key
         return CacheEntry(instruction=normalise(instruction), occurrence=occurrence, app=app, screen=screen,
-                          model=f"{planner.name}:{getattr(planner, 'model', '')}",
+                          model=f"{planner.name}:{planner.model}",
                           actions=actions_worth_caching(performed))
 
     def click(self, label: str) -> None:
@@ -281,7 +281,7 @@ class UI:
     def _pass(self, step: StepLog, detail: str = "") -> None:
         step.status, step.detail = "passed", detail
 
-    def _fail(self, step: StepLog, why: str) -> Any:
+    def _fail(self, step: StepLog, why: str) -> NoReturn:
         __tracebackhide__ = True
         step.status, step.detail = "failed", why
         raise UIStepFailed(f"step {step.number} {step.call}: {why}") from None

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from actions.errors import UsageError
 from actions.keys import parse_chord
+from actions.models import Button
 
 Verb = Literal["click", "move", "drag", "scroll", "type", "key", "wait", "wait_for", "verify", "verify_not", "done"]
 
@@ -77,7 +78,7 @@ def _target(text: str) -> str:
     return text
 
 
-_CLICKS = {"click": ("left", 1), "left-click": ("left", 1), "left click": ("left", 1), "tap": ("left", 1),
+_CLICKS: dict[str, tuple[Button, int]] = {"click": ("left", 1), "left-click": ("left", 1), "left click": ("left", 1), "tap": ("left", 1),
            "double-click": ("left", 2), "double click": ("left", 2), "doubleclick": ("left", 2),
            "triple-click": ("left", 3), "triple click": ("left", 3),
            "right-click": ("right", 1), "right click": ("right", 1),

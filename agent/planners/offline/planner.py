@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from actions.models import Action, Click, Done, Drag, Fail, Key, Move, Scroll, Target, Type, Wait
 from agent.perception.elements import Element
@@ -20,13 +20,16 @@ from agent.perception.observation import Observation
 from agent.planners.base import Capabilities, HistoryItem, Turn
 from agent.planners.offline.instructions import Instruction, parse_task
 
-Finder = Callable[..., Any]  # (elements, text, min_score=) -> a result with .best, .candidates, .ambiguous
+if TYPE_CHECKING:
+    from agent.perception.find import Match
+
+Finder = Callable[..., "Match"]  # (elements, text, min_score=) -> .best, .candidates, .ambiguous
 _GROUNDLESS = ("type", "key", "wait")
 CLICK_MIN_SCORE = 0.75   # a target to act on may differ a little from what OCR read
 VERIFY_MIN_SCORE = VISIBLE_MIN_SCORE  # a text to check must be there nearly letter for letter
 
 
-def _default_find(elements: Sequence[Element], text: str, min_score: float = CLICK_MIN_SCORE) -> Any:
+def _default_find(elements: Sequence[Element], text: str, min_score: float = CLICK_MIN_SCORE) -> Match:
     from agent.perception.find import find
 
     return find(elements, text, min_score=min_score)
@@ -116,7 +119,7 @@ class OfflinePlanner:
         min_score = VERIFY_MIN_SCORE if len(text.strip()) <= 2 else CLICK_MIN_SCORE
         result = self.find(obs.elements, text, min_score=min_score)
         if result.best is not None and not result.ambiguous:
-            return result.best  # type: ignore[no-any-return]
+            return result.best
         seen = ", ".join(repr(_text(c)) for c in (result.candidates or [])[:6]) or "nothing similar"
         if result.ambiguous:
             return Fail(reason=f"{step.source!r}: {text!r} is ambiguous, candidates: {seen}")
