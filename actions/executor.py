@@ -70,10 +70,6 @@ class Executor:
             self._screen = self.desktop.geometry()
         return self._screen
 
-    def refresh_screen(self) -> None:
-        """Forget the cached screen geometry (after a resolution change)."""
-        self._screen = None
-
     # -- the one entry point
 
     def execute(self, action: Action | dict[str, Any], injection: str | None = None) -> ActionResult:

@@ -10,7 +10,7 @@ job="${1:-setup}"; shift || true
 
 APT_PACKAGES=(
   xvfb xdotool x11-apps xterm x11-utils x11-xserver-utils xauth openbox
-  tesseract-ocr tesseract-ocr-eng dbus dbus-x11 at-spi2-core galculator
+  dbus dbus-x11 at-spi2-core galculator
   chromium fonts-dejavu-core python3-tk python3-venv python3-dev gcc
 )
 
@@ -47,12 +47,20 @@ install_venv() {
   [ -x .venv/bin/python ] || { log "creating .venv with $py"; "$py" -m venv .venv; }
   stamp=.venv/.uiagent-installed
   want="$(cat pyproject.toml | sha256sum | cut -c1-16)"
-  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && .venv/bin/python -c 'import agent, actions' 2>/dev/null; then
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && .venv/bin/python -c 'import uiagent' 2>/dev/null; then
     log "venv: up to date"; return; fi
   log "installing uiagent and its test tools into .venv"
   .venv/bin/python -m pip install -q --disable-pip-version-check -U pip
   .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
   echo "$want" > "$stamp"
+}
+
+# The rules of ARCHITECTURE.md: import contracts, strict types, and only the CLI prints.
+check_architecture() {
+  log "import contracts (lint-imports), strict types (mypy), prints outside the CLI (ruff T20)"
+  .venv/bin/lint-imports --no-cache >&2
+  .venv/bin/mypy >&2
+  .venv/bin/ruff check --quiet --select T20 agent actions uiagent >&2
 }
 
 install_debian_packages
@@ -61,7 +69,7 @@ export PATH="$PWD/.venv/bin:$PATH"
 
 case "$job" in
   demo) exec .venv/bin/uiagent demo "$@" ;;
-  test) exec .venv/bin/python -m pytest -n 2 -q "$@" ;;
+  test) check_architecture; exec .venv/bin/python -m pytest -n 2 -q "$@" ;;
   setup) log "ready: .venv/bin/uiagent --help" ;;
   *) log "unknown job '$job': use demo, test, or nothing"; exit 2 ;;
 esac

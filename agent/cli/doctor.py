@@ -67,9 +67,6 @@ def _tool_checks() -> list[Check]:
     rapid = importlib.util.find_spec("rapidocr") is not None and importlib.util.find_spec("onnxruntime") is not None
     out.append(Check(name="OCR: rapidocr", ok=rapid, detail="importable" if rapid else "missing",
                      fix="pip install rapidocr onnxruntime"))
-    tess = shutil.which("tesseract")
-    out.append(Check(name="OCR: tesseract", ok=bool(tess), detail=tess or "missing", required=False,
-                     fix="apt-get install tesseract-ocr tesseract-ocr-eng (optional second engine)"))
     tk = importlib.util.find_spec("tkinter") is not None
     out.append(Check(name="tkinter", ok=tk, detail="importable" if tk else "missing",
                      fix="use a Python built with tkinter (apt-get install python3-tk); pyautogui needs it"))

@@ -39,8 +39,8 @@ from typing import Any
 
 from actions.keys import MODIFIERS, format_chord, parse_chord
 from actions.models import MAX_SCROLL, MAX_TEXT, Action, Button, Click, Drag, Key, Point, Scroll, Type, Wait
+from agent.recording.format import REDACTED
 
-REDACTED = "{{REDACTED}}"
 _BUTTONS: dict[int, Button] = {1: "left", 2: "middle", 3: "right"}
 _WHEEL = {4: (0, -1), 5: (0, 1), 6: (-1, 0), 7: (1, 0)}  # X button -> (dx, dy), +dy = down
 _CHORD_MODS = frozenset({"ctrl", "alt", "super"})
@@ -186,10 +186,6 @@ class Merger:
         if isinstance(p, _Text):
             return p.ended + c.wait_min_s
         return None
-
-    @property
-    def pending_kind(self) -> str | None:
-        return {_Text: "type", _Click: "click", _Scroll: "scroll"}.get(type(self._pending))
 
     def needs_frame(self, event: RawEvent) -> bool:
         """Whether this event may start a new action (so its screen should be grabbed now)."""

@@ -37,9 +37,9 @@ from actions.errors import DisplayError, UIAgentError
 from actions.models import Action, ActionResult, Box, Key, Target, Type, Wait, action_point
 from actions.policy import DEFAULT_SENSITIVE_WINDOWS
 from agent.demonstration.listener import Grab, InputSource, close_quietly, sensitive_boxes
-from agent.demonstration.merge import REDACTED, Demonstrated, MergeConfig, Merger
+from agent.demonstration.merge import Demonstrated, MergeConfig, Merger
 from agent.demonstration.targets import Labeler, black_out, crop_around, same_place
-from agent.recording.format import Durations, Outcome, Session, Step, summarize_perception
+from agent.recording.format import REDACTED, Durations, Outcome, Session, Step, summarize_perception
 from agent.recording.writer import Recorder
 
 log = logging.getLogger(__name__)

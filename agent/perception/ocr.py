@@ -11,13 +11,9 @@ screen space. A crop passed to an engine carries its screen position in `image.i
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import os
 import queue
-import shutil
-import subprocess
 import threading
 import unicodedata
 from collections.abc import Iterator, Sequence
@@ -33,7 +29,7 @@ from actions.models import Box
 from agent.perception.find import Candidate, Match, find  # re-exported: `from ...ocr import find`
 
 __all__ = ["Candidate", "FakeOcrEngine", "Match", "OcrEngine", "OcrUnavailable", "RapidOcrEngine",
-           "StagedOcrEngine", "TesseractEngine", "TextLine", "find", "is_icon_noise", "normalise_text"]
+           "StagedOcrEngine", "TextLine", "find", "is_icon_noise", "normalise_text"]
 
 log = logging.getLogger(__name__)
 
@@ -210,67 +206,6 @@ def _pad32(array: np.ndarray) -> np.ndarray:
     h, w = array.shape[:2]
     ph, pw = -h % 32, -w % 32
     return np.pad(array, ((0, ph), (0, pw), (0, 0)), mode="edge") if ph or pw else array
-
-
-class TesseractEngine:
-    """The tesseract binary via a subprocess (TSV output): good on paragraphs, poor on widgets."""
-
-    name = "tesseract"
-
-    def __init__(self, lang: str = "eng", psm: int = 3, timeout_s: float = 30.0, min_conf: float = 30) -> None:
-        self.lang, self.psm, self.timeout_s, self.min_conf = lang, psm, timeout_s, min_conf
-
-    def read(self, image: Image.Image) -> list[TextLine]:
-        exe = shutil.which("tesseract")
-        if not exe:
-            raise OcrUnavailable("tesseract not found: install it with `apt-get install tesseract-ocr`")
-        buf = io.BytesIO()
-        image.convert("RGB").save(buf, "PNG", compress_level=1)
-        try:
-            out = subprocess.run([exe, "stdin", "stdout", "-l", self.lang, "--psm", str(self.psm), "tsv"],
-                                 input=buf.getvalue(), capture_output=True, timeout=self.timeout_s, check=True)
-        except subprocess.CalledProcessError as e:
-            raise OcrUnavailable(f"tesseract failed: {e.stderr.decode(errors='replace').strip()[:200]}") from e
-        except subprocess.TimeoutExpired as e:
-            raise OcrUnavailable(f"tesseract took longer than {self.timeout_s:g}s") from e
-        return group_words(_parse_tsv(out.stdout.decode(errors="replace")), self.min_conf)
-
-
-def _parse_tsv(text: str) -> list[dict[str, str]]:
-    return [row for row in csv.DictReader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE)
-            if row.get("level") == "5" and (row.get("text") or "").strip()]
-
-
-def group_words(words: Sequence[dict[str, str]], min_conf: float = 30) -> list[TextLine]:
-    """Tesseract words -> lines: same block/paragraph/line, split where the gap exceeds ~1.5
-    character heights (two labels on one row are two lines)."""
-    groups: dict[tuple[str, ...], list[tuple[Box, str, float]]] = {}
-    for w in words:
-        conf = float(w["conf"])
-        if conf < min_conf:
-            continue
-        left, top = int(w["left"]), int(w["top"])
-        box = Box(left=left, top=top, right=left + int(w["width"]), bottom=top + int(w["height"]))
-        key = (w["block_num"], w["par_num"], w["line_num"])
-        groups.setdefault(key, []).append((box, w["text"], conf / 100))
-    lines = []
-    for items in groups.values():
-        items.sort(key=lambda item: item[0].left)
-        run = [items[0]]
-        for item in items[1:]:
-            if item[0].left - run[-1][0].right > 1.5 * max(run[-1][0].height, 1):
-                lines.append(_join(run))
-                run = []
-            run.append(item)
-        lines.append(_join(run))
-    return lines
-
-
-def _join(run: list[tuple[Box, str, float]]) -> TextLine:
-    box = Box(left=min(b.left for b, _, _ in run), top=min(b.top for b, _, _ in run),
-              right=max(b.right for b, _, _ in run), bottom=max(b.bottom for b, _, _ in run))
-    text = normalise_text(" ".join(t for _, t, _ in run))
-    return TextLine(text=text, box=box, confidence=min(c for _, _, c in run))
 
 
 class FakeOcrEngine:

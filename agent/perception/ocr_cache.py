@@ -159,10 +159,6 @@ class OcrReader:
             while len(store) > limit:
                 store.pop(next(iter(store)))
 
-    def reset(self) -> None:
-        """Forget the cache (the next read is a full one)."""
-        self._state = None
-
     def read(self, shot: Screenshot, changed: Sequence[Box] | None = None) -> OcrResult:
         """OCR `shot`, reusing cached lines outside the changed regions.
 

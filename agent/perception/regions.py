@@ -30,16 +30,6 @@ def _tile_reduce(mask: np.ndarray, tile: int, ufunc: np.ufunc) -> np.ndarray:
     return ufunc.reduceat(rows, np.arange(0, mask.shape[1], tile), axis=1)
 
 
-def changed_tiles(before: Image.Image, after: Image.Image, tile: int = TILE) -> np.ndarray:
-    """A (rows, cols) bool grid: True where any pixel of the tile differs."""
-    a, b = as_array(before), as_array(after)
-    if a.shape != b.shape:
-        rows, cols = -(-b.shape[0] // tile), -(-b.shape[1] // tile)
-        return np.ones((rows, cols), dtype=bool)
-    mask = (a != b).any(axis=2)
-    return _tile_reduce(mask, tile, np.logical_or)
-
-
 def content_tiles(image: Image.Image, tile: int = TILE) -> np.ndarray:
     """A (rows, cols) bool grid: True where the tile is not one flat colour."""
     gray = np.asarray(image.convert("L"))

@@ -116,10 +116,6 @@ class ModelPlanner:
         image_chars = sum(len(i.b64) for i in images)
         return text_tokens(max(0, len(body) - image_chars)) + sum(image_tokens(self.profile, i.size) for i in images)
 
-    def estimate_next_cost(self, request: dict[str, Any], images: Sequence[EncodedImage]) -> float:
-        guard = self.config.cost_guard
-        return price(self.profile, self.estimate_input_tokens(request, images), guard.expected_output_tokens())
-
     def _call(self, send: Callable[[], T], request: dict[str, Any], images: Sequence[EncodedImage],
               url: str) -> tuple[T, int]:
         """Check the budget, then send; returns the SDK's answer and the estimated input tokens."""

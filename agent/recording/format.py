@@ -48,6 +48,7 @@ CROPS_DIR = "crops"
 
 
 Kind = Literal["do", "replay", "record"]
+REDACTED = "{{REDACTED}}"  # what `uiagent record` writes for text typed into a password field
 
 
 def utc_now() -> datetime:

@@ -20,12 +20,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class CachedReplay:
-    """How a replay of cached actions went. `actions` are the ones performed (relocated if moved)."""
+    """How a replay of cached actions went."""
 
     ok: bool
     reason: str = ""
     failed_action: int | None = None   # 0-based index into the cached actions
-    actions: tuple[Action, ...] = ()
 
 
 def replay_cached(actions: Sequence[Action], crops: Mapping[str, Image.Image], ctx: LoopContext) -> CachedReplay:

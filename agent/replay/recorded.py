@@ -30,8 +30,8 @@ from agent.perception.observation import Observation
 from agent.perception.regions import diff_bbox
 from agent.perception.verify import ACCEPT, Verification, verify_target
 from agent.planners.base import Capabilities, HistoryItem, Turn
+from agent.recording.format import REDACTED
 
-REDACTED = "{{REDACTED}}"  # what `uiagent record` writes for text typed into a password field
 _MIN_WAIT_S = 0.001
 _SOFT_WAIT_S = 0.5
 _SAME_GREY = 6.0  # mean grey-level difference under which two regions look the same

@@ -22,9 +22,8 @@ from PIL import Image
 from actions.desktop.x11 import PyAutoGUIDesktop
 from actions.executor import Executor
 from actions.models import Click, Drag, Key, Point, Scroll, Type, Wait
-from agent.demonstration.merge import REDACTED
 from agent.display import VirtualDisplay
-from agent.recording.format import load_recording
+from agent.recording.format import REDACTED, load_recording
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.slow

@@ -8,7 +8,6 @@ import pytest
 
 from actions.models import Click, Drag, Key, Point, Scroll, Type, Wait
 from agent.demonstration.merge import (
-    REDACTED,
     ButtonEvent,
     KeyEvent,
     MergeConfig,
@@ -18,6 +17,7 @@ from agent.demonstration.merge import (
     merge,
     simplify_path,
 )
+from agent.recording.format import REDACTED
 
 # A US keyboard: keycode -> (unshifted name, unshifted char, shifted char)
 _KEYS: dict[str, tuple[int, str | None, str | None]] = {

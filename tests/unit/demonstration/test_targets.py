@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw
 from actions.errors import UsageError
 from actions.models import Box, Click, Point, Type
 from agent.demonstration.listener import Grab
-from agent.demonstration.merge import REDACTED, Demonstrated
+from agent.demonstration.merge import Demonstrated
 from agent.demonstration.session import RecordOptions, StopFlag, _Writer
 from agent.demonstration.targets import (
     OcrLabeler,
@@ -23,6 +23,7 @@ from agent.demonstration.targets import (
 )
 from agent.perception.elements import Element
 from agent.perception.ocr import FakeOcrEngine, TextLine
+from agent.recording.format import REDACTED
 from agent.recording.writer import MemoryRecorder
 
 

@@ -1,4 +1,4 @@
-"""OCR engines (fake, failing, tesseract parsing), the region cache, find, a11y merge, marks, zoom,
+"""OCR engines (fake, failing), the region cache, find, a11y merge, marks, zoom,
 and the Perceiver, all without a display."""
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from agent.perception.ocr import (
     RapidOcrEngine,
     TextLine,
     find,
-    group_words,
     normalise_text,
 )
 from agent.perception.ocr_cache import OcrReader, plan_batches, share_out
@@ -63,20 +62,6 @@ def test_rapidocr_engine_that_cannot_import_raises_a_clear_error(monkeypatch: py
         engine.read(Image.new("RGB", (64, 64), "white"))
     with pytest.raises(OcrUnavailable):  # remembered, not retried
         engine.load()
-
-
-def test_group_words_splits_lines_and_far_apart_labels() -> None:
-    def word(text: str, left: int, line: str = "1", conf: str = "90") -> dict[str, str]:
-        return {"level": "5", "block_num": "1", "par_num": "1", "line_num": line, "left": str(left),
-                "top": "10", "width": "30", "height": "12", "conf": conf, "text": text}
-    lines = group_words([word("Save", 0), word("file", 34), word("Cancel", 200), word("x", 300, conf="5"),
-                         word("Next", 0, line="2")])
-    assert sorted(ln.text for ln in lines) == ["Cancel", "Next", "Save file"]
-    save = next(ln for ln in lines if ln.text == "Save file")
-    assert save.box == box(0, 10, 64, 22) and save.confidence == pytest.approx(0.9)
-
-
-# --------------------------------------------------------------------------- region cache
 
 
 def test_reader_reads_only_what_changed_and_reuses_the_rest() -> None:
