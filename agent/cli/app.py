@@ -9,15 +9,17 @@ import json
 import logging
 import os
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, ExitStack
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 from actions.errors import UIAgentError, UsageError
+from agent.cli.record import record
+from agent.cli.terminal import confirm_safety_checks as _confirm_safety_checks
+from agent.cli.terminal import interrupt_handler as _interrupt_handler
+from agent.cli.terminal import terminal_confirm as _terminal_confirm
 
 if TYPE_CHECKING:
     from agent.cli.output import StepPrinter
@@ -131,6 +133,7 @@ def act(source: Annotated[str, typer.Argument(help="A JSON file of actions (a li
 Repeatable = Annotated[list[str] | None, typer.Option(show_default=False)]
 
 
+# Over 50 lines: most of it is the typer signature, one Annotated option per flag of the CLI contract.
 @app.command("do")
 def do_task(
     task: Annotated[str, typer.Argument(help="What to do, e.g. \"click File, then click Save\"")],
@@ -206,6 +209,7 @@ def demo(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON su
     _finish(result, as_json, printer)
 
 
+# Over 50 lines: most of it is the typer signature, one Annotated option per flag of the CLI contract.
 @app.command()
 def replay(
     recording: Annotated[Path, typer.Argument(help="A recording folder (recordings/<timestamp>-<task>)")],
@@ -295,30 +299,6 @@ def _finish(result: RunResult | ReplayResult, as_json: bool, printer: StepPrinte
     raise typer.Exit(result.exit_code)
 
 
-def _interrupt_handler() -> AbstractContextManager[threading.Event]:
-    """SIGINT/SIGTERM: finish the current action, record the outcome, exit 3. A second one stops at once."""
-    import signal
-    import threading
-    from contextlib import contextmanager
-
-    @contextmanager
-    def handler() -> Iterator[threading.Event]:
-        stop = threading.Event()
-
-        def on_signal(signum: int, frame: Any) -> None:
-            if stop.is_set():
-                raise KeyboardInterrupt
-            stop.set()
-
-        old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield stop
-        finally:
-            for s, h in old.items():
-                signal.signal(s, h)
-
-    return handler()
-
 @app.command()
 def show(recording: Annotated[Path, typer.Argument(help="A recording folder (recordings/<timestamp>-<task>)")],
          out: Annotated[Path | None, typer.Option("--out", help="Write the report here instead of "
@@ -335,72 +315,7 @@ def show(recording: Annotated[Path, typer.Argument(help="A recording folder (rec
     print(written.path)
 
 
-@app.command()
-def record(out: Annotated[Path | None, typer.Option("--out", help="Folder for the recording "
-                                                    "(default: record_dir, ./recordings)")] = None,
-           task: Annotated[str, typer.Option("--task", help="What the demonstration shows")] = "demonstration",
-           redact: Annotated[list[str] | None, typer.Option("--redact", help="Screen region x,y,w,h to black "
-                                                             "out of every frame and crop (repeatable)")] = None,
-           stop_hotkey: Annotated[str | None, typer.Option("--stop-hotkey", help="Chord that stops recording "
-                                                            "(default ctrl+alt+shift+r)")] = None,
-           no_labels: Annotated[bool, typer.Option("--no-labels", help="Skip OCR/accessibility labels "
-                                                   "(targets keep their crop)")] = False) -> None:
-    """Record a human demonstration until the stop hotkey, Ctrl-C or SIGTERM (kind "record")."""
-    import signal
-
-    from actions.keys import parse_chord
-    from agent.demonstration.session import (
-        RecordOptions,
-        StopFlag,
-        default_labeler,
-        record_demonstration,
-        redacted_settings,
-    )
-    from agent.demonstration.targets import PasswordProbe, parse_region
-    from agent.recording.format import Redactor
-    from agent.recording.writer import FolderRecorder
-    from agent.run.wiring import a11y_reader
-    from agent.settings import load_settings
-
-    settings = load_settings({"record_dir": out, "record_stop_hotkey": stop_hotkey})
-    parse_chord(settings.record_stop_hotkey)  # a bad chord is a usage error before anything starts
-    regions = tuple(parse_region(r) for r in redact or ())
-    display = os.environ.get("DISPLAY", "")
-    a11y = bool(os.environ.get("DBUS_SESSION_BUS_ADDRESS"))
-    reader = a11y_reader(timeout_s=1.0) if a11y and not no_labels else None
-    password_probe = PasswordProbe(reader) if reader is not None else None
-    options = RecordOptions(
-        display=display, task=task, stop_hotkey=settings.record_stop_hotkey,
-        sensitive_windows=settings.guards.sensitive_windows, redact_regions=regions,
-        labeler=None if no_labels else default_labeler(a11y), password_probe=password_probe,
-        settings={"stop_hotkey": settings.record_stop_hotkey, "redact": redacted_settings(regions),
-                  "sensitive_windows": list(settings.guards.sensitive_windows), "labels": not no_labels})
-    stop = StopFlag()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda signum, frame: stop.stop(signal.Signals(signum).name))
-
-    def ready(folder: Path | None) -> None:
-        print(f"recording to {folder}; stop with {settings.record_stop_hotkey} or Ctrl-C", flush=True)
-
-    recorder = FolderRecorder(settings.record_dir, Redactor.from_env(settings.secrets))
-    summary = record_demonstration(options, recorder, stop, ready)
-    print(f"recorded {summary.steps} steps to {summary.folder} ({summary.outcome.reason})", flush=True)
-
-
-def _confirm_safety_checks(checks: Any) -> bool:
-    """OpenAI computer use's pending safety checks: acknowledged only when a person says yes."""
-    if not sys.stdin.isatty():
-        return False
-    listed = "; ".join(c.message or c.code or c.id for c in checks)
-    answer = input(f"uiagent: the model raised safety checks: {listed}. Acknowledge and go on? [y/N] ")
-    return answer.strip().lower() in ("y", "yes")
-
-
-def _terminal_confirm(action: Any, verdict: Any) -> bool:
-    if not sys.stdin.isatty():
-        return False
-    answer = input(f"uiagent: {action.describe()} needs confirmation ({verdict.reason}). Go ahead? [y/N] ")
-    return answer.strip().lower() in ("y", "yes")
+app.command()(record)
 
 
 def _version(value: bool) -> None:

@@ -28,7 +28,8 @@ from actions.desktop.x11 import active_window, x_display
 from actions.errors import DisplayError, UsageError
 from actions.keys import canonical_key
 from actions.models import Box
-from agent.demonstration.merge import ButtonEvent, Demonstrated, KeyEvent, Merger, MotionEvent, RawEvent
+from agent.demonstration.events import ButtonEvent, KeyEvent, MotionEvent, RawEvent
+from agent.demonstration.merge import Demonstrated, Merger
 
 log = logging.getLogger(__name__)
 

@@ -32,11 +32,12 @@ from typing import Any
 
 from PIL import Image
 
-from actions.desktop.base import Monitor, ScreenGeometry, WindowInfo
+from actions.desktop.base import WindowInfo
 from actions.errors import DisplayError, UIAgentError
 from actions.models import Action, ActionResult, Box, Key, Target, Type, Wait, action_point
 from actions.policy import DEFAULT_SENSITIVE_WINDOWS
-from agent.demonstration.listener import Grab, InputSource, close_quietly, sensitive_boxes
+from agent.demonstration.grabs import Grabber, screen_geometry
+from agent.demonstration.listener import Grab, InputSource
 from agent.demonstration.merge import Demonstrated, MergeConfig, Merger
 from agent.demonstration.targets import Labeler, black_out, crop_around, same_place
 from agent.recording.format import REDACTED, Durations, Outcome, Session, Step, summarize_perception
@@ -79,16 +80,6 @@ class RecordSummary:
     steps: int
     outcome: Outcome
     latencies_ms: tuple[float, ...] = ()
-
-
-def screen_geometry(display: str) -> ScreenGeometry:
-    import mss
-
-    with mss.MSS(display=display) as sct:
-        mons = sct.monitors
-    monitors = tuple(Monitor(index=i, left=m["left"], top=m["top"], width=m["width"], height=m["height"])
-                     for i, m in enumerate(mons[1:], 1))
-    return ScreenGeometry(width=mons[0]["width"], height=mons[0]["height"], monitors=monitors)
 
 
 def record_demonstration(options: RecordOptions, recorder: Recorder, stop: StopFlag,
@@ -173,7 +164,7 @@ class _Writer:
         self._threads = [threading.Thread(target=self._after_loop, name="record-after", daemon=True),
                          threading.Thread(target=self._write_loop, name="record-writer", daemon=True),
                          threading.Thread(target=self._quiet_loop, name="record-quiet", daemon=True)]
-        self._grabbers = {name: _Grabber(options) for name in ("after", "quiet")}  # one per thread
+        self._grabbers = {name: Grabber(options.display, options.sensitive_windows) for name in ("after", "quiet")}  # one per thread
         self._released = threading.Event()  # a key or button went up: grab the screen once it settles
         self._released.set()                # ... and once at the start, for the first action
         self._closing = False
@@ -386,36 +377,6 @@ class _Writer:
 
     def _when(self, t: float) -> datetime:
         return datetime.fromtimestamp(t + self._wall, UTC)
-
-
-class _Grabber:
-    """Raw grabs for one thread (an mss handle and an X connection are not shared between threads)."""
-
-    def __init__(self, options: RecordOptions) -> None:
-        self.options = options
-        self._mss: Any = None
-        self._x: Any = None
-
-    def grab(self) -> Grab:
-        import mss
-
-        if self._mss is None:
-            self._mss = mss.MSS(display=self.options.display)
-        t = time.monotonic()
-        shot = self._mss.grab(self._mss.monitors[0])
-        grab = Grab(raw=shot.bgra, size=shot.size, received=t, grabbed=time.monotonic())
-        try:
-            if self._x is None:
-                from Xlib.display import Display
-                self._x = Display(self.options.display)
-            grab.hidden = sensitive_boxes(self._x, self.options.sensitive_windows)
-        except Exception as e:  # the window list is best effort; the X server may be going away
-            log.debug("window list unavailable: %s", e)
-        return grab
-
-    def close(self) -> None:
-        close_quietly(self._mss, self._x)
-        self._mss = self._x = None
 
 
 def _window(context: Any) -> WindowInfo | None:

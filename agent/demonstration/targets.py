@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -98,8 +98,23 @@ def _box_distance(b: Box, p: Point) -> float:
     return math.hypot(dx, dy)
 
 
+@runtime_checkable
 class Labeler(Protocol):
+    """Names what a recorded pointer action aims at: `OcrLabeler` (real), `FakeLabeler` (fake)."""
+
     def label(self, image: Image.Image, point: Point) -> Element | None: ...
+
+
+class FakeLabeler:
+    """Hit-tests the point against given `elements` (screen space), whatever the image shows."""
+
+    def __init__(self, elements: Sequence[Element] = ()) -> None:
+        self.elements = tuple(elements)
+        self.asked: list[Point] = []
+
+    def label(self, image: Image.Image, point: Point) -> Element | None:
+        self.asked.append(point)
+        return hit_test(self.elements, point)
 
 
 class OcrLabeler:

@@ -251,6 +251,7 @@ class AnthropicPlanner(ModelPlanner):
             raise PlannerOutputError(f"coordinate must be [x, y], got {value!r}")
         return self._point(space, value[0], value[1], "pixels")
 
+    # Over 50 lines: one `match` arm per action of the computer tool, read side by side with its docs.
     def _action(self, data: dict[str, Any], space: ImageSpace, observation: Observation) -> list[Action] | Call:
         """One computer-tool input as actions (screen space), or a Call answered without acting."""
         kind = data.get("action")

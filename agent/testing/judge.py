@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ValidationError
 
@@ -37,12 +37,28 @@ class JudgeFailed(TaskFailed):
     """A check or query that did not pass (the model said no, or OCR does not confirm it)."""
 
 
+@runtime_checkable
 class Judge(Protocol):
     """Asks a model one question about one screenshot; returns its text answer and usage."""
 
     spec: str
 
     def ask(self, prompt: str, observation: Observation) -> tuple[str, Usage]: ...
+
+
+class FakeJudge:
+    """A Judge that gives the same `answer` to every question (counted as one model call each) and
+    keeps the prompts it was asked, for tests of ui.check/ui.query without a model."""
+
+    spec = "fake:judge"
+
+    def __init__(self, answer: str) -> None:
+        self.answer = answer
+        self.prompts: list[str] = []
+
+    def ask(self, prompt: str, observation: Observation) -> tuple[str, Usage]:
+        self.prompts.append(prompt)
+        return self.answer, Usage(model_calls=1)
 
 
 class ModelJudge:

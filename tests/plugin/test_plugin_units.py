@@ -12,8 +12,7 @@ from actions.desktop.base import ScreenGeometry, Screenshot
 from actions.models import Box, Click, Target, Type
 from agent.perception.elements import Element
 from agent.perception.observation import Observation
-from agent.planners.base import Usage
-from agent.testing.judge import check_claim, cited_values, seen_on_screen
+from agent.testing.judge import FakeJudge, check_claim, cited_values, seen_on_screen
 from agent.testing.scenario import ScenarioError, load_scenarios
 from agent.testing.step_cache import CacheEntry, CacheError, CacheFile, ScreenPrint, cache_path, screen_print
 
@@ -115,16 +114,6 @@ def test_cited_values_and_ocr_cross_check() -> None:
     assert seen_on_screen("1234.50", ELEMENTS) and seen_on_screen("1,234.5", ELEMENTS)
     assert seen_on_screen("Alice", ELEMENTS) and seen_on_screen("alice smith", ELEMENTS)
     assert not seen_on_screen("1234", ELEMENTS) and not seen_on_screen("Bob", ELEMENTS)
-
-
-class FakeJudge:
-    spec = "fake:judge"
-
-    def __init__(self, answer: str) -> None:
-        self.answer = answer
-
-    def ask(self, prompt: str, observation: Observation) -> tuple[str, Usage]:
-        return self.answer, Usage(model_calls=1)
 
 
 def _observation() -> Observation:

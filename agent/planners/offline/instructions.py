@@ -89,6 +89,7 @@ _CLICK_RE = re.compile(r"^(" + "|".join(sorted(map(re.escape, _CLICKS), key=len,
 _POINT_RE = re.compile(r"^(?:at\s+)?\(?\s*(\d+)\s*[, ]\s*(\d+)\s*\)?$")
 
 
+# Over 50 lines: one regular expression per instruction form, tried in order of precedence.
 def parse_step(step: str) -> Instruction:
     s = _NOISE.sub("", step.strip())
     low = s.lower()

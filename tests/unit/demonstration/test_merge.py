@@ -7,16 +7,8 @@ import string
 import pytest
 
 from actions.models import Click, Drag, Key, Point, Scroll, Type, Wait
-from agent.demonstration.merge import (
-    ButtonEvent,
-    KeyEvent,
-    MergeConfig,
-    Merger,
-    MotionEvent,
-    RawEvent,
-    merge,
-    simplify_path,
-)
+from agent.demonstration.events import ButtonEvent, KeyEvent, MotionEvent, RawEvent, simplify_path
+from agent.demonstration.merge import MergeConfig, Merger, merge
 from agent.recording.format import REDACTED
 
 # A US keyboard: keycode -> (unshifted name, unshifted char, shifted char)
