@@ -17,14 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from actions.models import Box
-
 if TYPE_CHECKING:
+    from actions.models import Box
     from agent.display import VirtualDisplay
     from agent.settings import Settings
     from agent.testing.judge import Judge
     from agent.testing.plugin import PluginState
+    from agent.testing.step_cache import CacheFile
     from agent.testing.ui import UI
+    from agent.testing.ui_recorder import UIRecorder
 
 log = logging.getLogger(__name__)
 
@@ -53,16 +54,17 @@ class UISession:
         self.cache_mode = state.opt("cache")
         self.finished: Finished | None = None
         self._released = False
-        self._stack = ExitStack()
         settings = load_settings({"model": state.opt("model"), "base_url": state.opt("base_url")})
         cache = self._load_cache()
         self.recorder = self._recorder()
         bus = vd.env.get("DBUS_SESSION_BUS_ADDRESS") if vd.dbus else None
-        wired = self._stack.enter_context(wire(settings, vd.display, Capabilities(elements=True), recorder=self.recorder,
-                                               kill_hotkey=False, ocr=state.ocr(), a11y_bus=bus))
+        with ExitStack() as stack:  # what was built is released if a later part fails
+            wired = stack.enter_context(wire(settings, vd.display, Capabilities(elements=True), recorder=self.recorder,
+                                             kill_hotkey=False, ocr=state.ocr(), a11y_bus=bus))
+            x, window_box = _window_reader(vd.display)
+            stack.callback(x.close)
+            self._stack = stack.pop_all()
         self.desktop = wired.real
-        self._x, window_box = _window_reader(vd.display)
-        self._stack.callback(self._x.close)
         spec = "offline:steps" if is_offline(settings) else (settings.model or "auto")
         parts = UIParts(display=vd.display, env=dict(vd.env), desktop=wired.desktop, executor=wired.executor,
                         perceiver=wired.perceiver, settle=wired.settle, recorder=self.recorder, settings=settings,
@@ -72,7 +74,7 @@ class UISession:
                                     settings=settings.model_dump(mode="json"), screen=self.desktop.geometry()))
         self.ui: UI = UI(parts)
 
-    def _load_cache(self) -> Any:
+    def _load_cache(self) -> CacheFile | None:
         from agent.testing.step_cache import CACHE_DIR, CacheError, CacheFile, cache_path
 
         if self.cache_mode == "off":
@@ -83,7 +85,7 @@ class UISession:
         except CacheError as e:
             pytest.fail(str(e), pytrace=False)
 
-    def _recorder(self) -> Any:
+    def _recorder(self) -> UIRecorder:
         from agent.recording.writer import FolderRecorder
         from agent.testing.ui_recorder import UIRecorder
 
@@ -146,7 +148,7 @@ class UISession:
             self.release()
 
 
-def _window_reader(display: str) -> tuple[Any, Any]:
+def _window_reader(display: str) -> tuple[Any, Callable[[int], Box | None]]:
     """An X connection and a function: window id -> its box on screen (None if unknown)."""
     from Xlib.display import Display
 
@@ -178,21 +180,19 @@ def _write_report(folder: Path) -> Path | None:
         return None
 
 
-def judge_factory(settings: Settings) -> Callable[[], Judge | None] | None:
+def judge_factory(settings: Settings) -> Callable[[], Judge] | None:
     """Builds the judge of ui.check/ui.query on first use (the SDKs load only then); None offline."""
     from agent.planners.registry import is_offline
 
     if is_offline(settings):
         return None
 
-    def build() -> Judge | None:
+    def build() -> Judge:
         from agent.planners.registry import parse_spec
         from agent.planners.transport import Connection
         from agent.testing.judge import ModelJudge
 
-        provider, model = parse_spec(settings.model)
-        if provider == "offline":
-            return None
+        provider, model = parse_spec(settings.model)  # an unknown provider's UsageError comes here, on use
         return ModelJudge(provider, model, Connection(provider=provider, base_url=settings.base_url))
 
     return build

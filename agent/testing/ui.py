@@ -25,7 +25,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
 
 from pydantic import BaseModel
 
@@ -44,6 +44,10 @@ from agent.run.loop import LoopContext, Settler, run_task
 from agent.settings import Settings
 from agent.testing.step_cache import CacheEntry, CacheFile, actions_worth_caching, normalise, screen_print
 from agent.testing.ui_recorder import UIRecorder
+
+if TYPE_CHECKING:
+    from agent.display import WindowGeometry
+    from agent.testing.judge import Judge
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +72,7 @@ class UIParts:
     recorder: UIRecorder
     settings: Settings
     planner_factory: Callable[[], Planner]
-    judge_factory: Callable[[], Any] | None = None    # -> agent.testing.judge.Judge; None: no model configured
+    judge_factory: Callable[[], Judge] | None = None    # None: no model configured
     cache: CacheFile | None = None
     cache_mode: CacheMode = "off"
     window_box: Callable[[int], Box | None] = lambda window_id: None
@@ -97,11 +101,11 @@ class UI:
     cache_misses: int = 0
     _occurrences: Counter[str] = field(default_factory=Counter)
     _procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
-    _judge_instance: Any = None
+    _judge_instance: Judge | None = None
 
     # ------------------------------------------------------------------ apps
 
-    def launch(self, cmd: Sequence[str] | str, timeout: float = 10.0) -> Any:
+    def launch(self, cmd: Sequence[str] | str, timeout: float = 10.0) -> WindowGeometry:
         """Start `cmd` on this display and wait for its window; returns its WindowGeometry."""
         __tracebackhide__ = True
         from agent.display import launch, launch_app
@@ -311,7 +315,7 @@ class UI:
         shot = self.parts.settle(self.parts.desktop.capture(self.parts.settings.monitor)).screenshot
         return self.parts.perceiver.observe(shot, elements=True)
 
-    def _judge(self, step: StepLog) -> Any:
+    def _judge(self, step: StepLog) -> Judge:
         __tracebackhide__ = True
         judge = None
         if self.parts.judge_factory is not None:
