@@ -17,9 +17,7 @@ import typer
 
 from actions.errors import UIAgentError, UsageError
 from agent.cli.record import record
-from agent.cli.terminal import confirm_safety_checks as _confirm_safety_checks
-from agent.cli.terminal import interrupt_handler as _interrupt_handler
-from agent.cli.terminal import terminal_confirm as _terminal_confirm
+from agent.cli.terminal import confirm_safety_checks, interrupt_handler, terminal_confirm
 
 if TYPE_CHECKING:
     from agent.cli.output import StepPrinter
@@ -119,7 +117,7 @@ def act(source: Annotated[str, typer.Argument(help="A JSON file of actions (a li
         if dry_run:
             desktop = DryRunDesktop(desktop)
         kill = stack.enter_context(KillSwitch(settings.kill_hotkey, display=display))
-        executor = Executor(desktop, settings.guards, confirm=_terminal_confirm, kill=kill.event)
+        executor = Executor(desktop, settings.guards, confirm=terminal_confirm, kill=kill.event)
         for i, action in enumerate(actions, 1):
             result = executor.execute(action)
             prefix = "would " if dry_run and result.ok else ""
@@ -178,7 +176,7 @@ def do_task(
                           "max_cost": max_cost, "timeout": timeout, "dry_run": dry_run or None,
                           "record_dir": record_dir, "guards.confirm": confirm})
     secrets = _secrets(secret or [])
-    planner = build_planner(settings, transport=tape, api_key=api_key, confirm_safety=_confirm_safety_checks)
+    planner = build_planner(settings, transport=tape, api_key=api_key, confirm_safety=confirm_safety_checks)
     planner.prepare(task)  # an unparseable offline instruction fails here, before anything starts
     if not task.strip():
         raise UsageError("empty task: say what to do")
@@ -201,7 +199,7 @@ def demo(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON su
     settings = _settings({"record_dir": record_dir, "guards.confirm": "never"})
     printer = StepPrinter(json_mode=as_json)
     printer.intro(f"demo: xcalc on a virtual display, task: {DEMO_TASK}")
-    with _interrupt_handler() as stop:
+    with interrupt_handler() as stop:
         result = run_demo(settings, on_step=printer.step, stop=stop)
     if result.folder is not None:
         from agent.recording.report import write_report
@@ -255,9 +253,9 @@ def replay(
         for cmd in launch or []:
             from agent.display import launch_app
             launch_app(cmd, display, dict(os.environ))
-        stop = stack.enter_context(_interrupt_handler())
+        stop = stack.enter_context(interrupt_handler())
         result = replay_recording(loaded, display=display, settings=settings, options=options, first=first,
-                                  last=last, confirm=_terminal_confirm, on_step=printer.step, stop=stop)
+                                  last=last, confirm=terminal_confirm, on_step=printer.step, stop=stop)
     for warning in result.warnings:
         if warning not in loaded.warnings:
             _err(f"warning: {warning}")
@@ -285,8 +283,8 @@ def _run_live(stack: ExitStack, task: str, settings: Settings, display: str, pla
 
     printer = StepPrinter(json_mode=as_json)
     printer.intro(f"task: {task}  ({planner.name}:{planner.model}, display {display})")
-    stop = stack.enter_context(_interrupt_handler())
-    return run_agent(task, settings, display, planner, confirm=_terminal_confirm, on_step=printer.step,
+    stop = stack.enter_context(interrupt_handler())
+    return run_agent(task, settings, display, planner, confirm=terminal_confirm, on_step=printer.step,
                      secrets=secrets, stop=stop, cassette=cassette)
 
 

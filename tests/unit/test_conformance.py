@@ -24,7 +24,7 @@ from agent.perception.fake import FakePerceiver
 from agent.perception.ocr import FakeOcrEngine, OcrEngine, RapidOcrEngine, TextLine
 from agent.perception.perceiver import Perceiver, ScreenPerceiver
 from agent.planners.anthropic import AnthropicPlanner
-from agent.planners.base import Planner, Turn
+from agent.planners.base import Planner
 from agent.planners.offline.planner import OfflinePlanner
 from agent.planners.openai_chat import ChatPlanner
 from agent.planners.openai_cua import OpenAICUAPlanner
@@ -159,6 +159,3 @@ def test_fake_labeler_names_the_element_under_the_point() -> None:
     assert labeler.label(frame(), Point(x=120, y=56)) == save
     assert labeler.label(frame(), Point(x=300, y=190)) is None
 
-
-def test_a_turn_is_what_every_planner_returns() -> None:
-    assert inspect.signature(Planner.next_turn).return_annotation in (Turn, "Turn")
