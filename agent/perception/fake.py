@@ -23,11 +23,9 @@ class FakePerceiver:
     def __init__(self, desktop: Desktop, elements: tuple[Element, ...] = ()) -> None:
         self.desktop = desktop
         self.elements = elements
-        self.observed = 0
 
     def observe(self, screenshot: Screenshot | None = None, elements: bool = True) -> Observation:
         shot = screenshot or self.desktop.capture()
-        self.observed += 1
         return Observation(screenshot=shot, screen=self.desktop.geometry(), window=self.desktop.active_window(),
                            elements=self.elements if elements else ())
 

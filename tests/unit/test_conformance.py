@@ -158,4 +158,5 @@ def test_fake_labeler_names_the_element_under_the_point() -> None:
     assert isinstance(labeler, Labeler)
     assert labeler.label(frame(), Point(x=120, y=56)) == save
     assert labeler.label(frame(), Point(x=300, y=190)) is None
+    assert labeler.asked == [Point(x=120, y=56), Point(x=300, y=190)]
 
