@@ -128,6 +128,7 @@ class FolderRecorder:
         self._last_image: Image.Image | None = None  # the last frame added, and its name
         self._last_name = ""
         self._steps_size = 0  # bytes of whole lines in steps.jsonl
+        self._previous_after: str | None = None  # the last appended step's frame after
 
     @property
     def folder(self) -> Path | None:
@@ -209,16 +210,18 @@ class FolderRecorder:
         """Write one step line (flushed and fsynced) once its frame before and crops are on disk."""
         folder = self._require_started()
         t0 = time.perf_counter()
-        # The frame before and the crops (queued long before) must be on disk; the frame after is
-        # still being encoded and is also the next step's frame before, which waits for it. So
-        # after a crash only the last step's frame after can be missing (a load warning).
-        before = [step.frame_before] if step.frame_before else []
-        self._wait([f"{FRAMES_DIR}/{f}" for f in before] + [f"{CROPS_DIR}/{c}.png" for c in step.crops()])
+        # The frame before, the crops and the previous step's frame after (all queued long before)
+        # must be on disk; this step's frame after may still be encoding (in the loop it is the
+        # next step's frame before). So after a crash only the last step's frame after can be
+        # missing (a load warning), whatever frames the caller hands in.
+        earlier = [f for f in (self._previous_after, step.frame_before) if f]
+        self._wait([f"{FRAMES_DIR}/{f}" for f in earlier] + [f"{CROPS_DIR}/{c}.png" for c in step.crops()])
         line = (self.redactor.json(step) + "\n").encode()
         try:
             self._write_line(line)
         except OSError as e:
             raise _os_error(folder, e) from None
+        self._previous_after = step.frame_after
         log.debug("recorded step %d in %.1f ms", step.index, (time.perf_counter() - t0) * 1e3)
 
     def _write_line(self, line: bytes) -> None:

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -43,7 +44,7 @@ from agent.recording.format import (
     summarize_perception,
     utc_now,
 )
-from agent.recording.writer import FolderRecorder, MemoryRecorder, Recorder, slugify
+from agent.recording.writer import FolderRecorder, MemoryRecorder, Recorder, image_digest, slugify
 from tests.recording_samples import desktop_frame, read_only, write_sample
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -103,6 +104,30 @@ def test_recorder_round_trip_and_dedup(tmp_path: Path) -> None:
     assert rec2.session.outcome.status == "done" and rec2.session.ended is not None
     with Image.open(rec2.frame_path(names[0])) as img:
         assert img.convert("RGB").tobytes() == a.tobytes()  # lossless PNG
+
+
+def test_a_step_line_waits_for_the_previous_steps_frame_after(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Step 1 hands in an already-encoded frame before, not step 0's frame after: its line must still
+    # wait for that frame after, or a crash leaves a missing frame in the middle of the recording.
+    import agent.recording.writer as writer
+    encode, slow = writer._encode, threading.Event()
+
+    def slow_encode(path: Path, *args: object) -> None:
+        if path.name.startswith(slow_name):
+            slow.wait(0.5)
+        encode(path, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(writer, "_encode", slow_encode)
+    a, b = desktop_frame(1, (320, 200)), desktop_frame(2, (320, 200))
+    slow_name = image_digest(b)[0]
+    with FolderRecorder(tmp_path) as rec:
+        rec.start(Session(task="slow after"))
+        first = rec.add_frame(a)
+        rec.append(full_step(0, frame_before=first, frame_after=None))
+        after = rec.add_frame(b)
+        rec.append(full_step(1, frame_before=first, frame_after=after, actions=(), results=()))
+        rec.append(full_step(2, frame_before=first, frame_after=None, actions=(), results=()))
+        assert rec.folder is not None and (rec.folder / "frames" / after).is_file()
 
 
 def test_same_second_same_task_gets_distinct_folders(tmp_path: Path) -> None:
