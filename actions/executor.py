@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from actions.delivery import Commit, InputLines, text_events, untypable
 from actions.desktop.base import Desktop, ScreenGeometry, WindowInfo
 from actions.errors import KillSwitchPressed, UIAgentError
 from actions.guards import DEFAULT_GUARDS, Guard, GuardContext, check
@@ -37,11 +38,13 @@ from actions.models import (
     validation_message,
 )
 from actions.policy import Policy
+from actions.secrets import Redactor
 
 log = logging.getLogger(__name__)
 
 ConfirmCallback = Callable[[Action, Verdict], bool]
 _TYPE_CHUNK = 16  # characters typed between two kill-switch checks
+_INPUT = ("type", "key", "click")  # actions whose window the input-line tracking needs
 
 
 def decline_all(action: Action, verdict: Verdict) -> bool:
@@ -54,7 +57,8 @@ class Executor:
 
     def __init__(self, desktop: Desktop, policy: Policy | None = None,
                  confirm: ConfirmCallback = decline_all, kill: threading.Event | None = None,
-                 guards: Sequence[Guard] = DEFAULT_GUARDS, clock: Callable[[], float] = time.monotonic) -> None:
+                 guards: Sequence[Guard] = DEFAULT_GUARDS, clock: Callable[[], float] = time.monotonic,
+                 redactor: Redactor | None = None) -> None:
         self.desktop = desktop
         self.policy = policy or Policy()
         self.confirm = confirm
@@ -63,6 +67,9 @@ class Executor:
         self.clock = clock
         self._recent: deque[float] = deque(maxlen=max(self.policy.max_actions, 1))
         self._screen: ScreenGeometry | None = None
+        self.redactor = redactor or Redactor()
+        self.lines = InputLines()                 # each window's pending input line
+        self.denied: list[ActionResult] = []      # every denial of this run, for escalation
 
     @property
     def screen(self) -> ScreenGeometry:
@@ -81,13 +88,21 @@ class Executor:
                 action = parse_action(action)
             except ValidationError as e:
                 return ActionResult(action=None, status="invalid", error=validation_message(e), started_at=started)
-        verdict = check(action, self._context(action, injection), self.policy, self.guards)
+        if isinstance(action, Type) and (bad := untypable(action.text)):
+            return ActionResult(action=action, status="invalid", started_at=started,
+                                error=f"cannot type {bad}: the desktop types ASCII text, Tab, Return and "
+                                      "BackSpace only, and would drop it; type without it")
+        ctx, commit = self._context(action, injection)
+        verdict = self._masked(check(action, ctx, self.policy, self.guards))
         guard_ms = (self.clock() - t0) * 1000
+        what = self.redactor.text(action.describe())
         if verdict.decision == "deny":
-            log.info("denied %s: %s", action.describe(), verdict.reason)
-            return ActionResult(action=action, status="denied", verdict=verdict, started_at=started, guard_ms=guard_ms)
+            log.info("denied %s: %s", what, verdict.reason)
+            result = ActionResult(action=action, status="denied", verdict=verdict, started_at=started, guard_ms=guard_ms)
+            self.denied.append(result)
+            return result
         if verdict.decision == "confirm" and self.policy.confirm != "never" and not self.confirm(action, verdict):
-            log.info("declined %s: %s", action.describe(), verdict.reason)
+            log.info("declined %s: %s", what, verdict.reason)
             return ActionResult(action=action, status="declined", verdict=verdict, started_at=started, guard_ms=guard_ms)
         t1 = self.clock()
         try:
@@ -99,23 +114,45 @@ class Executor:
         except Exception as e:  # the X server went away, an input backend error, ...
             log.debug("action failed", exc_info=True)
             return self._failed(action, verdict, f"{type(e).__name__}: {e}", started, guard_ms, t1)
+        self._delivered(action, ctx.window, commit)
         self._recent.append(self.clock())
-        log.info("performed %s", action.describe())
+        log.info("performed %s", what)
         return ActionResult(action=action, status="performed", verdict=verdict, started_at=started,
                             guard_ms=guard_ms, act_ms=(self.clock() - t1) * 1000)
 
     def _failed(self, action: Action, verdict: Verdict, error: str, started: float, guard_ms: float,
                 t1: float) -> ActionResult:
-        log.info("failed %s: %s", action.describe(), error)
+        error = self.redactor.text(error)
+        log.info("failed %s: %s", self.redactor.text(action.describe()), error)
         return ActionResult(action=action, status="failed", verdict=verdict, error=error, started_at=started,
                             guard_ms=guard_ms, act_ms=(self.clock() - t1) * 1000)
 
-    def _context(self, action: Action, injection: str | None) -> GuardContext:
+    def _masked(self, verdict: Verdict) -> Verdict:
+        """A verdict's reason may quote the typed line, secret values included."""
+        if not verdict.reason or not self.redactor.active:
+            return verdict
+        return verdict.model_copy(update={"reason": self.redactor.text(verdict.reason)})
+
+    def _context(self, action: Action, injection: str | None) -> tuple[GuardContext, Commit | None]:
         window = WindowInfo()
-        if action.kind not in ("wait", "done", "fail", "move") and self.policy.sensitive_windows:
+        sensitive = self.policy.sensitive_windows and action.kind not in ("wait", "done", "fail", "move")
+        if action.kind in _INPUT or sensitive:
             window = self.desktop.active_window()
-        return GuardContext(screen=self.screen, window=window, now=self.clock(),
-                            recent=tuple(self._recent), injection=injection)
+        commit = None
+        if isinstance(action, (Type, Key)):
+            events = text_events(action.text) if isinstance(action, Type) else (action.keys,)
+            commit = self.lines.preview(window.window_id, events)
+        ctx = GuardContext(screen=self.screen, window=window, now=self.clock(), recent=tuple(self._recent),
+                           injection=injection, terminal=self.policy.is_terminal(window.app),
+                           lines=commit.lines if commit else (), tainted=commit.tainted if commit else ())
+        return ctx, commit
+
+    def _delivered(self, action: Action, window: WindowInfo, commit: Commit | None) -> None:
+        """Keep each window's input line in step with what was sent to it."""
+        if commit is not None:
+            self.lines.apply(window.window_id, commit)
+        elif isinstance(action, Click) and action.button == "middle":
+            self.lines.taint(window.window_id, "a middle click pasted the selection")
 
     # -- stopping
 

@@ -17,6 +17,7 @@ from actions.desktop.base import ScreenGeometry, WindowInfo
 from actions.keys import parse_chord
 from actions.models import ALLOW, Action, Key, Type, Verdict, action_points
 from actions.policy import Policy
+from actions.shell import judge_line
 
 _RANK = {"allow": 0, "confirm": 1, "deny": 2}
 
@@ -29,6 +30,9 @@ class GuardContext(BaseModel):
     now: float = 0.0
     recent: tuple[float, ...] = ()  # monotonic times of recently performed actions
     injection: str | None = None    # on-screen text that tried to steer the agent, if seen
+    terminal: bool = False          # the window is a terminal: its lines go to a shell
+    lines: tuple[str, ...] = ()     # input lines this action would commit (actions.delivery)
+    tainted: tuple[str, ...] = ()   # per line: why it is not known exactly ('' when it is)
 
 
 Guard = Callable[[Action, GuardContext, Policy], Verdict]
@@ -57,12 +61,15 @@ def on_screen(action: Action, ctx: GuardContext, policy: Policy) -> Verdict:
 
 
 def chord_denied(action: Action, ctx: GuardContext, policy: Policy) -> Verdict:
+    """A chord is denied when it holds a denied one: extra modifiers do not stop the X server
+    or the window manager from acting on ctrl+alt+backspace."""
     if not isinstance(action, Key):
         return ALLOW
     pressed = set(action.keys)
     for chord in policy.denied_chords:
-        if set(parse_chord(chord)) == pressed:
-            return deny("chord_denied", f"key chord {action.chord} is denied (it can end or lock the session)")
+        if set(parse_chord(chord)) <= pressed:
+            return deny("chord_denied", f"key chord {action.chord} is denied (it contains {chord}, "
+                                        "which can end or lock the session)")
     return ALLOW
 
 
@@ -101,11 +108,35 @@ def text_denied(action: Action, ctx: GuardContext, policy: Policy) -> Verdict:
         return ALLOW
     folded = normalise_command(action.text)
     if destructive_rm(folded):
-        return deny("text_denied", f"typed text looks like a destructive command: {action.text.strip()[:60]!r}")
+        return deny("text_denied", f"typed text looks like a destructive command: {_quote(action.text)}")
     for pattern in (*policy.text_deny_patterns, *policy.extra_text_deny_patterns):
         if re.search(pattern, folded):
-            return deny("text_denied", f"typed text looks like a destructive command: {action.text.strip()[:60]!r}")
+            return deny("text_denied", f"typed text looks like a destructive command: {_quote(action.text)}")
     return ALLOW
+
+
+def line_denied(action: Action, ctx: GuardContext, policy: Policy) -> Verdict:
+    """Judge every input line the action commits (Return) as the window will receive it.
+
+    In a terminal the line goes to a shell: `actions.shell` judges it, and a line we cannot know
+    (history, paste) needs confirmation. Elsewhere only denials count (a text editor's line that
+    reads `python3 -c ...` is text, but `rm -rf ~` plus Return is never something to send)."""
+    for line, tainted in zip(ctx.lines, ctx.tainted, strict=True):
+        if ctx.terminal and tainted:
+            return confirm("line_denied", f"the terminal line cannot be checked: {tainted}")
+        verdict = judge_line(line)
+        if verdict.decision == "deny" or (ctx.terminal and verdict.decision == "confirm"):
+            return verdict
+        folded = normalise_command(line)
+        patterns = (*policy.text_deny_patterns, *policy.extra_text_deny_patterns)
+        if destructive_rm(folded) or any(re.search(p, folded) for p in patterns):
+            return deny("line_denied", f"the line looks like a destructive command: {_quote(line)}")
+    return ALLOW
+
+
+def _quote(text: str, limit: int = 60) -> str:
+    text = text.strip()
+    return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
 def sensitive_window(action: Action, ctx: GuardContext, policy: Policy) -> Verdict:
@@ -126,13 +157,17 @@ def rate_limit(action: Action, ctx: GuardContext, policy: Policy) -> Verdict:
     return ALLOW
 
 
+_CONSEQUENTIAL = ("type", "key", "click", "drag")
+
+
 def prompt_injection(action: Action, ctx: GuardContext, policy: Policy) -> Verdict:
-    if ctx.injection and action.kind not in ("wait", "done", "fail"):
-        return confirm("prompt_injection", f"on-screen text tries to instruct the agent: {ctx.injection[:80]!r}")
+    """While text that addresses the agent is on screen, typing, keys and clicks need a human."""
+    if ctx.injection and action.kind in _CONSEQUENTIAL:
+        return confirm("prompt_injection", f"on-screen text tries to instruct the agent: {_quote(ctx.injection, 80)}")
     return ALLOW
 
 
-DEFAULT_GUARDS: tuple[Guard, ...] = (on_screen, chord_denied, text_denied, rate_limit,
+DEFAULT_GUARDS: tuple[Guard, ...] = (on_screen, chord_denied, text_denied, line_denied, rate_limit,
                                      sensitive_window, prompt_injection)
 
 

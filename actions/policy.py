@@ -53,6 +53,17 @@ DEFAULT_SENSITIVE_WINDOWS: tuple[str, ...] = (
 )
 
 
+# WM_CLASS of terminal emulators (lower case); any class containing "terminal" counts too.
+DEFAULT_TERMINALS: tuple[str, ...] = (
+    "xterm", "uxterm", "gnome-terminal", "gnome-terminal-server", "konsole", "alacritty", "kitty",
+    "xfce4-terminal", "terminator", "tilix", "urxvt", "rxvt", "st", "st-256color", "foot", "wezterm",
+    "org.wezfurlong.wezterm", "lxterminal", "mate-terminal", "qterminal", "sakura", "terminology",
+    "guake", "tilda", "yakuake", "cool-retro-term", "tabby", "ghostty", "com.mitchellh.ghostty",
+    "blackbox", "ptyxis", "kgx", "org.gnome.console", "eterm", "aterm", "mlterm", "roxterm", "hyper",
+    "contour", "rio",
+)
+
+
 class Policy(BaseModel):
     """Guard settings; from `[tool.uiagent.guards]` in pyproject.toml and CLI flags."""
 
@@ -61,10 +72,19 @@ class Policy(BaseModel):
     text_deny_patterns: tuple[str, ...] = DEFAULT_TEXT_DENY
     extra_text_deny_patterns: tuple[str, ...] = ()
     sensitive_windows: tuple[str, ...] = DEFAULT_SENSITIVE_WINDOWS
+    terminal_windows: tuple[str, ...] = Field(
+        default=DEFAULT_TERMINALS, description="Window classes whose input lines are judged as shell commands")
+    scan_screen_text: bool = Field(default=True, description="Read the screen's text every step to catch "
+                                                              "on-screen prompt injection")
+    max_denials: int = Field(default=3, ge=1, description="Stop the run after this many denied actions")
     max_actions: int = Field(default=20, ge=1, description="Rate limit: actions per window")
     rate_window_s: float = Field(default=1.0, gt=0)
     failsafe_corners: bool = True
     confirm: Literal["never", "risky", "always"] = "risky"
+
+    def is_terminal(self, app: str) -> bool:
+        cls = app.lower()
+        return cls in self.terminal_windows or "terminal" in cls
 
     @field_validator("denied_chords", mode="after")
     @classmethod

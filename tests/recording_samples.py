@@ -29,18 +29,10 @@ from actions.models import (
     Type,
     Verdict,
 )
+from actions.secrets import Redactor
 from agent.perception.elements import Element
 from agent.planners.base import Usage
-from agent.recording.format import (
-    Durations,
-    Kind,
-    Outcome,
-    Redactor,
-    Session,
-    Step,
-    summarize_perception,
-    utc_now,
-)
+from agent.recording.format import Durations, Kind, Outcome, Session, Step, summarize_perception, utc_now
 from agent.recording.writer import FolderRecorder, ImageFormat
 
 WORDS = ["File", "Edit", "View", "Insert", "Format", "Tools", "Help", "Save", "Open", "Close", "Print", "Search", "Settings", "Account", "Invoice", "Total", "Amount", "Customer", "Address", "Submit", "Cancel", "Apply", "Next", "Back", "Report", "Summary"]

@@ -42,7 +42,8 @@ class StepPrinter:
     def outcome(self, result: Any) -> None:
         o = result.outcome
         colour = {"done": "green", "failed": "red", "stopped": "yellow"}.get(o.status, "red")
-        self.console.print(f"[bold {colour}]{o.status}[/]: {_one_line(o.reason, 200)}  "
+        reason = _one_line(o.reason, 1000 if o.denials else 200)  # escalation lists every denied action
+        self.console.print(f"[bold {colour}]{o.status}[/]: {reason}  "
                            f"[dim]({o.steps} steps, {o.model_calls} model calls, {o.duration_s:.1f}s)[/]")
         if result.folder:
             self.console.print(f"recording: {result.folder}")
@@ -62,6 +63,6 @@ def summary_json(result: Any) -> str:
     o = result.outcome
     return json.dumps({"status": o.status, "steps": o.steps, "recording": str(result.folder) if result.folder else None,
                        "model_calls": o.model_calls, "tokens": o.tokens, "cost_usd": o.cost_usd,
-                       "duration_s": o.duration_s, "reason": o.reason})
+                       "duration_s": o.duration_s, "denials": o.denials, "reason": o.reason})
 
 

@@ -25,6 +25,7 @@ def record(out: Annotated[Path | None, typer.Option("--out", help="Folder for th
     import signal
 
     from actions.keys import parse_chord
+    from actions.secrets import Redactor
     from agent.demonstration.session import (
         RecordOptions,
         StopFlag,
@@ -33,7 +34,6 @@ def record(out: Annotated[Path | None, typer.Option("--out", help="Folder for th
         redacted_settings,
     )
     from agent.demonstration.targets import PasswordProbe, parse_region
-    from agent.recording.format import Redactor
     from agent.recording.writer import FolderRecorder
     from agent.run.wiring import a11y_reader
     from agent.settings import load_settings

@@ -32,6 +32,7 @@ from typing import Any
 import httpx2
 
 from actions.errors import UsageError
+from actions.secrets import Redactor
 
 log = logging.getLogger(__name__)
 
@@ -99,11 +100,14 @@ class CassetteRecorder(httpx2.BaseTransport):
         self.inner = inner or httpx2.HTTPTransport()
         self.folder: Path | None = None
         self.count = 0
+        self.redactor = Redactor()
         self._lock = threading.Lock()
 
-    def attach(self, folder: Path) -> None:
-        """Where to write: the run's recording folder (known once the recorder has started)."""
+    def attach(self, folder: Path, redactor: Redactor | None = None) -> None:
+        """Where to write: the run's recording folder (known once the recorder has started);
+        `redactor` masks the run's secrets in what is stored, like the recording."""
         self.folder = folder
+        self.redactor = redactor or Redactor()
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         sent = request.read()
@@ -123,7 +127,7 @@ class CassetteRecorder(httpx2.BaseTransport):
                  "response": {"status": response.status_code,
                               "headers": {k: v for k, v in response.headers.items() if k.lower() in _KEEP_HEADERS},
                               "body": content.decode("utf-8", "replace")}}
-        line = json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n"
+        line = json.dumps(self.redactor.data(entry), ensure_ascii=False, separators=(",", ":")) + "\n"
         with self._lock:
             with open(self.folder / CASSETTE_FILE, "a", encoding="utf-8") as f:
                 f.write(line)
@@ -153,7 +157,7 @@ class CassettePlayer(httpx2.BaseTransport):
         self.used = 0
         self.error: str | None = None
 
-    def attach(self, folder: Path) -> None:
+    def attach(self, folder: Path, redactor: Redactor | None = None) -> None:
         """The replayed run writes its own recording; the cassette stays where it is."""
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:

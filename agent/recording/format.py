@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import platform
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,6 +67,7 @@ class Outcome(BaseModel):
     tokens: int = 0
     cost_usd: float = 0.0
     duration_s: float = 0.0
+    denials: int = 0  # actions the guards denied
 
 
 class Session(BaseModel):
@@ -136,6 +135,7 @@ class Step(BaseModel):
     model_coordinates: tuple[str, ...] = ()
     results: tuple[ActionResult, ...] = Field(default=(), description="One per action that was tried")
     notes: tuple[str, ...] = ()
+    injection: tuple[str, ...] = Field(default=(), description="On-screen text that tried to instruct the agent")
     durations: Durations = Durations()
     usage: Usage = Usage()
     error: str | None = None
@@ -168,52 +168,6 @@ def summarize_perception(elements: Iterable[Element], used: Iterable[int] = (), 
     kept = [e for e in elements if e.id in used_ids]
     kept += [e for e in elements if e.id not in used_ids][:keep]
     return Perception(source=source, element_count=len(elements), elements=tuple(kept))
-
-
-# --------------------------------------------------------------------------- secrets
-
-
-class Redactor:
-    """Masks every secret value as `{{NAME}}` in every string of a JSON-like value.
-
-    A secret is also found in its JSON-escaped spellings, because raw model output often holds it
-    inside a JSON string (tool-call arguments), where `"` and `\\` arrive escaped."""
-
-    def __init__(self, secrets: Mapping[str, str] | None = None) -> None:
-        names: dict[str, str] = {}
-        for name, value in (secrets or {}).items():
-            if value:
-                for form in (value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]):
-                    names.setdefault(form, f"{{{{{name}}}}}")
-        forms = sorted(names, key=len, reverse=True)  # longest first: a secret containing another
-        self._pattern = re.compile("|".join(map(re.escape, forms))) if forms else None
-        self._names = names
-
-    @classmethod
-    def from_env(cls, names: Iterable[str], environ: Mapping[str, str] = os.environ) -> Redactor:
-        """Secrets named by Settings.secrets, valued from the environment."""
-        return cls({n: environ[n] for n in names if environ.get(n)})
-
-    def text(self, value: str) -> str:
-        if self._pattern is None:
-            return value
-        return self._pattern.sub(lambda m: self._names[m.group(0)], value)
-
-    def data(self, value: Any) -> Any:
-        """Redact every string (keys included) in a JSON-like structure."""
-        if self._pattern is None:
-            return value
-        if isinstance(value, str):
-            return self.text(value)
-        if isinstance(value, dict):
-            return {self.data(k): self.data(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [self.data(v) for v in value]
-        return value
-
-    def json(self, model: BaseModel) -> str:
-        """One redacted JSON line for a model (no newline)."""
-        return json.dumps(self.data(model.model_dump(mode="json")), ensure_ascii=False, separators=(",", ":"))
 
 
 # --------------------------------------------------------------------------- reading

@@ -30,13 +30,13 @@ from typing import Literal, Protocol, Self, runtime_checkable
 from PIL import Image
 
 from actions.errors import UsageError
+from actions.secrets import Redactor
 from agent.recording.format import (
     CROPS_DIR,
     FRAMES_DIR,
     SESSION_FILE,
     STEPS_FILE,
     Outcome,
-    Redactor,
     Session,
     Step,
     utc_now,

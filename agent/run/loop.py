@@ -61,7 +61,10 @@ def run_task(task: str, ctx: LoopContext) -> Outcome:
         for index in range(1, ctx.settings.max_steps + 1):
             _check_limits(ctx, started, usage)
             step = StepBuilder(index, ctx.recorder, ctx.clock)
-            observation = step.observe(ctx.perceiver, last_frame, ctx.planner.needs_elements)
+            scan = ctx.settings.guards.scan_screen_text
+            observation = step.observe(ctx.perceiver, last_frame, ctx.planner.needs_elements or scan)
+            if scan:
+                observation = step.scan_injection(observation)
             turn = step.plan(ctx.planner, task, observation, history)
             usage += turn.usage
             results, notes, finished = _act(ctx, step, turn, observation, stuck)
@@ -87,7 +90,7 @@ def run_task(task: str, ctx: LoopContext) -> Outcome:
     finally:
         outcome = outcome.model_copy(update={
             "steps": len(history), "model_calls": usage.model_calls, "cost_usd": round(usage.cost_usd, 6),
-            "tokens": usage.input_tokens + usage.output_tokens,
+            "tokens": usage.input_tokens + usage.output_tokens, "denials": len(ctx.executor.denied),
             "duration_s": round(ctx.clock() - started, 3)})
         ctx.recorder.finish(outcome)
     return outcome
@@ -120,6 +123,8 @@ def _act(ctx: LoopContext, step: StepBuilder, turn: Turn, observation: Observati
         if not result.ok:
             notes.append(f"{action.describe()} was not performed: {result.status}: "
                          f"{result.error or result.verdict.reason}")
+            if result.status == "denied" and (escalated := _escalation(ctx.executor)):
+                return results, notes, escalated
             break
         settled = step.settle(ctx.settle, before)
         before = settled.screenshot
@@ -133,6 +138,15 @@ def _act(ctx: LoopContext, step: StepBuilder, turn: Turn, observation: Observati
         elif verdict == "give_up":
             return results, notes, Outcome(status="failed", reason="gave up: the run is stuck")
     return results, notes, None
+
+
+def _escalation(executor: Executor) -> Outcome | None:
+    """After `max_denials` denied actions the run stops: a model that keeps trying is not to be trusted."""
+    denied = executor.denied
+    if len(denied) < executor.policy.max_denials:
+        return None
+    listed = "; ".join(f"{r.action.describe() if r.action else '?'} ({r.verdict.reason})" for r in denied)
+    return Outcome(status="stopped", reason=f"stopped after {len(denied)} denied actions: {listed}")
 
 
 def _expand_secrets(action: Action, secrets: Mapping[str, str]) -> Action:

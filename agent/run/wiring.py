@@ -28,10 +28,11 @@ from actions.desktop.fake import DryRunDesktop
 from actions.desktop.x11 import PyAutoGUIDesktop
 from actions.executor import ConfirmCallback, Executor, decline_all
 from actions.killswitch import KillSwitch
+from actions.secrets import Redactor, redact_logs
 from agent.perception.perceiver import Perceiver, ScreenPerceiver
 from agent.planners.base import Capabilities, Planner
 from agent.planners.registry import build_planner, is_offline
-from agent.recording.format import Kind, Outcome, Redactor, Session, Step
+from agent.recording.format import Kind, Outcome, Session, Step
 from agent.recording.writer import FolderRecorder, Recorder
 from agent.run.loop import LoopContext, Settler, run_task
 from agent.settings import Settings
@@ -89,19 +90,23 @@ def wire(settings: Settings, display: str, capabilities: Capabilities, *, record
         desktop: Desktop = DryRunDesktop(real) if settings.dry_run else real
         kill = stack.enter_context(KillSwitch(settings.kill_hotkey, display=display)).event if kill_hotkey \
             else threading.Event()
+        redactor = Redactor(dict(secrets or {}))
+        stack.enter_context(redact_logs(redactor))
         if recorder is None:
-            recorder = FolderRecorder(settings.record_dir, Redactor(dict(secrets or {})))
+            recorder = FolderRecorder(settings.record_dir, redactor)
             stack.callback(recorder.close)
         yield Parts(desktop=desktop, real=real, kill=kill,
-                    executor=Executor(desktop, settings.guards, confirm=confirm, kill=kill),
-                    perceiver=build_perceiver(desktop, capabilities, settings.monitor, ocr=ocr, a11y_bus=a11y_bus),
+                    executor=Executor(desktop, settings.guards, confirm=confirm, kill=kill, redactor=redactor),
+                    perceiver=build_perceiver(desktop, capabilities, settings.monitor, ocr=ocr, a11y_bus=a11y_bus,
+                                              scan=settings.guards.scan_screen_text),
                     settle=functools.partial(settle, desktop, monitor=settings.monitor), recorder=recorder)
 
 
 def build_perceiver(desktop: Desktop, capabilities: Capabilities, monitor: int | None, *,
-                    ocr: OcrEngine | None = None, a11y_bus: str | None = SESSION_BUS) -> Perceiver:
-    """OCR (+ accessibility when a session bus is there) only for planners that ground by elements."""
-    if not capabilities.elements:
+                    ocr: OcrEngine | None = None, a11y_bus: str | None = SESSION_BUS, scan: bool = False) -> Perceiver:
+    """OCR (+ accessibility when a session bus is there) for planners that ground by elements, and
+    for `scan` (the screen's text is read every step to catch on-screen prompt injection)."""
+    if not capabilities.elements and not scan:
         return ScreenPerceiver(desktop, monitor=monitor)
     return ScreenPerceiver(desktop, ocr=ocr or ocr_engine(), a11y=a11y_reader(a11y_bus), monitor=monitor)
 
@@ -156,7 +161,7 @@ def live_context(task: str, settings: Settings, display: str, planner: Planner, 
                                      settings=settings.model_dump(mode="json"), screen=parts.real.geometry(),
                                      replay_of=replay_of))
         if cassette is not None and parts.recorder.folder is not None:
-            cassette.attach(parts.recorder.folder)
+            cassette.attach(parts.recorder.folder, parts.executor.redactor)
         yield LoopContext(desktop=parts.desktop, planner=planner, executor=parts.executor,
                           perceiver=parts.perceiver, settle=parts.settle, recorder=parts.recorder,
                           settings=settings, stop=stop or threading.Event(), on_step=on_step, secrets=secrets)

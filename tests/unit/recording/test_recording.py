@@ -31,13 +31,13 @@ from actions.models import (
     Verdict,
     Wait,
 )
+from actions.secrets import Redactor
 from agent.perception.elements import Element
 from agent.planners.base import Usage
 from agent.recording.format import (
     FORMAT_VERSION,
     Durations,
     Outcome,
-    Redactor,
     Session,
     Step,
     load_recording,
