@@ -79,7 +79,10 @@ class Executor:
 
     # -- the one entry point
 
-    def execute(self, action: Action | dict[str, Any], injection: str | None = None) -> ActionResult:
+    def execute(self, action: Action | dict[str, Any], injection: str | None = None,
+                focused_role: str | None = None) -> ActionResult:
+        """Guard and perform one action. `injection`: on-screen text that tries to instruct the
+        agent; `focused_role`: the accessible role of the focused element (both from perception)."""
         started = time.time()
         t0 = self.clock()
         self.check_stop()
@@ -92,7 +95,7 @@ class Executor:
             return ActionResult(action=action, status="invalid", started_at=started,
                                 error=f"cannot type {bad}: the desktop types ASCII text, Tab, Return and "
                                       "BackSpace only, and would drop it; type without it")
-        ctx, commit = self._context(action, injection)
+        ctx, commit = self._context(action, injection, focused_role)
         verdict = self._masked(check(action, ctx, self.policy, self.guards))
         guard_ms = (self.clock() - t0) * 1000
         what = self.redactor.text(action.describe())
@@ -133,7 +136,8 @@ class Executor:
             return verdict
         return verdict.model_copy(update={"reason": self.redactor.text(verdict.reason)})
 
-    def _context(self, action: Action, injection: str | None) -> tuple[GuardContext, Commit | None]:
+    def _context(self, action: Action, injection: str | None,
+                 focused_role: str | None) -> tuple[GuardContext, Commit | None]:
         window = WindowInfo()
         sensitive = self.policy.sensitive_windows and action.kind not in ("wait", "done", "fail", "move")
         if action.kind in _INPUT or sensitive:
@@ -144,7 +148,9 @@ class Executor:
             commit = self.lines.preview(window.window_id, events)
         ctx = GuardContext(screen=self.screen, window=window, now=self.clock(), recent=tuple(self._recent),
                            injection=injection, terminal=self.policy.is_terminal(window.app),
-                           lines=commit.lines if commit else (), tainted=commit.tainted if commit else ())
+                           lines=commit.lines if commit else (), tainted=commit.tainted if commit else (),
+                           secrets=self.redactor.names_in(action.text) if isinstance(action, Type) else (),
+                           focused_role=focused_role)
         return ctx, commit
 
     def _delivered(self, action: Action, window: WindowInfo, commit: Commit | None) -> None:

@@ -33,6 +33,8 @@ class GuardContext(BaseModel):
     terminal: bool = False          # the window is a terminal: its lines go to a shell
     lines: tuple[str, ...] = ()     # input lines this action would commit (actions.delivery)
     tainted: tuple[str, ...] = ()   # per line: why it is not known exactly ('' when it is)
+    secrets: tuple[str, ...] = ()   # names of the secrets this action types
+    focused_role: str | None = None  # accessible role of the focused element, when known
 
 
 Guard = Callable[[Action, GuardContext, Policy], Verdict]
@@ -139,6 +141,16 @@ def _quote(text: str, limit: int = 60) -> str:
     return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
+def secret_field(action: Action, ctx: GuardContext, policy: Policy) -> Verdict:
+    """A secret is typed only into a password field (which shows dots), unless the user said it may show."""
+    shown = [name for name in ctx.secrets if name not in policy.secret_visible]
+    if shown and ctx.focused_role != "password":
+        where = f"the focused element is a {ctx.focused_role}" if ctx.focused_role else "no password field has focus"
+        return deny("secret_field", f"{{{{{shown[0]}}}}} is typed only into a password field ({where}); "
+                                    f"allow it with --secret-visible {shown[0]}")
+    return ALLOW
+
+
 def sensitive_window(action: Action, ctx: GuardContext, policy: Policy) -> Verdict:
     if action.kind in ("wait", "done", "fail", "move"):
         return ALLOW
@@ -167,8 +179,8 @@ def prompt_injection(action: Action, ctx: GuardContext, policy: Policy) -> Verdi
     return ALLOW
 
 
-DEFAULT_GUARDS: tuple[Guard, ...] = (on_screen, chord_denied, text_denied, line_denied, rate_limit,
-                                     sensitive_window, prompt_injection)
+DEFAULT_GUARDS: tuple[Guard, ...] = (on_screen, chord_denied, text_denied, line_denied, secret_field,
+                                     rate_limit, sensitive_window, prompt_injection)
 
 
 def check(action: Action, ctx: GuardContext, policy: Policy,

@@ -76,6 +76,8 @@ class Policy(BaseModel):
         default=DEFAULT_TERMINALS, description="Window classes whose input lines are judged as shell commands")
     scan_screen_text: bool = Field(default=True, description="Read the screen's text every step to catch "
                                                               "on-screen prompt injection")
+    secret_visible: tuple[str, ...] = Field(default=(), description="Secrets that may be typed where they "
+                                            "show (not only into password fields), e.g. a terminal")
     max_denials: int = Field(default=3, ge=1, description="Stop the run after this many denied actions")
     max_actions: int = Field(default=20, ge=1, description="Rate limit: actions per window")
     rate_window_s: float = Field(default=1.0, gt=0)

@@ -33,6 +33,7 @@ class Redactor:
         forms = sorted(names, key=len, reverse=True)  # longest first: a secret containing another
         self._pattern = re.compile("|".join(map(re.escape, forms))) if forms else None
         self._names = names
+        self._plain = {name: value for name, value in (secrets or {}).items() if value}
 
     @classmethod
     def from_env(cls, names: Iterable[str], environ: Mapping[str, str] = os.environ) -> Redactor:
@@ -59,6 +60,17 @@ class Redactor:
     def json(self, model: BaseModel) -> str:
         """One redacted JSON line for a model (no newline)."""
         return json.dumps(self.data(model.model_dump(mode="json")), ensure_ascii=False, separators=(",", ":"))
+
+    def names_in(self, value: str) -> tuple[str, ...]:
+        """The names of the secrets whose values occur in `value`."""
+        if self._pattern is None:
+            return ()
+        return tuple(dict.fromkeys(self._names[m.group(0)][2:-2] for m in self._pattern.finditer(value)))
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        """The plain values (longest first), for masking them where they show on screen."""
+        return tuple(sorted({v for v in self._plain.values()}, key=len, reverse=True))
 
     @property
     def active(self) -> bool:

@@ -149,6 +149,8 @@ def do_task(
     record_dir: Annotated[Path | None, typer.Option(help="Where recordings go (default recordings/)")] = None,
     secret: Annotated[list[str] | None, typer.Option(help="Env var NAME whose value may be typed as {{NAME}}; "
                                                      "never sent to a model, masked in files")] = None,
+    secret_visible: Annotated[list[str] | None, typer.Option(help="A --secret NAME that may be typed where it "
+                                                             "shows (a terminal), not only into password fields")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary line last")] = False,
     cassette: Annotated[bool, typer.Option("--cassette", help="Store every model request/response in "
                                            "RECORDING/cassette.jsonl")] = False,
@@ -174,8 +176,11 @@ def do_task(
         tape = CassetteRecorder()
     settings = _settings({"model": model, "base_url": base_url, "monitor": monitor, "max_steps": max_steps,
                           "max_cost": max_cost, "timeout": timeout, "dry_run": dry_run or None,
-                          "record_dir": record_dir, "guards.confirm": confirm})
+                          "record_dir": record_dir, "guards.confirm": confirm,
+                          "guards.secret_visible": tuple(secret_visible) if secret_visible else None})
     secrets = _secrets(secret or [])
+    if stray := [n for n in secret_visible or [] if n not in secrets]:
+        raise UsageError(f"--secret-visible {stray[0]}: not given as --secret {stray[0]}")
     planner = build_planner(settings, transport=tape, api_key=api_key, confirm_safety=confirm_safety_checks)
     planner.prepare(task)  # an unparseable offline instruction fails here, before anything starts
     if not task.strip():

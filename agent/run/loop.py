@@ -18,6 +18,7 @@ from actions.desktop.base import Desktop, Screenshot
 from actions.errors import BudgetExceeded, ProviderError, Stopped, TaskFailed, UIAgentError
 from actions.executor import Executor
 from actions.models import Action, ActionResult, Done, Fail, Type
+from agent.perception.masking import SecretMasker
 from agent.perception.observation import Observation
 from agent.perception.perceiver import Perceiver
 from agent.perception.settle import SettleResult
@@ -46,6 +47,7 @@ class LoopContext:
     stop: threading.Event = field(default_factory=threading.Event)   # finish the action, then stop
     on_step: Callable[[Step], None] = lambda step: None
     secrets: Mapping[str, str] = field(default_factory=dict)
+    masker: SecretMasker | None = None  # blacks out secrets on screen once one was typed
     clock: Callable[[], float] = time.monotonic
 
 
@@ -56,11 +58,12 @@ def run_task(task: str, ctx: LoopContext) -> Outcome:
     history: list[HistoryItem] = []
     stuck = StuckDetector()
     last_frame: Screenshot | None = None  # the settled frame of the last action: no need to grab again
+    secret_typed = False  # from then on, frames are masked where a secret shows
     outcome = Outcome(status="failed", reason=f"gave up after {ctx.settings.max_steps} steps (--max-steps)")
     try:
         for index in range(1, ctx.settings.max_steps + 1):
             _check_limits(ctx, started, usage)
-            step = StepBuilder(index, ctx.recorder, ctx.clock)
+            step = StepBuilder(index, ctx.recorder, ctx.clock, mask=ctx.masker if secret_typed else None)
             scan = ctx.settings.guards.scan_screen_text
             observation = step.observe(ctx.perceiver, last_frame, ctx.planner.needs_elements or scan)
             if scan:
@@ -68,6 +71,7 @@ def run_task(task: str, ctx: LoopContext) -> Outcome:
             turn = step.plan(ctx.planner, task, observation, history)
             usage += turn.usage
             results, notes, finished = _act(ctx, step, turn, observation, stuck)
+            secret_typed = secret_typed or step.mask is not None
             last_frame = step.last_frame
             record = step.finish(turn, results, notes)
             ctx.recorder.append(record)
@@ -118,8 +122,11 @@ def _act(ctx: LoopContext, step: StepBuilder, turn: Turn, observation: Observati
             return results, notes, Outcome(status="failed", reason=action.reason)
         if results and ctx.stop.is_set():
             break
-        result = step.act(ctx.executor, _expand_secrets(action, ctx.secrets), action)
+        expanded = _expand_secrets(action, ctx.secrets)
+        result = step.act(ctx.executor, expanded, action)
         results.append(result)
+        if result.ok and expanded is not action and ctx.masker is not None:
+            step.mask = ctx.masker  # this action's frame after may show it already
         if not result.ok:
             notes.append(f"{action.describe()} was not performed: {result.status}: "
                          f"{result.error or result.verdict.reason}")

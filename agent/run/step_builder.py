@@ -12,6 +12,7 @@ from actions.executor import Executor
 from actions.models import Action, ActionResult, Box, Point, Target, action_point
 from agent.perception.elements import Element
 from agent.perception.injection import InjectionHit, detect_injection
+from agent.perception.masking import SecretMasker
 from agent.perception.observation import Observation
 from agent.perception.settle import SettleResult
 from agent.planners.base import HistoryItem, Planner, Turn
@@ -41,7 +42,8 @@ def element_at(elements: Sequence[Element], x: int, y: int) -> Element | None:
 
 
 class StepBuilder:
-    def __init__(self, index: int, recorder: Recorder, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, index: int, recorder: Recorder, clock: Callable[[], float] = time.monotonic,
+                 mask: SecretMasker | None = None) -> None:
         self.index = index
         self.recorder = recorder
         self.clock = clock
@@ -53,6 +55,7 @@ class StepBuilder:
         self.performed: list[Action] = []
         self.last_frame: Screenshot | None = None
         self.injection: tuple[InjectionHit, ...] = ()
+        self.mask = mask  # set once a secret was typed: frames leave with it blacked out
 
     def _time(self, phase: str, t0: float) -> None:
         self.ms[phase] = self.ms.get(phase, 0.0) + (self.clock() - t0) * 1000
@@ -60,6 +63,8 @@ class StepBuilder:
     def observe(self, perceiver: Any, screenshot: Screenshot | None, elements: bool) -> Observation:
         t0 = self.clock()
         obs: Observation = perceiver.observe(screenshot, elements=elements)
+        if self.mask is not None:
+            obs = self.mask.observation(obs)
         self._time("perceive", t0)
         t1 = self.clock()
         self.frame_before = self.recorder.add_frame(obs.screenshot.image)
@@ -94,7 +99,10 @@ class StepBuilder:
         if to_run is planned:
             to_run = recorded
         t0 = self.clock()
-        result = executor.execute(to_run, injection=self.injection[0].text if self.injection else None)
+        obs = self.observation
+        focused = next((e.role for e in obs.elements if "focused" in e.states), None) if obs else None
+        result = executor.execute(to_run, injection=self.injection[0].text if self.injection else None,
+                                  focused_role=focused)
         self._time("act", t0)
         self.performed.append(recorded)
         return result.model_copy(update={"action": recorded}) if result.action is not None else result
@@ -102,6 +110,8 @@ class StepBuilder:
     def settle(self, settle: Callable[[Screenshot], SettleResult], before: Screenshot) -> SettleResult:
         t0 = self.clock()
         settled = settle(before)
+        if self.mask is not None:
+            settled = replace(settled, screenshot=self.mask.screenshot(settled.screenshot))
         self._time("settle", t0)
         self.last_frame = settled.screenshot
         t1 = self.clock()

@@ -39,6 +39,7 @@ from agent.settings import Settings
 
 if TYPE_CHECKING:
     from agent.perception.a11y import A11yReader
+    from agent.perception.masking import SecretMasker
     from agent.perception.ocr import OcrEngine
     from agent.planners.cassette import Cassette
 
@@ -164,4 +165,15 @@ def live_context(task: str, settings: Settings, display: str, planner: Planner, 
             cassette.attach(parts.recorder.folder, parts.executor.redactor)
         yield LoopContext(desktop=parts.desktop, planner=planner, executor=parts.executor,
                           perceiver=parts.perceiver, settle=parts.settle, recorder=parts.recorder,
-                          settings=settings, stop=stop or threading.Event(), on_step=on_step, secrets=secrets)
+                          settings=settings, stop=stop or threading.Event(), on_step=on_step, secrets=secrets,
+                          masker=_masker(parts) if secrets else None)
+
+
+def _masker(parts: Parts) -> SecretMasker:
+    """Shares the perceiver's OCR reader (and its cache) when it has one."""
+    from agent.perception.masking import SecretMasker
+    from agent.perception.ocr_cache import OcrReader
+
+    perceiver = parts.perceiver
+    reader = perceiver.reader if isinstance(perceiver, ScreenPerceiver) else None
+    return SecretMasker(reader or OcrReader(ocr_engine()), parts.executor.redactor)

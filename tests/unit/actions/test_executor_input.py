@@ -11,6 +11,7 @@ from actions.desktop.base import WindowInfo
 from actions.desktop.fake import FakeDesktop
 from actions.executor import Executor
 from actions.models import Click, Key, Type
+from actions.policy import Policy
 from actions.secrets import Redactor
 
 XTERM = WindowInfo(title="bash", app="XTerm", window_id=7)
@@ -64,7 +65,7 @@ def test_a_terminal_line_recalled_from_history_needs_confirmation() -> None:
 
 
 def test_secrets_are_masked_in_reasons_and_logs(caplog: pytest.LogCaptureFixture) -> None:
-    ex = Executor(FakeDesktop(window=XTERM), redactor=Redactor({"PW": "hunter2-secret"}))
+    ex = Executor(FakeDesktop(window=XTERM), Policy(secret_visible=("PW",)), redactor=Redactor({"PW": "hunter2-secret"}))
     caplog.set_level(logging.INFO, logger="actions.executor")
     result = ex.execute(Type(text="rm -rf ~ pw=hunter2-secret\n"))
     assert result.status == "denied" and "{{PW}}" in result.verdict.reason
@@ -76,3 +77,15 @@ def test_secrets_are_masked_in_reasons_and_logs(caplog: pytest.LogCaptureFixture
 def test_middle_click_paste_taints_the_terminal_line() -> None:
     ex = Executor(FakeDesktop(window=XTERM), confirm=lambda a, v: False)
     assert run(ex, Type(text="echo "), Click(x=10, y=10, button="middle"), Key(chord="Return"))[-1] == "declined"
+
+
+def test_a_secret_is_typed_only_into_a_focused_password_field() -> None:
+    d = FakeDesktop(window=XTERM)
+    ex = Executor(d, redactor=Redactor({"PW": "hunter2", "TOKEN": "t0ken"}))
+    refused = ex.execute(Type(text="login hunter2"), focused_role="terminal")
+    assert refused.status == "denied" and "--secret-visible PW" in refused.verdict.reason
+    assert "hunter2" not in refused.verdict.reason and d.calls == []
+    assert ex.execute(Type(text="hunter2"), focused_role="password").status == "performed"
+    ex = Executor(d, Policy(secret_visible=("PW",)), redactor=Redactor({"PW": "hunter2", "TOKEN": "t0ken"}))
+    assert ex.execute(Type(text="hunter2"), focused_role="terminal").status == "performed"
+    assert ex.execute(Type(text="t0ken")).status == "denied"  # only the named secret may show
