@@ -154,6 +154,22 @@ def test_guard_denial_reaches_the_model_and_the_run_goes_on(vdisplay, clickpad, 
     assert vdisplay._xvfb is not None and vdisplay._xvfb.poll() is None  # the X server is alive
 
 
+def test_a_model_that_keeps_trying_is_stopped_after_three_denials(vdisplay, server, tmp_path) -> None:
+    home = Path(vdisplay.env["HOME"])
+    (home / "canary").write_text("alive\n")
+    vdisplay.launch_app(["xterm", "-e", "bash", "--norc", "--noprofile"])
+    server.policy = turns(lambda r: anthropic_message(tool_use("type", text="rm -rf ~\n")),
+                          lambda r: anthropic_message(tool_use("type", text="find ~ -delete\n")),
+                          lambda r: anthropic_message(tool_use("key", text="ctrl+alt+shift+BackSpace")),
+                          anthropic_done)
+    code, summary, err = do(vdisplay, tmp_path, "anthropic:claude-sonnet-4-5", server.url)
+    assert code == 3 and summary["status"] == "stopped" and summary["denials"] == 3, err
+    reason = summary["reason"]
+    assert reason.startswith("stopped after 3 denied actions: type 'rm -rf ~\\n' (")
+    assert "type 'find ~ -delete\\n' (" in reason and "press ctrl+alt+shift+backspace (" in reason
+    assert server.calls() == 3 and (home / "canary").read_text() == "alive\n"
+
+
 def test_max_steps_and_max_cost_stop_with_exit_3(vdisplay, clickpad, server, tmp_path) -> None:
     server.policy = turns(anthropic_click)
     code, summary, err = do(vdisplay, tmp_path, "anthropic:claude-sonnet-4-5", server.url, "--max-steps", "2")
@@ -176,16 +192,58 @@ def test_a_stuck_model_is_told_once_then_the_run_gives_up(vdisplay, server, tmp_
     assert any("you seem stuck" in t for t in told)
 
 
-def test_secrets_never_reach_a_model_or_a_file(vdisplay, server, tmp_path) -> None:
+def _images(body: Any) -> list[Image.Image]:
+    found: list[Image.Image] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "base64" and isinstance(node.get("data"), str):
+                found.append(Image.open(io.BytesIO(base64.b64decode(node["data"]))))
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+    walk(body)
+    return found
+
+
+def test_secrets_never_reach_a_model_a_file_a_log_or_a_pixel(vdisplay, server, tmp_path) -> None:
+    from agent.perception.masking import shows_secret
+    from agent.perception.ocr import RapidOcrEngine
+
     target = tmp_path / "secret.txt"
     vdisplay.launch_app(["xterm", "-e", "bash", "--norc", "--noprofile"])
-    server.policy = turns(lambda r: anthropic_message(tool_use("type", text=f"echo {{{{TOKEN}}}} > {target}\n")),
+    server.policy = turns(lambda r: anthropic_message(tool_use("type", text=f"echo {{{{TOKEN}}}} | tee {target}\n")),
                           anthropic_done)
-    code, summary, err = do(vdisplay, tmp_path, "anthropic:claude-sonnet-4-5", server.url, "--secret", "TOKEN",
-                            task="write {{TOKEN}} to the file", env={"TOKEN": "sup3r-s3cret-99"})
-    assert code == 0, err
+    r = run_cli("-vv", "do", "write {{TOKEN}} to the file", "--model", "anthropic:claude-sonnet-4-5",
+                "--base-url", server.url, "--record-dir", str(tmp_path / "rec"), "--json", "--cassette",
+                "--secret", "TOKEN", "--secret-visible", "TOKEN",
+                env={**vdisplay.env, "ANTHROPIC_API_KEY": "test-key", "TOKEN": "sup3r-s3cret-99"}, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
     wait_until(lambda: target.exists() and target.read_text() == "sup3r-s3cret-99\n", what="the secret typed")
-    assert all(b"sup3r-s3cret-99" not in r.body for r in server.requests)
-    for f in (tmp_path / "rec").rglob("*"):
-        if f.is_file() and f.suffix in (".json", ".jsonl"):
+    assert "sup3r-s3cret-99" not in r.stdout + r.stderr and "DEBUG" in r.stderr  # -vv: SDK debug logs too
+    assert all(b"sup3r-s3cret-99" not in req.body for req in server.requests)
+    folder = Path(json.loads(r.stdout.strip().splitlines()[-1])["recording"])
+    assert (folder / "cassette.jsonl").is_file()
+    for f in folder.rglob("*"):
+        if f.is_file() and f.suffix in (".json", ".jsonl", ".html"):
             assert b"sup3r-s3cret-99" not in f.read_bytes(), f
+    # The terminal shows the value twice after the step that typed it; no pixel that leaves shows it.
+    ocr = RapidOcrEngine()
+    sent = _images(server.requests[-1].json)[-1:]
+    stored = [Image.open(p) for p in sorted((folder / "frames").iterdir())]
+    for image in [*sent, *stored]:
+        text = " ".join(line.text for line in ocr.read(image.convert("RGB")))
+        assert not shows_secret(text, ["sup3r-s3cret-99"]), text
+
+
+def test_a_secret_goes_only_into_a_password_field(vdisplay, server, tmp_path) -> None:
+    vdisplay.launch_app(["xterm", "-e", "bash", "--norc", "--noprofile"])
+    server.policy = turns(lambda r: anthropic_message(tool_use("type", text="echo {{TOKEN}}\n")), anthropic_done)
+    code, summary, err = do(vdisplay, tmp_path, "anthropic:claude-sonnet-4-5", server.url, "--secret", "TOKEN",
+                            task="type {{TOKEN}}", env={"TOKEN": "sup3r-s3cret-99"})
+    assert code == 0 and summary["denials"] == 1, err
+    told = json.dumps(server.requests[1].json)
+    assert "typed only into a password field" in told and "--secret-visible TOKEN" in told
+    assert "sup3r-s3cret-99" not in told
