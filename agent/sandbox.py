@@ -200,11 +200,15 @@ class Sandbox:
         xauth = Path(self.env.get("XAUTHORITY") or self.home / ".Xauthority")
         dbus = dbus_socket_path(self.env.get("DBUS_SESSION_BUS_ADDRESS"))
         a11y = None
-        if dbus is not None and self.env.get("XDG_RUNTIME_DIR"):
+        runtime = Path(self.env.get("XDG_RUNTIME_DIR") or "/nonexistent")
+        if dbus is not None and runtime.is_dir():
             # The AT-SPI bus launcher (outside, started by the session bus) puts its socket here; it
             # may start only when the sandboxed app first asks, so bind the folder, made beforehand.
-            a11y = Path(self.env["XDG_RUNTIME_DIR"]) / "at-spi"
-            a11y.mkdir(mode=0o700, exist_ok=True)
+            try:
+                (runtime / "at-spi").mkdir(mode=0o700, exist_ok=True)
+                a11y = runtime / "at-spi"
+            except OSError as e:
+                log.warning("sandbox: no accessibility bus folder in %s: %s", runtime, e)
         return SandboxSpec(home=self.home, private_home=private_home, x_socket=x_socket,
                            xauthority=xauth if xauth.is_file() else None,
                            dbus_socket=dbus if dbus is not None and dbus.exists() else None,
@@ -247,7 +251,8 @@ class Sandbox:
             problem = self._setup_error()
             if problem:
                 what = cmd if isinstance(cmd, str) else shlex.join(cmd)
-                raise UsageError(f"--sandbox: bubblewrap could not start {what!r} ({problem}): {SETUP_FIX}") from None
+                raise UsageError(f"--sandbox: bubblewrap could not start {what!r} ({problem}): "
+                                 "check `uiagent doctor`, or run with --no-sandbox") from None
             raise e from None
 
     def _setup_error(self) -> str | None:

@@ -224,7 +224,10 @@ def do_task(
 @app.command()
 def demo(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary line last")] = False,
          record_dir: Annotated[Path | None, typer.Option(help="Where the recording goes")] = None,
-         sandbox: SandboxOpt = None) -> None:
+         sandbox: Annotated[bool | None, typer.Option(
+             "--sandbox/--no-sandbox", show_default=False,
+             help="Run xcalc under bubblewrap (read-only files, private HOME and /tmp, no network); "
+                  "default on")] = None) -> None:
     """Run the offline planner on xcalc in a virtual display: 12 + 30 = 42, found and checked by OCR."""
     from agent.cli.demo import DEMO_TASK, run_demo
     from agent.cli.output import StepPrinter

@@ -119,7 +119,8 @@ def test_a_launch_that_bwrap_cannot_set_up_names_bwrap(vdisplay: VirtualDisplay,
         with pytest.raises(UsageError) as info:
             box.launch_app("xcalc", timeout=5)
     message = str(info.value)
-    assert message.startswith("--sandbox: bubblewrap could not start 'xcalc' (bwrap: ") and "\n" not in message
+    assert message.startswith("--sandbox: bubblewrap could not start 'xcalc' (bwrap: ")
+    assert "\n" not in message
     assert "--no-sandbox" in message
 
 

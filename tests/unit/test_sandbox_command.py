@@ -99,11 +99,13 @@ def test_environment_points_home_xdg_and_xauthority_inside() -> None:
     (None, False, True, False), (None, True, False, True),     # then [tool.uiagent] sandbox
     (True, False, False, True), (False, True, True, False),
 ])
-def test_on_by_default_with_virtual_only(flag: bool | None, setting: bool | None, virtual: bool, on: bool) -> None:
+def test_on_by_default_with_virtual_only(flag: bool | None, setting: bool | None, virtual: bool,
+                                        on: bool) -> None:
     assert sandbox_enabled(flag, setting, virtual) is on
 
 
-def test_settings_carry_sandbox_from_pyproject_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_settings_carry_sandbox_from_pyproject_and_env(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "pyproject.toml"
     path.write_text("[tool.uiagent]\nsandbox = false\nsandbox_net = true\n")
     s = load_settings(pyproject=path)
@@ -121,7 +123,8 @@ def test_display_and_bus_addresses_to_socket_paths() -> None:
     assert x_socket_path(":12.0") == x_socket_path("unix:12") == Path("/tmp/.X11-unix/X12")
     assert x_socket_path("remote:3") is None and x_socket_path("") is None
     assert dbus_socket_path("unix:path=/run/user/1000/bus") == Path("/run/user/1000/bus")
-    assert dbus_socket_path("unix:abstract=/tmp/dbus-x,guid=1;unix:path=/tmp/dbus-y,guid=2") == Path("/tmp/dbus-y")
+    both = "unix:abstract=/tmp/dbus-x,guid=1;unix:path=/tmp/dbus-y,guid=2"
+    assert dbus_socket_path(both) == Path("/tmp/dbus-y")
     assert dbus_socket_path("unix:abstract=/tmp/dbus-x") is None and dbus_socket_path(None) is None
 
 
