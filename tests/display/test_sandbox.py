@@ -138,3 +138,37 @@ def test_do_virtual_sandboxes_the_launched_app_by_default(outside: Path, tmp_pat
     assert r.returncode == 0, r.stderr
     assert (outside / "canary").read_text() == "still here"
     assert '"status": "done"' in r.stdout.strip().splitlines()[-1]
+
+
+def _processes_with(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_a_sandboxed_app_never_outlives_uiagent(vdisplay: VirtualDisplay, tmp_path: Path) -> None:
+    """uiagent killed with SIGKILL (no clean-up runs): --die-with-parent still ends the app."""
+    import os
+    import signal
+    import subprocess
+    import uuid
+
+    marker = f"uiagent-orphan-{uuid.uuid4().hex[:8]}"
+    ready = tmp_path / "ready"
+    code = ("import sys, time; from pathlib import Path; from agent.sandbox import Sandbox\n"
+            f"box = Sandbox({vdisplay.display!r}, dict(__import__('os').environ)).__enter__()\n"
+            f"box.launch(['sh', '-c', 'sleep 600', {marker!r}])\n"
+            f"Path({str(ready)!r}).write_text('ok'); time.sleep(600)\n")
+    owner = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, **vdisplay.env},
+                             cwd=Path(__file__).parents[2])
+    try:
+        wait_until(lambda: ready.exists() and len(_processes_with(marker)) >= 2, what="the sandboxed app")
+    finally:
+        owner.send_signal(signal.SIGKILL)
+        owner.wait(timeout=10)
+    wait_until(lambda: not _processes_with(marker), timeout=10, what="the sandboxed app to die with uiagent")
