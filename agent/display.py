@@ -176,7 +176,7 @@ class VirtualDisplay:
 
     def stop(self) -> None:
         for proc in reversed(self._procs):
-            _terminate(proc)
+            terminate(proc)
         self._procs.clear()
         if self._dbus_pid:
             try:
@@ -185,7 +185,7 @@ class VirtualDisplay:
                 pass
             self._dbus_pid = None
         if self._xvfb is not None:
-            _terminate(self._xvfb)
+            terminate(self._xvfb)
             if self._xvfb.stderr:
                 self._xvfb.stderr.close()
             self._xvfb = None
@@ -262,7 +262,8 @@ def _poll(ready: Any, timeout: float, what: str, interval: float = 0.01) -> Any:
         interval = min(interval * 1.5, 0.1)
 
 
-def _terminate(proc: subprocess.Popen[bytes]) -> None:
+def terminate(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a process started in its own group (SIGTERM to the group, SIGKILL after 3 s) and reap it."""
     if proc.poll() is not None:
         return
     try:

@@ -34,6 +34,9 @@ class Settings(BaseModel):
     profiles: Path | None = Field(default=None, description="Your model profiles file (TOML), tried first")
     guards: Policy = Policy()
     secrets: tuple[str, ...] = ()
+    sandbox: bool | None = Field(default=None, description="Run --launch apps under bubblewrap; "
+                                 "None: on with --virtual, off on your own display")
+    sandbox_net: bool = Field(default=False, description="Let sandboxed apps use the network")
 
     @property
     def confirm(self) -> Literal["never", "risky", "always"]:
@@ -62,7 +65,7 @@ def _from_pyproject(path: Path | None) -> dict[str, Any]:
 
 _ENV = {"UIAGENT_MODEL": "model", "UIAGENT_BASE_URL": "base_url", "UIAGENT_MAX_STEPS": "max_steps",
         "UIAGENT_MAX_COST": "max_cost", "UIAGENT_TIMEOUT": "timeout", "UIAGENT_RECORD_DIR": "record_dir",
-        "UIAGENT_PROFILES": "profiles"}
+        "UIAGENT_PROFILES": "profiles", "UIAGENT_SANDBOX": "sandbox"}
 
 
 def load_settings(overrides: dict[str, Any] | None = None, pyproject: Path | None = None) -> Settings:

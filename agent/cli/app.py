@@ -64,6 +64,36 @@ def _display_env(stack: ExitStack, virtual: tuple[int, int] | None, dbus: bool =
 
 VirtualOpt = Annotated[str | None, typer.Option("--virtual", help="Run on a private Xvfb display of WxH "
                                                  "(e.g. 1280x800)", show_default=False)]
+SandboxOpt = Annotated[bool | None, typer.Option(
+    "--sandbox/--no-sandbox", show_default=False,
+    help="Run --launch apps under bubblewrap: read-only files, a private HOME and /tmp, no network. "
+         "Default: on with --virtual, off on your own display (the app there is yours)")]
+SandboxNetOpt = Annotated[bool, typer.Option("--sandbox-net", help="Let sandboxed apps use the network")]
+
+
+def _launch_apps(stack: ExitStack, commands: list[str], display: str, settings: Settings,
+                 virtual: bool) -> None:
+    """Start each --launch app and wait for its window: inside a sandbox when it is on."""
+    from agent.sandbox import Sandbox, sandbox_enabled
+
+    if not commands:
+        return
+    if sandbox_enabled(None, settings.sandbox, virtual):
+        box = stack.enter_context(Sandbox(display, dict(os.environ), net=settings.sandbox_net))
+        for cmd in commands:
+            box.launch_app(cmd)
+        return
+    from agent.display import launch_app
+    for cmd in commands:
+        launch_app(cmd, display, dict(os.environ))
+
+
+def _check_sandbox(commands: list[str] | None, settings: Settings, virtual: bool) -> None:
+    """A missing bwrap is a usage error before any display starts."""
+    from agent.sandbox import find_bwrap, sandbox_enabled
+
+    if commands and sandbox_enabled(None, settings.sandbox, virtual):
+        find_bwrap()
 
 
 @app.command()
@@ -156,6 +186,8 @@ def do_task(
                                            "RECORDING/cassette.jsonl")] = False,
     cassette_replay: Annotated[Path | None, typer.Option("--cassette-replay", help="Answer model requests "
                                                          "from this recording's cassette (offline)")] = None,
+    sandbox: SandboxOpt = None,
+    sandbox_net: SandboxNetOpt = False,
 ) -> None:
     """Perceive, plan and act until the task is done; every step is recorded."""
     from agent.planners.registry import build_planner
@@ -176,7 +208,8 @@ def do_task(
         tape = CassetteRecorder()
     settings = _settings({"model": model, "base_url": base_url, "monitor": monitor, "max_steps": max_steps,
                           "max_cost": max_cost, "timeout": timeout, "dry_run": dry_run or None,
-                          "record_dir": record_dir, "guards.confirm": confirm,
+                          "record_dir": record_dir, "guards.confirm": confirm, "sandbox": sandbox,
+                          "sandbox_net": sandbox_net or None,
                           "guards.secret_visible": tuple(secret_visible) if secret_visible else None})
     secrets = _secrets(secret or [])
     if stray := [n for n in secret_visible or [] if n not in secrets]:
@@ -185,23 +218,27 @@ def do_task(
     planner.prepare(task)  # an unparseable offline instruction fails here, before anything starts
     if not task.strip():
         raise UsageError("empty task: say what to do")
+    _check_sandbox(launch, settings, virtual is not None)
     with ExitStack() as stack:
         display = _display_env(stack, _virtual_size(virtual))
-        for cmd in launch or []:
-            from agent.display import launch_app
-            launch_app(cmd, display, dict(os.environ))
+        _launch_apps(stack, launch or [], display, settings, virtual is not None)
         result = _run_live(stack, task, settings, display, planner, secrets, as_json, tape)
     _finish(result, as_json)
 
 
 @app.command()
 def demo(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary line last")] = False,
-         record_dir: Annotated[Path | None, typer.Option(help="Where the recording goes")] = None) -> None:
+         record_dir: Annotated[Path | None, typer.Option(help="Where the recording goes")] = None,
+         sandbox: Annotated[bool | None, typer.Option(
+             "--sandbox/--no-sandbox", show_default=False,
+             help="Run xcalc under bubblewrap (read-only files, private HOME and /tmp, no network); "
+                  "default on")] = None) -> None:
     """Run the offline planner on xcalc in a virtual display: 12 + 30 = 42, found and checked by OCR."""
     from agent.cli.demo import DEMO_TASK, run_demo
     from agent.cli.output import StepPrinter
 
-    settings = _settings({"record_dir": record_dir, "guards.confirm": "never"})
+    settings = _settings({"record_dir": record_dir, "guards.confirm": "never", "sandbox": sandbox})
+    _check_sandbox(["xcalc"], settings, virtual=True)
     printer = StepPrinter(json_mode=as_json)
     printer.intro(f"demo: xcalc on a virtual display, task: {DEMO_TASK}")
     with interrupt_handler() as stop:
@@ -230,6 +267,8 @@ def replay(
     record_dir: Annotated[Path | None, typer.Option(help="Where the replay's recording goes "
                                                     "(default recordings/)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary line last")] = False,
+    sandbox: SandboxOpt = None,
+    sandbox_net: SandboxNetOpt = False,
 ) -> None:
     """Replay a recording: verify each target on screen, act through the guards, check the screen
     reacted. Exit 1 at the first step that cannot be verified (nothing is done for it)."""
@@ -249,15 +288,15 @@ def replay(
     if not chosen:
         raise UsageError(f"nothing to replay: {recording} has no recorded steps"
                          + (" in the chosen range" if first is not None or last is not None else ""))
-    settings = _settings({"record_dir": record_dir, "dry_run": dry_run or None, "guards.confirm": "risky"})
+    settings = _settings({"record_dir": record_dir, "dry_run": dry_run or None, "guards.confirm": "risky",
+                          "sandbox": sandbox, "sandbox_net": sandbox_net or None})
     options = ReplayOptions(verify=not no_verify, speed=speed, patience_s=max(patience, 0.0))
     printer = StepPrinter(json_mode=as_json)
     printer.intro(f"replay of {loaded.folder} ({len(chosen)} steps, task: {loaded.session.task})")
+    _check_sandbox(launch, settings, virtual is not None)
     with ExitStack() as stack:
         display = _display_env(stack, _virtual_size(virtual))
-        for cmd in launch or []:
-            from agent.display import launch_app
-            launch_app(cmd, display, dict(os.environ))
+        _launch_apps(stack, launch or [], display, settings, virtual is not None)
         stop = stack.enter_context(interrupt_handler())
         result = replay_recording(loaded, display=display, settings=settings, options=options, first=first,
                                   last=last, confirm=terminal_confirm, on_step=printer.step, stop=stop)

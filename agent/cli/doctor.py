@@ -74,7 +74,25 @@ def _tool_checks() -> list[Check]:
         path = shutil.which(binary)
         out.append(Check(name=binary, ok=bool(path), detail=path or "missing", required=required,
                          fix=f"apt-get install {pkg}"))
+    out.append(_sandbox_check())
     return out
+
+
+def _sandbox_check() -> Check:
+    """bubblewrap found, and it really sets up a sandbox with the flags `--sandbox` uses."""
+    from agent.sandbox import INSTALL_FIX, SETUP_FIX, bwrap_version, probe
+
+    bwrap = shutil.which("bwrap")
+    if not bwrap:
+        return Check(name="sandbox", ok=False, required=False, fix=INSTALL_FIX,
+                     detail="bubblewrap (bwrap) not found: --launch apps cannot be sandboxed "
+                            "(on by default with --virtual)")
+    version = bwrap_version(bwrap)
+    problem = probe(bwrap)
+    if problem:
+        return Check(name="sandbox", ok=False, required=False, fix=SETUP_FIX,
+                     detail=f"{version} at {bwrap} cannot start a sandbox: {problem}")
+    return Check(name="sandbox", ok=True, required=False, detail=f"{version} at {bwrap}, works")
 
 
 def _key_checks() -> list[Check]:
