@@ -1,0 +1,388 @@
+"""The rules of `actions.shell`: one function per command family, and the table that names them.
+
+A rule gets one unwrapped simple command (`Command`: `sudo -E /bin/rm -rf ~` arrives as name `rm`,
+args `-rf ~`) and the line's `Context`, and returns a `Verdict`. To cover a new command, write a
+function `(Command, Context) -> Verdict` and add a row to `RULES`; `rule_for` finds it by the
+program's name (families such as `mkfs.*` and `python3.12` are folded first).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from actions.models import ALLOW, Verdict
+from actions.shell_lex import PROC, SUB
+from actions.shell_paths import Kind, classify, classify_path, expand, is_device, write_target
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One simple command after wrappers (sudo, env, nohup, xargs, ...) are taken off."""
+
+    name: str                                 # the program's base name: `rm` for `/bin/rm`
+    args: tuple[str, ...] = ()                # its arguments, unquoted, not expanded
+    redirects: tuple[tuple[str, str], ...] = ()  # (operator, target): ("2>", "/dev/null")
+    piped: bool = False                       # stdin comes from the previous command
+    piped_out: bool = False                   # stdout goes to the next command
+    stdin_args: tuple[str, ...] | None = ()   # arguments xargs appends; None when unknown
+
+
+@dataclass(slots=True)
+class Context:
+    """What one line knows as it is judged left to right, and how to judge nested code."""
+
+    home: str
+    judge_source: Callable[[str], Verdict]            # a nested command line (sh -c, watch, eval)
+    judge_words: Callable[[Sequence[str]], Verdict]   # a nested argv (find -exec)
+    variables: dict[str, str] = field(default_factory=dict)  # a=rm; ... set earlier on the line
+    downloaded: set[str] = field(default_factory=set)        # base names curl/wget wrote
+
+
+Rule = Callable[[Command, Context], Verdict]
+_EVERYWHERE: frozenset[Kind] = frozenset({"root", "home", "system", "cwd"})
+_ABSOLUTE: frozenset[Kind] = frozenset({"root", "home", "system"})
+
+
+def deny(reason: str) -> Verdict:
+    return Verdict(decision="deny", reason=reason, guard="shell")
+
+
+def confirm(reason: str) -> Verdict:
+    return Verdict(decision="confirm", reason=reason, guard="shell")
+
+
+def strictest(verdicts: Iterable[Verdict]) -> Verdict:
+    """The first deny, else the first confirm, else ALLOW."""
+    worst = ALLOW
+    for v in verdicts:
+        if v.decision == "deny":
+            return v
+        if v.decision == "confirm" and worst.decision == "allow":
+            worst = v
+    return worst
+
+
+def short(text: str, limit: int = 40) -> str:
+    text = text.replace(SUB, "$(...)").replace(PROC, "<(...)")
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    shorts: frozenset[str]   # letters of every -abc cluster
+    longs: tuple[str, ...]   # --long and --long=value words
+    operands: tuple[str, ...]  # everything else (after `--`, all of it)
+
+
+def options(args: Sequence[str], *, takes_value: frozenset[str] = frozenset()) -> Options:
+    """GNU-style split; `takes_value` names options whose value is the next word (`-t DIR`)."""
+    shorts: set[str] = set()
+    longs: list[str] = []
+    operands: list[str] = []
+    skip = False
+    for i, a in enumerate(args):
+        if skip:
+            skip = False
+        elif a == "--":
+            operands.extend(args[i + 1:])
+            break
+        elif a.startswith("--"):
+            longs.append(a)
+            skip = a in takes_value
+        elif a.startswith("-") and len(a) > 1:
+            shorts.update(a[1:])
+            skip = a in takes_value
+        else:
+            operands.append(a)
+    return Options(frozenset(shorts), tuple(longs), tuple(operands))
+
+
+def has_long(opts: Options, name: str) -> bool:
+    """`--rec` and `--recursive` both count: GNU getopt takes any unique prefix."""
+    return any(len(w.split("=")[0]) >= 3 and name.startswith(w.split("=")[0]) for w in opts.longs)
+
+
+def _aimed(op: str, words: Iterable[str], ctx: Context, kinds: frozenset[Kind], *,
+           unknown_is_risky: bool, prep: str = "on") -> Verdict:
+    """Deny `op` on a protected place; confirm when it is one only if a variable is empty."""
+    for word in words:
+        exp = expand(word, ctx.home, ctx.variables)
+        place = classify_path(exp.path, ctx.home)
+        if place and place.kind in kinds:
+            if exp.unknown:
+                return confirm(f"{op} {prep} {place.label} if {short(word, 24)!r} expands to nothing")
+            return deny(f"{op} {prep} {place.label}")
+        if exp.leading_unknown and unknown_is_risky:
+            return confirm(f"{op} on a computed path ({short(word, 24)}) cannot be judged")
+    return ALLOW
+
+
+# --------------------------------------------------------------------------- deleting
+
+
+def rm(cmd: Command, ctx: Context) -> Verdict:
+    opts = options(cmd.args)
+    if has_long(opts, "--no-preserve-root"):
+        return deny("rm --no-preserve-root removes the whole file system")
+    recursive = bool(opts.shorts & {"r", "R"}) or has_long(opts, "--recursive")
+    force = "f" in opts.shorts or has_long(opts, "--force")
+    if not (recursive or force):
+        return ALLOW
+    op = "rm -rf" if recursive and force else "rm -r" if recursive else "rm -f"
+    if cmd.stdin_args is None:
+        return confirm(f"{op} on names read by xargs cannot be judged") if recursive else ALLOW
+    return _aimed(op, (*opts.operands, *cmd.stdin_args), ctx, _EVERYWHERE, unknown_is_risky=recursive)
+
+
+_FIND_NOT_A_TEST = frozenset({"-delete", "-print", "-print0", "-depth", "-maxdepth", "-mindepth", "-xdev",
+                              "-mount", "-ls", "-follow", "-noleaf", "-daystart", "-true", "-exec",
+                              "-execdir", "-ok", "-okdir", "-ignore_readdir_race", "-nowarn", "-warn"})
+_DELETERS = frozenset({"rm", "shred", "unlink", "rmdir", "srm", "wipe"})
+
+
+def find(cmd: Command, ctx: Context) -> Verdict:
+    args, i = cmd.args, 0
+    while i < len(args) and (args[i] in ("-H", "-L", "-P") or args[i].startswith("-O")):
+        i += 1
+    starts = []
+    while i < len(args) and not args[i].startswith(("-", "(", "!")):
+        starts.append(args[i])
+        i += 1
+    expr = args[i:]
+    verdicts, deleting = _find_exec(expr, ctx)
+    deleting = deleting or "-delete" in expr
+    filtered = any(e.startswith("-") and e not in _FIND_NOT_A_TEST for e in expr)
+    if deleting:
+        kinds = _ABSOLUTE if filtered else _EVERYWHERE
+        verdicts.append(_aimed("find ... -delete", starts or ["."], ctx, kinds, unknown_is_risky=False))
+    return strictest(verdicts)
+
+
+def _find_exec(expr: Sequence[str], ctx: Context) -> tuple[list[Verdict], bool]:
+    """Judge each -exec/-execdir/-ok command; say whether one of them deletes."""
+    verdicts, deleting = [], False
+    for i, word in enumerate(expr):
+        if word in ("-exec", "-execdir", "-ok", "-okdir"):
+            inner = []
+            for w in expr[i + 1:]:
+                if w in (";", "+"):
+                    break
+                inner.append(w)
+            if inner:
+                deleting = deleting or posixpath.basename(inner[0]) in _DELETERS
+                verdicts.append(ctx.judge_words(inner))
+    return verdicts, deleting
+
+
+def shred(cmd: Command, ctx: Context) -> Verdict:
+    targets = options(cmd.args, takes_value=frozenset({"-n", "-s", "--iterations", "--size"})).operands
+    return deny(f"shred destroys {short(targets[0])}") if targets else ALLOW
+
+
+_ZERO_SIZE = re.compile(r"0+(?:[KMGTPEZY](?:i?B)?|B)?", re.IGNORECASE)
+
+
+def truncate(cmd: Command, ctx: Context) -> Verdict:
+    """Deny shrinking any file (`-s 0`, `-s -1K`, `-s <5`) and any size on a home/system file."""
+    size, targets, args, i = None, [], cmd.args, 0
+    while i < len(args):
+        a = args[i]
+        if a in ("-s", "--size", "-r", "--reference") and i + 1 < len(args):
+            size, i = (args[i + 1] if a in ("-s", "--size") else "="), i + 2
+            continue
+        if a.startswith("--size=") or (a.startswith("-s") and not a.startswith("--")):
+            size = a.split("=", 1)[1] if a.startswith("--") else a[2:]
+        elif not a.startswith("-"):
+            targets.append(a)
+        i += 1
+    if size is None:
+        return ALLOW
+    for t in targets:
+        why = write_target(t, ctx.home, ctx.variables)
+        if why or classify(t, ctx.home, ctx.variables):
+            return deny(f"truncate {why or 'on ' + short(t)}")
+        if _ZERO_SIZE.fullmatch(size) or size[:1] in ("-", "<", "/", "%"):
+            return deny(f"truncate -s {short(size, 10)} empties or shortens {short(t)}")
+    return ALLOW
+
+
+def mv(cmd: Command, ctx: Context) -> Verdict:
+    opts = options(cmd.args, takes_value=frozenset({"-t", "-S", "--target-directory", "--suffix"}))
+    into_dir = "t" in opts.shorts or has_long(opts, "--target-directory")
+    sources = opts.operands if into_dir else opts.operands[:-1]
+    onto = expand(opts.operands[-1], ctx.home, {}).path if opts.operands else ""
+    if not into_dir and len(opts.operands) >= 2 and onto == "/dev/null":
+        return deny(f"mv onto /dev/null destroys {short(opts.operands[0])}")
+    return _aimed("mv", sources, ctx, _ABSOLUTE, unknown_is_risky=False, prep="of")
+
+
+def git(cmd: Command, ctx: Context) -> Verdict:
+    args, i = cmd.args, 0
+    while i < len(args) and args[i].startswith("-"):
+        i += 2 if args[i] in ("-C", "-c", "--git-dir", "--work-tree", "--namespace", "--config-env") else 1
+    if i >= len(args) or args[i] != "clean":
+        return ALLOW
+    opts = options(args[i + 1:], takes_value=frozenset({"-e", "--exclude"}))
+    if opts.shorts & {"n", "i"} or has_long(opts, "--dry-run") or has_long(opts, "--interactive"):
+        return ALLOW
+    force = "f" in opts.shorts or has_long(opts, "--force")
+    if force and opts.shorts & {"x", "X", "d"}:
+        return deny("git clean -fdx deletes every untracked file and folder (the folder may be home)")
+    return ALLOW
+
+
+# --------------------------------------------------------------------------- disks and devices
+
+
+def dd(cmd: Command, ctx: Context) -> Verdict:
+    for a in cmd.args:
+        if a.startswith("of="):
+            why = write_target(a[3:], ctx.home, ctx.variables)
+            if why:
+                return deny(f"dd {why}")
+    return ALLOW
+
+
+def mkfs(cmd: Command, ctx: Context) -> Verdict:
+    operands = options(cmd.args, takes_value=frozenset({"-t", "-L", "-b", "-n", "-O", "-E"})).operands
+    return deny(f"{cmd.name} formats {short(operands[-1])}, erasing it") if operands else ALLOW
+
+
+def mkswap(cmd: Command, ctx: Context) -> Verdict:
+    devices = [a for a in cmd.args if is_device(a, ctx.home, ctx.variables)]
+    return deny(f"mkswap overwrites the disk device {short(devices[0])}") if devices else ALLOW
+
+
+def wipefs(cmd: Command, ctx: Context) -> Verdict:
+    opts = options(cmd.args)
+    if opts.shorts & {"a", "o"} or has_long(opts, "--all") or has_long(opts, "--offset"):
+        return deny("wipefs erases the file-system signatures of a disk")
+    return ALLOW
+
+
+def blkdiscard(cmd: Command, ctx: Context) -> Verdict:
+    return deny("blkdiscard discards every block of a disk") if options(cmd.args).operands else ALLOW
+
+
+def partition(cmd: Command, ctx: Context) -> Verdict:
+    """sgdisk --zap*, and fdisk/parted/... on a device unless only listing or printing it."""
+    opts = options(cmd.args)
+    if cmd.name == "sgdisk":
+        zap = opts.shorts & {"Z", "z", "o"} or has_long(opts, "--zap") or has_long(opts, "--clear")
+        return deny("sgdisk --zap destroys the partition table") if zap else ALLOW
+    listing = "l" in opts.shorts or has_long(opts, "--list") or "print" in opts.operands
+    devices = [a for a in opts.operands if is_device(a, ctx.home, ctx.variables)]
+    if devices and not listing:
+        return deny(f"{cmd.name} repartitions the disk device {short(devices[0])}")
+    return ALLOW
+
+
+def copy_to_device(cmd: Command, ctx: Context) -> Verdict:
+    """cp onto a disk device (its last operand), tee into one (any operand)."""
+    operands = options(cmd.args, takes_value=frozenset({"-t", "-S"})).operands
+    targets = operands if cmd.name == "tee" else operands[-1:] if len(operands) >= 2 else ()
+    for t in targets:
+        if is_device(t, ctx.home, ctx.variables):
+            return deny(f"{cmd.name} {write_target(t, ctx.home, ctx.variables)}")
+    return ALLOW
+
+
+def redirects(cmd: Command, ctx: Context) -> Verdict:
+    """`> ~/.bashrc`, `>| /etc/passwd`, `> /dev/sda`; appending (`>>`) only matters for devices."""
+    for op, target in cmd.redirects:
+        if "<" in op and ">" not in op or op.endswith("&") and (target.isdigit() or target == "-"):
+            continue
+        why = write_target(target, ctx.home, ctx.variables)
+        if why and (">>" not in op or "device" in why or "sysrq" in why):
+            return deny(f"{op} {why}")
+    return ALLOW
+
+
+# --------------------------------------------------------------------------- permissions
+
+
+_MODE = re.compile(r"[0-7]{1,4}|(?:[ugoa]*[-+=][rwxXstugo]*,?)+")
+_RUINOUS_MODE = re.compile(r"0*(?:[0-7]?000|[0-7]?777|[0-7]?666)|a?[-=]rwx|a?\+rwx|[ugoa]*=")
+
+
+def permissions(cmd: Command, ctx: Context) -> Verdict:
+    """chmod/chown/chgrp -R on home, / or a system folder; chmod 000|777 (or chown) on / or home."""
+    mode, operands, recursive, reference = None, [], False, False
+    for a in cmd.args:
+        if cmd.name == "chmod" and mode is None and _MODE.fullmatch(a):
+            mode = a  # chmod's mode may look like a flag: -x, -rwx
+        elif a == "--recursive" or (a.startswith("-") and not a.startswith("--") and "R" in a):
+            recursive = True
+        elif a.startswith("--reference"):
+            reference = True
+        elif not a.startswith("-"):
+            operands.append(a)
+    if cmd.name != "chmod" and not reference:
+        operands = operands[1:]  # the owner or group
+    if recursive:
+        return _aimed(f"{cmd.name} -R", operands, ctx, _ABSOLUTE, unknown_is_risky=False)
+    if cmd.name != "chmod":
+        return _aimed(cmd.name, operands, ctx, frozenset({"root"}), unknown_is_risky=False)
+    if mode and _RUINOUS_MODE.fullmatch(mode):
+        return _aimed(f"chmod {short(mode, 8)}", operands, ctx, frozenset({"root", "home"}),
+                      unknown_is_risky=False)
+    return ALLOW
+
+
+# --------------------------------------------------------------------------- processes and power
+
+
+def kill(cmd: Command, ctx: Context) -> Verdict:
+    args = list(cmd.args)
+    if args[:1] in (["-s"], ["-n"]):
+        args = args[2:]
+    elif args[:1] and args[0].startswith("-") and args[0] != "--" and args[0] != "-1":
+        args = args[1:]
+    if "-1" in args:
+        return deny("kill -1 signals every process the user may signal")
+    return ALLOW
+
+
+_KILL_SIGNAL = re.compile(r"-(?:9|KILL|SIGKILL)|--signal=(?:9|KILL|SIGKILL)", re.IGNORECASE)
+
+
+def pkill(cmd: Command, ctx: Context) -> Verdict:
+    """pkill/killall by user with SIGKILL, or with no name (every process of that user)."""
+    opts = options(cmd.args, takes_value=frozenset({"-u", "-U", "-s", "--signal", "-g", "-G", "-P", "-t"}))
+    by_user = opts.shorts & {"u", "U"} or has_long(opts, "--euid") or has_long(opts, "--uid") \
+        or has_long(opts, "--user")
+    hard = any(_KILL_SIGNAL.fullmatch(a) for a in cmd.args) or "9" in opts.shorts
+    if by_user and (hard or not opts.operands):
+        return deny(f"{cmd.name} kills every process of a user")
+    return ALLOW
+
+
+def always_deny(cmd: Command, ctx: Context) -> Verdict:
+    return deny(f"{cmd.name} kills every process on the machine")
+
+
+def crontab(cmd: Command, ctx: Context) -> Verdict:
+    opts = options(cmd.args, takes_value=frozenset({"-u"}))
+    return deny("crontab -r deletes every cron job") if "r" in opts.shorts else ALLOW
+
+
+def power(cmd: Command, ctx: Context) -> Verdict:
+    if "-c" in cmd.args or "--help" in cmd.args:
+        return ALLOW
+    return deny(f"{cmd.name} ends the session (shutdown, reboot or halt)")
+
+
+_POWER_VERB = re.compile(r"poweroff|reboot|halt|kexec|soft-reboot|"
+                         r"(?:poweroff|reboot|halt|rescue|emergency)\.target")
+
+
+def service_power(cmd: Command, ctx: Context) -> Verdict:
+    if cmd.name in ("init", "telinit"):
+        halting = cmd.args[:1] in (("0",), ("6",))
+        return deny(f"{cmd.name} {cmd.args[0]} halts or reboots the machine") if halting else ALLOW
+    if any(_POWER_VERB.fullmatch(a) for a in cmd.args):
+        return deny(f"{cmd.name} powers off or reboots the machine")
+    return ALLOW
