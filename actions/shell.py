@@ -74,6 +74,7 @@ _KEYWORDS = frozenset({"{", "}", "!", "if", "then", "else", "elif", "fi", "do", 
                        "esac", "coproc"})
 _NOT_COMMANDS = frozenset({"for", "case", "select", "[[", "]]"})
 _ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:\[[^\]]*\])?\+?=(.*)", re.DOTALL)
+_BOMB_WINDOW = 24  # tokens after `name()` searched for the self-calls: bombs are short
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -232,7 +233,7 @@ def _unwrap(words: Sequence[str]) -> tuple[str, list[str], bool] | None:
             return None  # command -v only looks the name up
         via_xargs = via_xargs or name == "xargs"
         words = _after_wrapper(name, words[1:])
-    return None
+    raise Unparsable("too many wrappers")
 
 
 def _after_wrapper(name: str, args: list[str]) -> list[str]:
@@ -267,7 +268,7 @@ def _fork_bomb(tokens: Sequence[Token]) -> bool:
     """`name() { name | name & }`: a function whose body calls itself at least twice, in a pipe or &."""
     for i in range(len(tokens) - 3):
         if tokens[i].kind == "word" and tokens[i + 1].text == "(" and tokens[i + 2].text == ")":
-            name, body = tokens[i].text, tokens[i + 3:]
+            name, body = tokens[i].text, tokens[i + 3:i + 3 + _BOMB_WINDOW]
             calls = sum(1 for j, t in enumerate(body) if t.kind == "word" and t.text == name
                         and (j == 0 or body[j - 1].kind == "op" or body[j - 1].text == "{"))
             if calls >= 2 and any(t.kind == "op" and t.text in ("|", "&", "|&") for t in body):

@@ -230,7 +230,7 @@ def git(cmd: Command, ctx: Context) -> Verdict:
         return ALLOW
     force = "f" in opts.shorts or has_long(opts, "--force")
     if force and opts.shorts & {"x", "X", "d"}:
-        return deny("git clean -fdx deletes every untracked file and folder (the folder may be home)")
+        return deny("git clean -f with -d/-x deletes untracked files and folders (the folder may be home)")
     return ALLOW
 
 
@@ -271,7 +271,7 @@ def partition(cmd: Command, ctx: Context) -> Verdict:
     """sgdisk --zap*, and fdisk/parted/... on a device unless only listing or printing it."""
     opts = options(cmd.args)
     if cmd.name == "sgdisk":
-        zap = opts.shorts & {"Z", "z", "o"} or has_long(opts, "--zap") or has_long(opts, "--clear")
+        zap = opts.shorts & {"Z", "z", "o"} or any(w.startswith(("--zap", "--clear")) for w in opts.longs)
         return deny("sgdisk --zap destroys the partition table") if zap else ALLOW
     listing = "l" in opts.shorts or has_long(opts, "--list") or "print" in opts.operands
     devices = [a for a in opts.operands if is_device(a, ctx.home, ctx.variables)]
@@ -280,13 +280,22 @@ def partition(cmd: Command, ctx: Context) -> Verdict:
     return ALLOW
 
 
+_EMPTY_SOURCES = frozenset({"/dev/null", "/dev/zero", "/dev/random", "/dev/urandom"})
+
+
 def copy_to_device(cmd: Command, ctx: Context) -> Verdict:
-    """cp onto a disk device (its last operand), tee into one (any operand)."""
-    operands = options(cmd.args, takes_value=frozenset({"-t", "-S"})).operands
-    targets = operands if cmd.name == "tee" else operands[-1:] if len(operands) >= 2 else ()
+    """cp/tee onto a disk device; tee (not -a) or cp of /dev/null over a file `>` may not overwrite."""
+    opts = options(cmd.args, takes_value=frozenset({"-t", "-S"}))
+    operands = opts.operands
+    if cmd.name == "tee":
+        targets, overwrites = operands, not ("a" in opts.shorts or has_long(opts, "--append"))
+    else:
+        targets = operands[-1:] if len(operands) >= 2 else ()
+        overwrites = bool(_EMPTY_SOURCES & set(operands))
     for t in targets:
-        if is_device(t, ctx.home, ctx.variables):
-            return deny(f"{cmd.name} {write_target(t, ctx.home, ctx.variables)}")
+        why = write_target(t, ctx.home, ctx.variables)
+        if why and (overwrites or is_device(t, ctx.home, ctx.variables)):
+            return deny(f"{cmd.name} {why}")
     return ALLOW
 
 
@@ -339,7 +348,9 @@ def kill(cmd: Command, ctx: Context) -> Verdict:
     args = list(cmd.args)
     if args[:1] in (["-s"], ["-n"]):
         args = args[2:]
-    elif args[:1] and args[0].startswith("-") and args[0] != "--" and args[0] != "-1":
+    elif args[:1] and args[0].startswith("-") and args[0] != "--":
+        args = args[1:]  # the signal: `kill -1 1234` sends SIGHUP to 1234
+    if args[:1] == ["--"]:
         args = args[1:]
     if "-1" in args:
         return deny("kill -1 signals every process the user may signal")
