@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 from actions import shell_code as code
 from actions import shell_rules as rules
+from actions import shell_system as system
 from actions.models import ALLOW, Verdict
 from actions.shell_lex import PROC, SUB, Token, Unparsable, lex
 from actions.shell_rules import Command, Context, Rule, confirm, deny, strictest
@@ -41,18 +42,25 @@ MAX_LINE = 8192  # longer lines are not judged (a Type action holds at most 10,0
 MAX_DEPTH = 6    # nested $( $( ... ) ), sh -c "sh -c ..." and the like
 
 RULES: dict[str, Rule] = {
-    "rm": rules.rm, "find": rules.find, "shred": rules.shred, "truncate": rules.truncate, "mv": rules.mv,
-    "git": rules.git, "dd": rules.dd, "mkfs": rules.mkfs, "mke2fs": rules.mkfs, "mkswap": rules.mkswap,
-    "wipefs": rules.wipefs, "blkdiscard": rules.blkdiscard, "sgdisk": rules.partition,
-    "fdisk": rules.partition, "sfdisk": rules.partition, "gdisk": rules.partition,
-    "cfdisk": rules.partition, "parted": rules.partition, "cp": rules.copy_to_device,
-    "tee": rules.copy_to_device, "chmod": rules.permissions, "chown": rules.permissions,
-    "chgrp": rules.permissions, "kill": rules.kill, "pkill": rules.pkill, "killall": rules.pkill,
-    "killall5": rules.always_deny, "crontab": rules.crontab, "shutdown": rules.power,
-    "reboot": rules.power, "halt": rules.power, "poweroff": rules.power, "init": rules.service_power,
-    "telinit": rules.service_power, "systemctl": rules.service_power, "source": code.source,
-    ".": code.source, "curl": code.download, "wget": code.download, "base64": code.decode,
-    "xxd": code.decode, "eval": code.evaluate, "watch": code.watch, "su": code.su,
+    # files: deleting, moving, overwriting
+    "rm": rules.rm, "find": rules.find, "shred": rules.shred, "srm": rules.shred, "wipe": rules.shred,
+    "truncate": rules.truncate, "mv": rules.mv, "git": rules.git, "rsync": rules.rsync, "dd": rules.dd,
+    "cp": rules.copy_to_device, "tee": rules.copy_to_device,
+    # disks, permissions, processes, power
+    "mkfs": system.mkfs, "mke2fs": system.mkfs, "mkdosfs": system.mkfs, "mkntfs": system.mkfs,
+    "mkswap": system.mkswap, "wipefs": system.wipefs, "blkdiscard": system.blkdiscard,
+    "sgdisk": system.partition, "fdisk": system.partition, "sfdisk": system.partition,
+    "gdisk": system.partition, "cfdisk": system.partition, "parted": system.partition,
+    "chmod": system.permissions, "chown": system.permissions, "chgrp": system.permissions,
+    "kill": system.kill, "pkill": system.pkill, "killall": system.pkill, "killall5": system.always_deny,
+    "crontab": system.crontab, "shutdown": system.power, "reboot": system.power, "halt": system.power,
+    "poweroff": system.power, "init": system.service_power, "telinit": system.service_power,
+    "systemctl": system.service_power, "loginctl": system.service_power,
+    # code we cannot see (interpreters are found by `code.interpreter_family`)
+    "source": code.source, ".": code.source, "curl": code.download, "wget": code.download,
+    "base64": code.decode, "xxd": code.decode, "eval": code.evaluate, "watch": code.watch, "su": code.su,
+    "alias": code.alias, "ssh": code.ssh, "awk": code.awk, "gawk": code.awk, "mawk": code.awk,
+    "nawk": code.awk,
 }
 
 # Wrappers run their operand as a command; the value is the set of their options that take a value.
@@ -74,6 +82,10 @@ _KEYWORDS = frozenset({"{", "}", "!", "if", "then", "else", "elif", "fi", "do", 
                        "esac", "coproc"})
 _NOT_COMMANDS = frozenset({"for", "case", "select", "[[", "]]"})
 _ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:\[[^\]]*\])?\+?=(.*)", re.DOTALL)
+_GLOB = re.compile(r"[*?]|\[[^\]]+\]")  # `[` alone is the test command
+_BRACES = re.compile(r"\{([^{}]*,[^{}]*)\}")  # {a,b}: the innermost list with a comma
+_MAX_BRACE_WORDS = 64
+_ECHO_FLAGS = re.compile(r"-[neE]+")
 _BOMB_WINDOW = 24  # tokens after `name()` searched for the self-calls: bombs are short
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -135,6 +147,8 @@ class _Judge:
         verdicts = [self.source(sub, depth + 1) for sub in lexed.subs]
         if lexed.ansi_c:
             verdicts.append(confirm("ANSI-C quoting ($'...') can hide any text, so it cannot be judged"))
+        if lexed.history:
+            verdicts.append(confirm("history expansion (!!, !name) reruns an earlier line, unjudged"))
         for simple in _simple_commands(lexed.tokens):
             verdicts.append(self.simple(simple))
             if verdicts[-1].decision == "deny":
@@ -142,16 +156,18 @@ class _Judge:
         return strictest(verdicts)
 
     def simple(self, simple: _Simple) -> Verdict:
-        words = _strip_keywords(simple.words)
+        words = _strip_keywords(_brace_expand(simple.words))
         words = self._assignments(words)
         found = _unwrap(words)
         head, args, via_xargs = found if found else ("", [], False)
         if SUB in head or PROC in head or "$" in head:
             return confirm(f"a command name from a variable or substitution ({rules.short(head, 20)}) "
                            "cannot be judged")
+        if _GLOB.search(head):
+            return confirm(f"a command name that is a glob ({rules.short(head, 20)}) cannot be judged")
         cmd = Command(name=posixpath.basename(head) if head not in ("", ".") else head, args=tuple(args),
                       redirects=tuple(simple.redirects), piped=simple.piped, piped_out=simple.piped_out,
-                      stdin_args=self._stdin_args(simple) if via_xargs else ())
+                      stdin_words=_printed(simple.upstream), via_xargs=via_xargs)
         rule = _rule_for(cmd.name)
         return strictest((rules.redirects(cmd, self.ctx), code.runs_download(cmd, self.ctx, head),
                           rule(cmd, self.ctx) if rule else ALLOW))
@@ -168,19 +184,23 @@ class _Judge:
                 self.ctx.variables[m.group(1)] = m.group(2)
         return words[i:]
 
-    def _stdin_args(self, simple: _Simple) -> tuple[str, ...] | None:
-        """What xargs appends: the words an upstream echo/printf prints, else unknown (None)."""
-        up = _unwrap(simple.upstream.words) if simple.upstream else None
-        if up and posixpath.basename(up[0]) in ("echo", "printf"):
-            return tuple(a for a in up[1] if not a.startswith("-"))
+
+def _printed(upstream: _Simple | None) -> tuple[str, ...] | None:
+    """The words an upstream `echo`/`printf` prints into the pipe, else None (unknown or no pipe)."""
+    found = _unwrap(_brace_expand(upstream.words)) if upstream else None
+    if not found or posixpath.basename(found[0]) not in ("echo", "printf"):
         return None
+    args = found[1]
+    while args and _ECHO_FLAGS.fullmatch(args[0]):
+        args = args[1:]
+    return tuple(args)
 
 
 def _rule_for(name: str) -> Rule | None:
     if name in RULES:
         return RULES[name]
     if name.startswith("mkfs"):
-        return rules.mkfs
+        return system.mkfs
     return code.interpreter if code.interpreter_family(name) else None
 
 
@@ -207,6 +227,21 @@ def _simple_commands(tokens: Sequence[Token]) -> Iterator[_Simple]:
             current = _Simple()
         i += 1
     yield current
+
+
+def _brace_expand(words: Sequence[str]) -> list[str]:
+    """`{r,}m` -> `rm m`, `~/{.,}*` -> `~/.* ~/*`, as bash does before anything else; bounded."""
+    out: list[str] = []
+    todo = list(reversed(words))
+    while todo:
+        word = todo.pop()
+        m = _BRACES.search(word) if "{" in word and len(out) + len(todo) < _MAX_BRACE_WORDS else None
+        if m is None:
+            out.append(word)
+            continue
+        parts = (word[:m.start()] + part + word[m.end():] for part in m.group(1).split(","))
+        todo.extend(reversed([p for p in parts if p]))  # bash drops the empty words it makes
+    return out
 
 
 def _strip_keywords(words: list[str]) -> list[str]:
@@ -265,12 +300,16 @@ def _env_split(option: str, rest: list[str]) -> list[str]:
 
 
 def _fork_bomb(tokens: Sequence[Token]) -> bool:
-    """`name() { name | name & }`: a function whose body calls itself at least twice, in a pipe or &."""
+    """`name() { name | name & }` (or `function name { ... }`): a body that calls itself twice, in | or &."""
     for i in range(len(tokens) - 3):
         if tokens[i].kind == "word" and tokens[i + 1].text == "(" and tokens[i + 2].text == ")":
             name, body = tokens[i].text, tokens[i + 3:i + 3 + _BOMB_WINDOW]
-            calls = sum(1 for j, t in enumerate(body) if t.kind == "word" and t.text == name
-                        and (j == 0 or body[j - 1].kind == "op" or body[j - 1].text == "{"))
-            if calls >= 2 and any(t.kind == "op" and t.text in ("|", "&", "|&") for t in body):
-                return True
+        elif tokens[i].text == "function" and tokens[i + 1].kind == "word":
+            name, body = tokens[i + 1].text, tokens[i + 2:i + 2 + _BOMB_WINDOW]
+        else:
+            continue
+        calls = sum(1 for j, t in enumerate(body) if t.kind == "word" and t.text == name
+                    and (j == 0 or body[j - 1].kind == "op" or body[j - 1].text in ("{", "(")))
+        if calls >= 2 and any(t.kind == "op" and t.text in ("|", "&", "|&") for t in body):
+            return True
     return False

@@ -44,7 +44,10 @@ def interpreter(cmd: Command, ctx: Context) -> Verdict:
     if any(PROC in a for a in cmd.args) or any(PROC in t for _, t in cmd.redirects):
         return confirm(f"code from a process substitution ({cmd.name} <(...)) cannot be judged")
     if cmd.piped and (not operands or operands[0] == "-" or "-s" in flags):
-        return confirm(f"code piped into an interpreter (| {cmd.name}) cannot be judged")
+        asked = confirm(f"code piped into an interpreter (| {cmd.name}) cannot be judged")
+        echoed = " ".join(cmd.stdin_words or ())
+        shown = ctx.judge_source(echoed) if family == "shell" and echoed else ALLOW
+        return shown if shown.decision == "deny" else asked
     if any(op.endswith(("<<", "<<-", "<<<")) for op, _ in cmd.redirects):
         return confirm(f"code fed to {cmd.name} from a here-document cannot be judged")
     return _runs_download(cmd.name, operands[:1] + tuple(t for op, t in cmd.redirects if op == "<"), ctx)
@@ -123,6 +126,34 @@ def watch(cmd: Command, ctx: Context) -> Verdict:
     if not rest:
         return ALLOW
     return ctx.judge_words(rest) if direct else ctx.judge_source(" ".join(rest))
+
+
+def alias(cmd: Command, ctx: Context) -> Verdict:
+    """`alias ll='rm -rf ~'`: the value is code the next line may run."""
+    return strictest(ctx.judge_source(a.split("=", 1)[1]) for a in cmd.args if "=" in a)
+
+
+_SSH_VALUES = frozenset({"-b", "-c", "-D", "-E", "-e", "-F", "-I", "-i", "-J", "-L", "-l", "-m", "-O", "-o",
+                         "-p", "-Q", "-R", "-S", "-W", "-w", "-B"})
+
+
+def ssh(cmd: Command, ctx: Context) -> Verdict:
+    """ssh HOST CMD...: the remote shell runs CMD (the host may be this machine)."""
+    args, i = cmd.args, 0
+    while i < len(args) and args[i].startswith("-"):
+        i += 2 if args[i] in _SSH_VALUES else 1
+    remote = " ".join(args[i + 1:])
+    return ctx.judge_source(remote) if remote else ALLOW
+
+
+_AWK_RUNS = re.compile(r"\bsystem\s*\(|\|\s*(?:getline|&|\")")
+
+
+def awk(cmd: Command, ctx: Context) -> Verdict:
+    """awk programs are everyday text; only one that calls system() or pipes to a command is code."""
+    if any(_AWK_RUNS.search(a) for a in cmd.args if not a.startswith("-")):
+        return confirm(f"{cmd.name} runs a command from its program (system() or a pipe), cannot be judged")
+    return ALLOW
 
 
 def su(cmd: Command, ctx: Context) -> Verdict:

@@ -26,6 +26,7 @@ TokenKind = Literal["word", "op", "redir"]
 _CONTROL_OPS = (";;&", ";;", ";&", "&&", "||", "|&", ";", "&", "|", "(", ")")
 _REDIR_OPS = ("&>>", "<<<", "<<-", "&>", ">>", ">|", ">&", "<&", "<>", "<<", "<", ">")
 _OP_CHARS = frozenset(";&|()<>")
+_NOT_HISTORY = frozenset({"", " ", "\t", "\n", "\r", "=", '"', "("})  # what may follow a literal `!`
 _ANSI_ESCAPES = {"a": "\a", "b": "\b", "e": "\x1b", "E": "\x1b", "f": "\f", "n": "\n", "r": "\r",
                  "t": "\t", "v": "\v", "\\": "\\", "'": "'", '"': '"', "?": "?"}
 
@@ -45,6 +46,7 @@ class Lexed:
     tokens: list[Token] = field(default_factory=list)
     subs: list[str] = field(default_factory=list)  # inner text of every substitution, to judge too
     ansi_c: bool = False                            # a $'...' string was decoded
+    history: bool = False                           # `!!`, `!rm`, `!$`: interactive history expansion
 
 
 def lex(text: str) -> Lexed:
@@ -93,7 +95,8 @@ class _Lexer:
             self.add(PROC)
             return end + 1
         fd = ""
-        if text[i] in "<>" and self.in_word and self.word and "".join(self.word).isdigit():
+        after_redirect = bool(self.out.tokens) and self.out.tokens[-1].kind == "redir"  # 2>&1>f
+        if text[i] in "<>" and self.in_word and "".join(self.word).isdigit() and not after_redirect:
             fd, self.word, self.in_word = "".join(self.word), [], False  # 2> : the fd is part of it
         self.flush()
         for op in (*_REDIR_OPS, *_CONTROL_OPS):
@@ -114,6 +117,9 @@ class _Lexer:
             nxt = text[i + 1:i + 2]
             if nxt == "\n":
                 return i + 2  # line continuation
+            if not nxt:
+                self.add("\\")  # a trailing backslash stays
+                return i + 1
             if quoted and nxt not in ('$', '`', '"', "\\"):
                 self.add("\\")
                 return i + 1
@@ -134,6 +140,8 @@ class _Lexer:
             return end + 1
         if c == "$":
             return self.dollar(i, quoted=quoted)
+        if c == "!" and text[i + 1:i + 2] not in _NOT_HISTORY and text[i - 1:i] != "$":
+            self.out.history = True
         self.add(c)
         return i + 1
 

@@ -27,7 +27,8 @@ class Command:
     redirects: tuple[tuple[str, str], ...] = ()  # (operator, target): ("2>", "/dev/null")
     piped: bool = False                       # stdin comes from the previous command
     piped_out: bool = False                   # stdout goes to the next command
-    stdin_args: tuple[str, ...] | None = ()   # arguments xargs appends; None when unknown
+    stdin_words: tuple[str, ...] | None = None  # what an upstream `echo`/`printf` prints, if that
+    via_xargs: bool = False                   # xargs appends stdin's words to the arguments
 
 
 @dataclass(slots=True)
@@ -42,8 +43,8 @@ class Context:
 
 
 Rule = Callable[[Command, Context], Verdict]
-_EVERYWHERE: frozenset[Kind] = frozenset({"root", "home", "system", "cwd"})
-_ABSOLUTE: frozenset[Kind] = frozenset({"root", "home", "system"})
+EVERYWHERE: frozenset[Kind] = frozenset({"root", "home", "system", "cwd"})
+ABSOLUTE: frozenset[Kind] = frozenset({"root", "home", "system"})
 
 
 def deny(reason: str) -> Verdict:
@@ -105,7 +106,7 @@ def has_long(opts: Options, name: str) -> bool:
     return any(len(w.split("=")[0]) >= 3 and name.startswith(w.split("=")[0]) for w in opts.longs)
 
 
-def _aimed(op: str, words: Iterable[str], ctx: Context, kinds: frozenset[Kind], *,
+def aimed(op: str, words: Iterable[str], ctx: Context, kinds: frozenset[Kind], *,
            unknown_is_risky: bool, prep: str = "on") -> Verdict:
     """Deny `op` on a protected place; confirm when it is one only if a variable is empty."""
     for word in words:
@@ -132,9 +133,10 @@ def rm(cmd: Command, ctx: Context) -> Verdict:
     if not (recursive or force):
         return ALLOW
     op = "rm -rf" if recursive and force else "rm -r" if recursive else "rm -f"
-    if cmd.stdin_args is None:
+    if cmd.via_xargs and cmd.stdin_words is None:
         return confirm(f"{op} on names read by xargs cannot be judged") if recursive else ALLOW
-    return _aimed(op, (*opts.operands, *cmd.stdin_args), ctx, _EVERYWHERE, unknown_is_risky=recursive)
+    extra = cmd.stdin_words if cmd.via_xargs and cmd.stdin_words else ()
+    return aimed(op, (*opts.operands, *extra), ctx, EVERYWHERE, unknown_is_risky=recursive)
 
 
 _FIND_NOT_A_TEST = frozenset({"-delete", "-print", "-print0", "-depth", "-maxdepth", "-mindepth", "-xdev",
@@ -156,8 +158,8 @@ def find(cmd: Command, ctx: Context) -> Verdict:
     deleting = deleting or "-delete" in expr
     filtered = any(e.startswith("-") and e not in _FIND_NOT_A_TEST for e in expr)
     if deleting:
-        kinds = _ABSOLUTE if filtered else _EVERYWHERE
-        verdicts.append(_aimed("find ... -delete", starts or ["."], ctx, kinds, unknown_is_risky=False))
+        kinds = ABSOLUTE if filtered else EVERYWHERE
+        verdicts.append(aimed("find ... -delete", starts or ["."], ctx, kinds, unknown_is_risky=False))
     return strictest(verdicts)
 
 
@@ -216,7 +218,7 @@ def mv(cmd: Command, ctx: Context) -> Verdict:
     onto = expand(opts.operands[-1], ctx.home, {}).path if opts.operands else ""
     if not into_dir and len(opts.operands) >= 2 and onto == "/dev/null":
         return deny(f"mv onto /dev/null destroys {short(opts.operands[0])}")
-    return _aimed("mv", sources, ctx, _ABSOLUTE, unknown_is_risky=False, prep="of")
+    return aimed("mv", sources, ctx, ABSOLUTE, unknown_is_risky=False, prep="of")
 
 
 def git(cmd: Command, ctx: Context) -> Verdict:
@@ -234,7 +236,15 @@ def git(cmd: Command, ctx: Context) -> Verdict:
     return ALLOW
 
 
-# --------------------------------------------------------------------------- disks and devices
+def rsync(cmd: Command, ctx: Context) -> Verdict:
+    """rsync --delete into home or a system folder makes it a copy of the source: the rest goes."""
+    opts = options(cmd.args, takes_value=frozenset({"-e", "--rsh", "-f", "--filter"}))
+    if not any(w.startswith(("--del", "--remove-source")) for w in opts.longs) or len(opts.operands) < 2:
+        return ALLOW
+    return aimed("rsync --delete", opts.operands[-1:], ctx, ABSOLUTE, unknown_is_risky=False, prep="into")
+
+
+# --------------------------------------------------------------------------- writing
 
 
 def dd(cmd: Command, ctx: Context) -> Verdict:
@@ -243,40 +253,6 @@ def dd(cmd: Command, ctx: Context) -> Verdict:
             why = write_target(a[3:], ctx.home, ctx.variables)
             if why:
                 return deny(f"dd {why}")
-    return ALLOW
-
-
-def mkfs(cmd: Command, ctx: Context) -> Verdict:
-    operands = options(cmd.args, takes_value=frozenset({"-t", "-L", "-b", "-n", "-O", "-E"})).operands
-    return deny(f"{cmd.name} formats {short(operands[-1])}, erasing it") if operands else ALLOW
-
-
-def mkswap(cmd: Command, ctx: Context) -> Verdict:
-    devices = [a for a in cmd.args if is_device(a, ctx.home, ctx.variables)]
-    return deny(f"mkswap overwrites the disk device {short(devices[0])}") if devices else ALLOW
-
-
-def wipefs(cmd: Command, ctx: Context) -> Verdict:
-    opts = options(cmd.args)
-    if opts.shorts & {"a", "o"} or has_long(opts, "--all") or has_long(opts, "--offset"):
-        return deny("wipefs erases the file-system signatures of a disk")
-    return ALLOW
-
-
-def blkdiscard(cmd: Command, ctx: Context) -> Verdict:
-    return deny("blkdiscard discards every block of a disk") if options(cmd.args).operands else ALLOW
-
-
-def partition(cmd: Command, ctx: Context) -> Verdict:
-    """sgdisk --zap*, and fdisk/parted/... on a device unless only listing or printing it."""
-    opts = options(cmd.args)
-    if cmd.name == "sgdisk":
-        zap = opts.shorts & {"Z", "z", "o"} or any(w.startswith(("--zap", "--clear")) for w in opts.longs)
-        return deny("sgdisk --zap destroys the partition table") if zap else ALLOW
-    listing = "l" in opts.shorts or has_long(opts, "--list") or "print" in opts.operands
-    devices = [a for a in opts.operands if is_device(a, ctx.home, ctx.variables)]
-    if devices and not listing:
-        return deny(f"{cmd.name} repartitions the disk device {short(devices[0])}")
     return ALLOW
 
 
@@ -307,93 +283,4 @@ def redirects(cmd: Command, ctx: Context) -> Verdict:
         why = write_target(target, ctx.home, ctx.variables)
         if why and (">>" not in op or "device" in why or "sysrq" in why):
             return deny(f"{op} {why}")
-    return ALLOW
-
-
-# --------------------------------------------------------------------------- permissions
-
-
-_MODE = re.compile(r"[0-7]{1,4}|(?:[ugoa]*[-+=][rwxXstugo]*,?)+")
-_RUINOUS_MODE = re.compile(r"0*(?:[0-7]?000|[0-7]?777|[0-7]?666)|a?[-=]rwx|a?\+rwx|[ugoa]*=")
-
-
-def permissions(cmd: Command, ctx: Context) -> Verdict:
-    """chmod/chown/chgrp -R on home, / or a system folder; chmod 000|777 (or chown) on / or home."""
-    mode, operands, recursive, reference = None, [], False, False
-    for a in cmd.args:
-        if cmd.name == "chmod" and mode is None and _MODE.fullmatch(a):
-            mode = a  # chmod's mode may look like a flag: -x, -rwx
-        elif a == "--recursive" or (a.startswith("-") and not a.startswith("--") and "R" in a):
-            recursive = True
-        elif a.startswith("--reference"):
-            reference = True
-        elif not a.startswith("-"):
-            operands.append(a)
-    if cmd.name != "chmod" and not reference:
-        operands = operands[1:]  # the owner or group
-    if recursive:
-        return _aimed(f"{cmd.name} -R", operands, ctx, _ABSOLUTE, unknown_is_risky=False)
-    if cmd.name != "chmod":
-        return _aimed(cmd.name, operands, ctx, frozenset({"root"}), unknown_is_risky=False)
-    if mode and _RUINOUS_MODE.fullmatch(mode):
-        return _aimed(f"chmod {short(mode, 8)}", operands, ctx, frozenset({"root", "home"}),
-                      unknown_is_risky=False)
-    return ALLOW
-
-
-# --------------------------------------------------------------------------- processes and power
-
-
-def kill(cmd: Command, ctx: Context) -> Verdict:
-    args = list(cmd.args)
-    if args[:1] in (["-s"], ["-n"]):
-        args = args[2:]
-    elif args[:1] and args[0].startswith("-") and args[0] != "--":
-        args = args[1:]  # the signal: `kill -1 1234` sends SIGHUP to 1234
-    if args[:1] == ["--"]:
-        args = args[1:]
-    if "-1" in args:
-        return deny("kill -1 signals every process the user may signal")
-    return ALLOW
-
-
-_KILL_SIGNAL = re.compile(r"-(?:9|KILL|SIGKILL)|--signal=(?:9|KILL|SIGKILL)", re.IGNORECASE)
-
-
-def pkill(cmd: Command, ctx: Context) -> Verdict:
-    """pkill/killall by user with SIGKILL, or with no name (every process of that user)."""
-    opts = options(cmd.args, takes_value=frozenset({"-u", "-U", "-s", "--signal", "-g", "-G", "-P", "-t"}))
-    by_user = opts.shorts & {"u", "U"} or has_long(opts, "--euid") or has_long(opts, "--uid") \
-        or has_long(opts, "--user")
-    hard = any(_KILL_SIGNAL.fullmatch(a) for a in cmd.args) or "9" in opts.shorts
-    if by_user and (hard or not opts.operands):
-        return deny(f"{cmd.name} kills every process of a user")
-    return ALLOW
-
-
-def always_deny(cmd: Command, ctx: Context) -> Verdict:
-    return deny(f"{cmd.name} kills every process on the machine")
-
-
-def crontab(cmd: Command, ctx: Context) -> Verdict:
-    opts = options(cmd.args, takes_value=frozenset({"-u"}))
-    return deny("crontab -r deletes every cron job") if "r" in opts.shorts else ALLOW
-
-
-def power(cmd: Command, ctx: Context) -> Verdict:
-    if "-c" in cmd.args or "--help" in cmd.args:
-        return ALLOW
-    return deny(f"{cmd.name} ends the session (shutdown, reboot or halt)")
-
-
-_POWER_VERB = re.compile(r"poweroff|reboot|halt|kexec|soft-reboot|"
-                         r"(?:poweroff|reboot|halt|rescue|emergency)\.target")
-
-
-def service_power(cmd: Command, ctx: Context) -> Verdict:
-    if cmd.name in ("init", "telinit"):
-        halting = cmd.args[:1] in (("0",), ("6",))
-        return deny(f"{cmd.name} {cmd.args[0]} halts or reboots the machine") if halting else ALLOW
-    if any(_POWER_VERB.fullmatch(a) for a in cmd.args):
-        return deny(f"{cmd.name} powers off or reboots the machine")
     return ALLOW

@@ -104,14 +104,15 @@ def test_near_misses_are_allowed(line: str) -> None:
 def _spellings(name: str) -> list[str]:
     """Ways to type a command name that bash runs as `name`."""
     return [name, f"'{name}'", f'"{name}"', f"{name[0]}''{name[1:]}", f'{name[0]}"{name[1:]}"',
-            f"\\{name}", f"/bin/{name}", f"/usr/bin/{name}", f"{name[:-1]}\\{name[-1]}"]
+            f"\\{name}", f"/bin/{name}", f"/usr/bin/{name}", f"{name[:-1]}\\{name[-1]}",
+            f"{{{name},}}", f"$'{name}'"]
 
 
 WRAPPERS = ["", "sudo ", "sudo -u root ", "sudo -E -- ", "doas ", "env ", "env A=1 ", "A=1 ", "nohup ",
             "time ", "nice -n 5 ", "nice ", "ionice -c3 ", "exec ", "command ", "timeout 5 ",
             "timeout -s KILL 10s ", "stdbuf -oL ", "setsid ", "sudo env B=2 nohup nice "]
 HOMES = ["~", "~/", "$HOME", "${HOME}", '"$HOME"', "$HOME/", '"${HOME}/"', HOME, HOME + "/", "//home//alice",
-         "/home/alice//", "~alice", "~/.", "~/*", "/home/alice/.", "~/../alice"]
+         "/home/alice//", "~alice", "~/.", "~/*", "/home/alice/.", "~/../alice", "{~,x}", "~/{.,}*"]
 CONTEXTS = ["{}", "true; {}", "{} && true", "({})", "echo $({})", "true\n{}", "{{ {}; }}", "false || {}",
             "if true; then {}; fi", "echo `{}`", "{} &", "{}\n", "  {}  ", "ls | {}", "{} # done"]
 SPACE = st.sampled_from([" ", "  ", "\t", " \t "])
