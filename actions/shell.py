@@ -45,7 +45,7 @@ RULES: dict[str, Rule] = {
     # files: deleting, moving, overwriting
     "rm": rules.rm, "find": rules.find, "shred": rules.shred, "srm": rules.shred, "wipe": rules.shred,
     "truncate": rules.truncate, "mv": rules.mv, "git": rules.git, "rsync": rules.rsync, "dd": rules.dd,
-    "cp": rules.copy_to_device, "tee": rules.copy_to_device,
+    "cp": rules.copy_onto, "tee": rules.copy_onto,
     # disks, permissions, processes, power
     "mkfs": system.mkfs, "mke2fs": system.mkfs, "mkdosfs": system.mkfs, "mkntfs": system.mkfs,
     "mkswap": system.mkswap, "wipefs": system.wipefs, "blkdiscard": system.blkdiscard,

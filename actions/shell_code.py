@@ -13,14 +13,14 @@ import re
 
 from actions.models import ALLOW, Verdict
 from actions.shell_lex import PROC
-from actions.shell_rules import Command, Context, confirm, options, short, strictest
+from actions.shell_rules import Command, Context, confirm, option_values, options, short, strictest
 
 _INTERPRETER = re.compile(r"(?P<shell>(?:ba|z|da|k|mk|c|tc|a)?sh|fish)|(?P<python>python[0-9.]*|pypy[0-9.]*)|"
                           r"(?P<perl>perl[0-9.]*)|(?P<ruby>ruby[0-9.]*)|(?P<node>node(?:js)?|deno|bun)|"
                           r"(?P<php>php[0-9.]*)|(?P<lua>lua(?:jit)?[0-9.]*)|(?P<other>pwsh|osascript|tclsh[0-9.]*)")
 # The short options that take the program text as their value, per family.
 _CODE_FLAGS = {"shell": "c", "python": "c", "perl": "eE", "ruby": "e", "node": "ep", "php": "rR", "lua": "e",
-               "other": "c"}
+               "other": "ce"}
 _CODE_LONGS = ("--eval", "--print", "--command", "--run")
 _VALUE_FLAGS = frozenset({"-W", "-X", "-I", "-M", "-r", "--require", "-O", "-o"})
 _URL = re.compile(r"[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
@@ -62,7 +62,8 @@ def _split_interpreter_args(args: tuple[str, ...]) -> tuple[list[str], tuple[str
             i += 1
             break
         flags.append(args[i])
-        i += 2 if args[i] in _VALUE_FLAGS else 1
+        value_next = args[i] in _VALUE_FLAGS and i + 1 < len(args) and not args[i + 1].startswith("-")
+        i += 2 if value_next else 1  # `python -O -c code`: -c is no value of -O
     return flags, args[i:]
 
 
@@ -86,16 +87,11 @@ def _runs_download(name: str, files: tuple[str, ...], ctx: Context) -> Verdict:
 
 def download(cmd: Command, ctx: Context) -> Verdict:
     """Remember what curl/wget write (-o F, -O F, > F, or the URL's name) for later commands."""
-    args = cmd.args
-    out_flags = ("-o", "--output") if cmd.name == "curl" else ("-O", "--output-document")
-    for i, a in enumerate(args):
-        if a in out_flags and i + 1 < len(args):
-            ctx.downloaded.add(posixpath.basename(args[i + 1]))
-        elif a.startswith(out_flags[1] + "=") or (a.startswith(out_flags[0]) and len(a) > 2 and a[1] != "-"):
-            ctx.downloaded.add(posixpath.basename(a.split("=", 1)[1] if "=" in a else a[2:]))
-        elif _URL.fullmatch(a):
-            ctx.downloaded.add(posixpath.basename(a.split("?")[0].rstrip("/")) or "index.html")
-    ctx.downloaded.update(posixpath.basename(t) for op, t in cmd.redirects if op.endswith((">", ">|")))
+    letter, long = ("o", "--output") if cmd.name == "curl" else ("O", "--output-document")
+    written = option_values(cmd.args, letter, long)
+    written += [a.split("?")[0].rstrip("/") or "index.html" for a in cmd.args if _URL.fullmatch(a)]
+    written += [t for op, t in cmd.redirects if op.endswith((">", ">|"))]
+    ctx.downloaded.update(posixpath.basename(f) for f in written)
     return ALLOW
 
 
@@ -157,11 +153,8 @@ def awk(cmd: Command, ctx: Context) -> Verdict:
 
 
 def su(cmd: Command, ctx: Context) -> Verdict:
-    args = cmd.args
-    for i, a in enumerate(args):
-        code = args[i + 1] if a in ("-c", "--command") and i + 1 < len(args) else \
-            a.split("=", 1)[1] if a.startswith("--command=") else None
-        if code is not None:
-            nested = ctx.judge_source(code)
-            return nested if nested.decision == "deny" else confirm("code passed to su -c cannot be judged")
-    return ALLOW
+    codes = option_values(cmd.args, "c", "--command")
+    if not codes:
+        return ALLOW
+    nested = strictest(ctx.judge_source(code) for code in codes)
+    return nested if nested.decision == "deny" else confirm("code passed to su -c cannot be judged")

@@ -1,9 +1,9 @@
-"""The rules of `actions.shell`: one function per command family, and the table that names them.
+"""What a rule of `actions.shell` gets and uses, and the rules for files: delete, move, overwrite.
 
 A rule gets one unwrapped simple command (`Command`: `sudo -E /bin/rm -rf ~` arrives as name `rm`,
 args `-rf ~`) and the line's `Context`, and returns a `Verdict`. To cover a new command, write a
-function `(Command, Context) -> Verdict` and add a row to `RULES`; `rule_for` finds it by the
-program's name (families such as `mkfs.*` and `python3.12` are folded first).
+function `(Command, Context) -> Verdict` here (files), in `shell_system` (disks, permissions,
+processes, power) or in `shell_code` (code we cannot see), and add a row to `actions.shell.RULES`.
 """
 
 from __future__ import annotations
@@ -106,8 +106,24 @@ def has_long(opts: Options, name: str) -> bool:
     return any(len(w.split("=")[0]) >= 3 and name.startswith(w.split("=")[0]) for w in opts.longs)
 
 
+def option_values(args: Sequence[str], letter: str, long: str) -> list[str]:
+    """Every value of one option, however spelled: `-o F`, `-oF`, `-sSLo F`, `--output F`, `--output=F`."""
+    values = []
+    for i, a in enumerate(args):
+        following = args[i + 1] if i + 1 < len(args) else None
+        if a == long and following is not None:
+            values.append(following)
+        elif a.startswith(long + "="):
+            values.append(a.split("=", 1)[1])
+        elif a.startswith("-") and not a.startswith("--") and letter in a[1:]:
+            attached = a[a.index(letter, 1) + 1:]
+            if attached or following is not None:
+                values.append(attached or str(following))
+    return values
+
+
 def aimed(op: str, words: Iterable[str], ctx: Context, kinds: frozenset[Kind], *,
-           unknown_is_risky: bool, prep: str = "on") -> Verdict:
+          unknown_is_risky: bool, prep: str = "on") -> Verdict:
     """Deny `op` on a protected place; confirm when it is one only if a variable is empty."""
     for word in words:
         exp = expand(word, ctx.home, ctx.variables)
@@ -259,8 +275,8 @@ def dd(cmd: Command, ctx: Context) -> Verdict:
 _EMPTY_SOURCES = frozenset({"/dev/null", "/dev/zero", "/dev/random", "/dev/urandom"})
 
 
-def copy_to_device(cmd: Command, ctx: Context) -> Verdict:
-    """cp/tee onto a disk device; tee (not -a) or cp of /dev/null over a file `>` may not overwrite."""
+def copy_onto(cmd: Command, ctx: Context) -> Verdict:
+    """cp/tee onto a disk device; tee (not -a), or cp of /dev/null, over a file `>` may not overwrite."""
     opts = options(cmd.args, takes_value=frozenset({"-t", "-S"}))
     operands = opts.operands
     if cmd.name == "tee":
@@ -278,9 +294,10 @@ def copy_to_device(cmd: Command, ctx: Context) -> Verdict:
 def redirects(cmd: Command, ctx: Context) -> Verdict:
     """`> ~/.bashrc`, `>| /etc/passwd`, `> /dev/sda`; appending (`>>`) only matters for devices."""
     for op, target in cmd.redirects:
-        if "<" in op and ">" not in op or op.endswith("&") and (target.isdigit() or target == "-"):
-            continue
+        if ">" not in op or op.endswith("&") and (target.isdigit() or target == "-"):
+            continue  # input, or a copy of a file descriptor (2>&1, >&-)
         why = write_target(target, ctx.home, ctx.variables)
-        if why and (">>" not in op or "device" in why or "sysrq" in why):
+        keeps_content = ">>" in op or op.endswith("<>")
+        if why and (not keeps_content or is_device(target, ctx.home, ctx.variables)):
             return deny(f"{op} {why}")
     return ALLOW

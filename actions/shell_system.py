@@ -52,7 +52,7 @@ def partition(cmd: Command, ctx: Context) -> Verdict:
 
 
 _MODE = re.compile(r"[0-7]{1,4}|(?:[ugoa]*[-+=][rwxXstugo]*,?)+")
-_RUINOUS_MODE = re.compile(r"[ugoa]*(?:[-+]rwx|=)")  # a-rwx, ugo+rwx, a=
+_RUINOUS_MODE = re.compile(r"(?:a|ugo)?(?:[-+]rwx|=)")  # a-rwx, +rwx, a= (not go-rwx: hardening)
 
 
 def _ruinous_number(mode: str) -> bool:
