@@ -71,8 +71,8 @@ def expand(word: str, home: str, variables: Mapping[str, str], *, _depth: int = 
 def _tilde(user: str, home: str) -> str:
     if not user:
         return home
-    if user == "+":
-        return "."
+    if user in ("+", "-"):
+        return "."  # $PWD or $OLDPWD: a folder that may be home
     return "/root" if user == "root" else f"/home/{user}"
 
 
@@ -120,6 +120,8 @@ def _place(path: str, home: str) -> Place | None:
 
 def _glob_place(pattern: str, home: str) -> Place | None:
     """A glob such as `/h*` or `/home/?lice` that matches a protected folder."""
+    if _HOME_DIR.fullmatch(pattern):
+        return Place("home", "a glob matching a home folder")
     for candidate in ("/", home, "/home/user", *sorted(SYSTEM_FOLDERS)):
         if fnmatch.fnmatchcase(candidate, pattern):
             place = _place(candidate, home)

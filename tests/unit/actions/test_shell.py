@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -10,6 +12,7 @@ from hypothesis import strategies as st
 
 from actions.models import ALLOW, Verdict
 from actions.shell import MAX_LINE, judge_line
+from actions.shell_lex import Unparsable, lex
 from tests.corpora import load_commands, load_lines
 
 HOME = "/home/alice"
@@ -93,6 +96,9 @@ def test_visible_destructive_code_inside_a_confirmed_form_is_still_denied(line: 
     "rm -rf ~/projects/x", "find . -name x -exec rm {} +", "mv * ../backup/", "echo 'rm -rf ~'",
     "grep -r 'rm -rf' .", "printf '%s\\n' done", "echo '#'; ls",
     "cat <<< 'hello'", "echo x >> ~/.profile", "ls > ~/projects/listing.txt", "echo > /tmp/x",
+    "chmod go-rwx ~", "python3 -W ignore script.py", "echo 'a!b'", "echo $!", "exec 3<> ~/.bashrc",
+    "sh script.sh", "bash ./install.sh --prefix ~/.local", "echo ok | xargs -I{} cp {} backup/",
+    "ls | xargs rm", "command -v rm", "kill -9 -1234", "echo {a..c}", "ls 2>&1>/dev/null",
 ])
 def test_near_misses_are_allowed(line: str) -> None:
     assert judge(line) == ALLOW
@@ -210,6 +216,23 @@ def test_benign_lines_stay_allowed_with_extra_spacing(line: str, pad: str, end: 
 
 
 # --------------------------------------------------------------------------- robustness
+
+
+QUOTING = st.text(alphabet="ab -=#'\"\\\t", min_size=1, max_size=16).filter(lambda t: not t.endswith("\\"))
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash to compare with")
+@settings(max_examples=100, deadline=None)
+@given(QUOTING)
+def test_words_unquote_as_bash_unquotes_them(text: str) -> None:
+    try:
+        lexed = lex(text)
+    except Unparsable:
+        return  # an unclosed quote: bash would wait for more input
+    words = [t.text for t in lexed.tokens if t.kind == "word"]
+    run = subprocess.run(["bash", "--norc", "--noprofile", "-c", "printf '[%s]\\n' " + text],
+                         capture_output=True, text=True, timeout=10)
+    assert run.stdout == "".join(f"[{w}]\n" for w in words) or (not words and run.stdout == "[]\n")
 
 
 @FAST
