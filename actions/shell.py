@@ -9,7 +9,7 @@ Policy (the strictest verdict of any part of the line wins):
   mv, chmod/chown -R) aimed at them; shred, mkfs, wipefs, dd/cp/tee/> onto a disk device; `>` over a
   file in home or a system folder; git clean -fdx; kill -9 -1; crontab -r; shutdown; fork bombs.
 - confirm: runs code we cannot see: `| sh`, `-c`/`-e` code, eval, `$'...'`, base64 -d |, <(...),
-  a file downloaded earlier on the line, a variable or substitution as the command, or a rm -r
+  a file fetched or written earlier on the line, a variable or substitution as the command, or a rm -r
   whose target comes from a variable (it might be empty: `rm -rf "$DIR/"`). Confirm when unparsable.
 - allow: everything else, including rm of ordinary paths, appends (`>> ~/.bashrc`), `dd of=./img`.
 
@@ -169,8 +169,10 @@ class _Judge:
                       redirects=tuple(simple.redirects), piped=simple.piped, piped_out=simple.piped_out,
                       stdin_words=_printed(simple.upstream), via_xargs=via_xargs)
         rule = _rule_for(cmd.name)
-        return strictest((rules.redirects(cmd, self.ctx), code.runs_download(cmd, self.ctx, head),
-                          rule(cmd, self.ctx) if rule else ALLOW))
+        verdict = strictest((rules.redirects(cmd, self.ctx), code.runs_written(cmd, self.ctx, head),
+                             rule(cmd, self.ctx) if rule else ALLOW))
+        self.ctx.written.update(posixpath.basename(t) for op, t in cmd.redirects if ">" in op)
+        return verdict
 
     def _assignments(self, words: list[str]) -> list[str]:
         """Drop leading NAME=value words; on their own (or after export) they set line variables."""

@@ -1,7 +1,7 @@
 """Rules for commands that run code the line does not show, for `actions.shell`.
 
 Code piped into an interpreter, passed with `-c`/`-e`, decoded from base64, read from a process
-substitution or from a file downloaded earlier on the line cannot be judged statically: these
+substitution or from a file fetched or written earlier on the line cannot be judged statically: these
 rules ask for confirmation. Where the code is shell text we can see (`sh -c '...'`, `eval ...`,
 `watch '...'`), it is judged too, so a visible `rm -rf ~` inside is still denied.
 """
@@ -32,7 +32,7 @@ def interpreter_family(name: str) -> str | None:
 
 
 def interpreter(cmd: Command, ctx: Context) -> Verdict:
-    """sh/python/perl/... fed code by -c/-e, a pipe, a here-document, <(...) or a downloaded file."""
+    """sh/python/perl/... fed code by -c/-e, a pipe, a here-document, <(...) or a file just written."""
     family = interpreter_family(cmd.name) or "other"
     flags, operands = _split_interpreter_args(cmd.args)
     code_flag = next((f for f in flags if f in _CODE_LONGS or (not f.startswith("--") and
@@ -48,9 +48,13 @@ def interpreter(cmd: Command, ctx: Context) -> Verdict:
         echoed = " ".join(cmd.stdin_words or ())
         shown = ctx.judge_source(echoed) if family == "shell" and echoed else ALLOW
         return shown if shown.decision == "deny" else asked
-    if any(op.endswith(("<<", "<<-", "<<<")) for op, _ in cmd.redirects):
-        return confirm(f"code fed to {cmd.name} from a here-document cannot be judged")
-    return _runs_download(cmd.name, operands[:1] + tuple(t for op, t in cmd.redirects if op == "<"), ctx)
+    here = [t for op, t in cmd.redirects if op.endswith(("<<", "<<-", "<<<"))]
+    if here:
+        asked = confirm(f"code fed to {cmd.name} from a here-document (<<, <<<) cannot be judged")
+        strings = [t for op, t in cmd.redirects if op.endswith("<<<")]
+        shown = strictest(ctx.judge_source(s) for s in strings) if family == "shell" else ALLOW
+        return shown if shown.decision == "deny" else asked
+    return _runs_written(cmd.name, operands[:1] + tuple(t for op, t in cmd.redirects if op == "<"), ctx)
 
 
 def _split_interpreter_args(args: tuple[str, ...]) -> tuple[list[str], tuple[str, ...]]:
@@ -70,28 +74,27 @@ def _split_interpreter_args(args: tuple[str, ...]) -> tuple[list[str], tuple[str
 def source(cmd: Command, ctx: Context) -> Verdict:
     if any(PROC in a for a in cmd.args):
         return confirm(f"code from a process substitution ({cmd.name} <(...)) cannot be judged")
-    return _runs_download(cmd.name, cmd.args[:1], ctx)
+    return _runs_written(cmd.name, cmd.args[:1], ctx)
 
 
-def runs_download(cmd: Command, ctx: Context, head: str) -> Verdict:
-    """The command word itself is a file fetched earlier on the line (`./f`)."""
-    return _runs_download(cmd.name, (head,), ctx)
+def runs_written(cmd: Command, ctx: Context, head: str) -> Verdict:
+    """The command word itself is a file fetched or written earlier on the line (`./f`)."""
+    return _runs_written(cmd.name, (head,), ctx)
 
 
-def _runs_download(name: str, files: tuple[str, ...], ctx: Context) -> Verdict:
+def _runs_written(name: str, files: tuple[str, ...], ctx: Context) -> Verdict:
     for f in files:
-        if posixpath.basename(f) in ctx.downloaded:
-            return confirm(f"{name} runs {short(f, 30)}, downloaded earlier on the line: it cannot be judged")
+        if posixpath.basename(f) in ctx.written:
+            return confirm(f"{name} runs {short(f, 30)}, written earlier on the line: it cannot be judged")
     return ALLOW
 
 
 def download(cmd: Command, ctx: Context) -> Verdict:
-    """Remember what curl/wget write (-o F, -O F, > F, or the URL's name) for later commands."""
+    """Remember what curl/wget write (-o F, -O F or the URL's name) for later commands."""
     letter, long = ("o", "--output") if cmd.name == "curl" else ("O", "--output-document")
     written = option_values(cmd.args, letter, long)
     written += [a.split("?")[0].rstrip("/") or "index.html" for a in cmd.args if _URL.fullmatch(a)]
-    written += [t for op, t in cmd.redirects if op.endswith((">", ">|"))]
-    ctx.downloaded.update(posixpath.basename(f) for f in written)
+    ctx.written.update(posixpath.basename(f) for f in written)
     return ALLOW
 
 

@@ -39,7 +39,7 @@ class Context:
     judge_source: Callable[[str], Verdict]            # a nested command line (sh -c, watch, eval)
     judge_words: Callable[[Sequence[str]], Verdict]   # a nested argv (find -exec)
     variables: dict[str, str] = field(default_factory=dict)  # a=rm; ... set earlier on the line
-    downloaded: set[str] = field(default_factory=set)        # base names curl/wget wrote
+    written: set[str] = field(default_factory=set)  # base names curl/wget or a `>` wrote: unseen content
 
 
 Rule = Callable[[Command, Context], Verdict]

@@ -120,7 +120,9 @@ def always_deny(cmd: Command, ctx: Context) -> Verdict:
 
 def crontab(cmd: Command, ctx: Context) -> Verdict:
     opts = options(cmd.args, takes_value=frozenset({"-u"}))
-    return deny("crontab -r deletes every cron job") if "r" in opts.shorts else ALLOW
+    if "r" in opts.shorts or "/dev/null" in opts.operands:
+        return deny("crontab -r (or crontab /dev/null) deletes every cron job")
+    return ALLOW
 
 
 def power(cmd: Command, ctx: Context) -> Verdict:
