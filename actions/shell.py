@@ -4,20 +4,35 @@
     judge_line("curl http://x/s | sh")   -> confirm "code piped into an interpreter (| sh) ..."
     judge_line("rm -rf ./build")         -> ALLOW
 
-Policy (the strictest verdict of any part of the line wins):
-- deny: destroys home, /, a system folder, a disk or every process: rm -r/-f (and find -delete,
-  mv, chmod/chown -R) aimed at them; shred, mkfs, wipefs, dd/cp/tee/> onto a disk device; `>` over a
-  file in home or a system folder; git clean -fdx; kill -9 -1; crontab -r; shutdown; fork bombs.
-- confirm: runs code we cannot see: `| sh`, `-c`/`-e` code, eval, `$'...'`, base64 -d |, <(...),
-  a file fetched or written earlier on the line, a variable or substitution as the command, or a rm -r
-  whose target comes from a variable (it might be empty: `rm -rf "$DIR/"`). Confirm when unparsable.
-- allow: everything else, including rm of ordinary paths, appends (`>> ~/.bashrc`), `dd of=./img`.
+Policy (every part of the line is judged; the strictest verdict wins):
+- deny: it destroys home, /, a system folder, a disk, the cron table or every process, in any spelling.
+- confirm: it runs code the line does not show (`| sh`, `-c`, eval, `$'...'`, `$cmd`), or cannot be parsed.
+- allow: everything else; a terminal user runs ordinary `rm`, `>`, `find`, `git` all day.
 
-How: `shell_lex` splits the line into words and operators (our own lexer: shlex cannot tell a
-quoted `"&"` from the operator, and bashlex is GPL-3.0 while this project is MIT); here the tokens
-become simple commands (pipes, `;`, `&&`, subshells, `{ }`, keywords), each one is unwrapped
+What counts (the rules say it precisely): rm -r/-f, find -delete/-exec rm, mv, rsync --delete and
+chmod/chown -R aimed at home, /, a top-level system folder, `.`/`..`/`*` (rm) or a glob of them;
+shred; truncate -s 0 (or any -s on a home/system file; `truncate -s 1G disk.img` is allowed); dd,
+cp, tee or `>` onto a disk device or /proc/sysrq-trigger; `>`, `>|`, tee (not `>>`, not `tee -a`)
+over a file directly in home, under a dot-folder of home or in a system folder; mkfs, wipefs -a,
+blkdiscard, sgdisk --zap, fdisk/parted on a device; git clean -f -d|-x; kill -1, pkill -9 -u,
+killall5; crontab -r; shutdown, reboot, init 0|6, systemctl poweroff; fork bombs. Confirmed: code
+piped, decoded, fetched or written earlier on the line and then run, `-c`/`-e` code, eval,
+`$'...'`, history expansion (`!!`), a variable, substitution or glob as the command name, and
+rm -r on a path that starts with a variable (`rm -rf "$DIR/"` is / when DIR is empty). Shell code
+we can read (`sh -c '...'`, eval, watch, alias, ssh host ..., `echo ... | sh`) is judged too, so a
+visible `rm -rf ~` inside is denied, not merely confirmed.
+
+How: `shell_lex` splits the line into words and operators. It is our own: `shlex` cannot tell a
+quoted `"&"` from the operator and ends a word at `#` (both hide an `rm -rf ~`), and bashlex is
+GPL-3.0 while this project is MIT. Here the tokens become simple commands (pipes, `;`, `&&`,
+subshells, `{ }`, keywords), words are brace-expanded, each command is unwrapped
 (`A=1 sudo -u x env B=2 nohup timeout 5 \\rm` runs `rm`) and handed to its rule. Substitutions
-(`$(...)`, backticks, `<(...)`) are judged as lines of their own.
+(`$(...)`, backticks, `<(...)`) are judged as lines of their own. Lines over MAX_LINE characters,
+nesting deeper than MAX_DEPTH and control characters are confirmed unjudged.
+
+Erring on the safe side: quoted `"~"` and `'$HOME'` count as home, here-document bodies are judged
+as commands, and variables set in a subshell count for the rest of the line. Not covered: awk or
+sed rewriting files, tar extracting over /, deleting a sub-folder of home (`rm -rf ~/Documents`).
 
 Extending: write `def rule(cmd: Command, ctx: Context) -> Verdict` (see `actions.shell_rules`) and
 add the program's name to `RULES` below; `_rule_for` folds families (`mkfs.ext4`, `python3.12`).

@@ -235,10 +235,13 @@ def test_words_unquote_as_bash_unquotes_them(text: str) -> None:
     assert run.stdout == "".join(f"[{w}]\n" for w in words) or (not words and run.stdout == "[]\n")
 
 
+HOMES_ANY = st.one_of(st.none(), st.sampled_from(["/", "/root", "/home/alice/", "relative"]), st.text())
+
+
 @FAST
-@given(st.text())
-def test_any_text_returns_a_verdict(text: str) -> None:
-    assert isinstance(judge(text), Verdict)
+@given(st.text(), HOMES_ANY)
+def test_any_text_returns_a_verdict_whatever_the_home(text: str, home: str | None) -> None:
+    assert isinstance(judge_line(text, home=home), Verdict)
 
 
 SHELLISH = st.text(alphabet="rm -f~/$(){}`'\"\\;&|<>*.\n\tx=#!$", max_size=80)
