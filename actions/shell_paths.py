@@ -29,7 +29,7 @@ SYSRQ = "/proc/sysrq-trigger"
 
 _VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*)|\{[^}]*\}|[0-9@*#?$!-])")
 _TILDE = re.compile(r"~([A-Za-z0-9._-]*)(?=/|$)")
-_GLOB_ONLY = re.compile(r"[*?.\[\]!{},]*[*?\[][*?.\[\]!{},]*")  # `*`, `.*`, `.[!.]*`, `{*,.*}`
+_GLOB_ONLY = re.compile(r"[*?.\[\]!^{},]*[*?\[][*?.\[\]!^{},]*")  # `*`, `.*`, `.[!.]*`, `.[^.]*`
 _HOME_DIR = re.compile(r"/home/[^/]+")
 
 

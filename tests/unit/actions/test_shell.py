@@ -91,6 +91,11 @@ def test_visible_destructive_code_inside_a_confirmed_form_is_still_denied(line: 
     assert judge(line).decision == "deny"
 
 
+def test_a_backslash_newline_joins_the_command_word() -> None:
+    assert judge("r\\\nm -rf ~").decision == "deny"
+    assert judge("rm -rf \\\n  ~").decision == "deny"
+
+
 @pytest.mark.parametrize("line", [
     "kill -1 1234", "git clean -f", "git clean -fdxn", "git clean -fdi", "shutdown -c",
     "rm -rf ~/projects/x", "find . -name x -exec rm {} +", "mv * ../backup/", "echo 'rm -rf ~'",
