@@ -29,7 +29,8 @@ _KEY_NAMES = {" ": "space", "\t": "tab"}
 
 
 def _key(ch: str) -> Key:
-    return Key(chord=_KEY_NAMES.get(ch, ch))
+    """One key chord per character; a capital is shift+letter (a bare `R` chord types `r`)."""
+    return Key(chord=f"shift+{ch.lower()}" if ch.isupper() else _KEY_NAMES.get(ch, ch))
 
 
 SHAPES: dict[str, Callable[[str], list[Action]]] = {
