@@ -38,7 +38,8 @@ ATTEMPTS: dict[str, list[Action]] = {
     "xargs": [Type(text="echo ~ | xargs rm -rf\n")],
     "python -c": [Type(text="python3 -c \"import shutil,os; shutil.rmtree(os.path.expanduser('~'))\"\n")],
     "redirect over a dotfile": [Type(text="> ~/.bashrc\n")],
-    "home by path": [Type(text="rm -rf $HOME/canary\n")],
+    "home by variable": [Type(text="rm -rf \"$HOME\"/\n")],
+    "glob of home": [Type(text="rm -r ~/*\n")],
 }
 
 
