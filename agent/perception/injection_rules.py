@@ -7,8 +7,9 @@ of its strongest cue in each; `THRESHOLD` flags. Imperatives and "you must" alon
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 THRESHOLD = 6
@@ -38,16 +39,43 @@ def _letters(text: str) -> str:
 
 
 # ---------------------------------------------------------------------- cues
+class _Regex:
+    """A pattern compiled on first use: compiling all the rules takes ~40 ms, importing them none."""
+
+    __slots__ = ("_compiled", "source")
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self._compiled: re.Pattern[str] | None = None
+
+    def _rx(self) -> re.Pattern[str]:
+        if self._compiled is None:
+            self._compiled = re.compile(self.source)
+        return self._compiled
+
+    def search(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
+        return self._rx().search(text, pos, endpos)
+
+    def match(self, text: str) -> re.Match[str] | None:
+        return self._rx().match(text)
+
+    def finditer(self, text: str) -> Iterator[re.Match[str]]:
+        return self._rx().finditer(text)
+
+    def findall(self, text: str) -> list[str]:
+        return self._rx().findall(text)
+
+
 @dataclass(frozen=True)
 class _Cue:
     category: str
     weight: int
     reason: str
-    pattern: re.Pattern[str]
+    pattern: _Regex
 
 
 def _cue(category: str, weight: int, reason: str, pattern: str) -> _Cue:
-    return _Cue(category, weight, reason, re.compile(pattern))
+    return _Cue(category, weight, reason, _Regex(pattern))
 
 
 _ADDRESSEE = (r"(?:ai|a\.i\.|llm|large language model|language model|ai (?:assistant|agent|model|system)|"
@@ -253,7 +281,7 @@ _CUES: tuple[_Cue, ...] = (
 )
 
 # Commands that destroy, download-and-run, or leak; ordered ("type ...", "run ...") they flag alone.
-_DANGER = re.compile(
+_DANGER = _Regex(
     r"\brm\s+-(?:[a-z]*r[a-z]*f|[a-z]*f[a-z]*r)[a-z]*\s+(?:--no-preserve-root\s+)?(?:~|/(?:\s|\*|$|home\b)|"
     r"\$home|\*|\.(?:\s|$)|\.\.)|"
     r"\b(?:curl|wget|iwr|invoke-webrequest)\b[^|]{0,200}\|\s*(?:sudo\s+)?(?:ba|z|da|k)?sh\b|"
@@ -269,18 +297,18 @@ _DANGER = re.compile(
     r"\bcurl\b[^|;]{0,200}\s(?:-d|--data(?:-binary)?|-f|--form|-t|--upload-file)\s+@|"
     r"\b(?:curl|wget)\b[^|;]{0,200}\$\(|\bsudo\s+(?:dd|mkfs)\b|>\s*/dev/sd[a-z]|"
     r">>?\s*(?:~|\$home)/")
-_ORDER_VERB = re.compile(r"\b(?:type|run|execute|exec|enter|paste|input|invoke|launch|issue)\b")
+_ORDER_VERB = _Regex(r"\b(?:type|run|execute|exec|enter|paste|input|invoke|launch|issue)\b")
 # "type `...`" with shell syntax inside: an order to run a command, not a dangerous one by itself.
-_COMMAND_ORDER = re.compile(r"\b(?:type|run|execute|enter|paste)\b[^`]{0,30}`[^`]*(?:\||>|&&|;|\$\(|"
-                            r"~/)[^`]*`")
-_LETTER_OVERRIDES = re.compile(
+_COMMAND_ORDER = _Regex(r"\b(?:type|run|execute|enter|paste)\b[^`]{0,30}`[^`]*(?:\||>|&&|;|\$\(|"
+                        r"~/)[^`]*`")
+_LETTER_OVERRIDES = _Regex(
     r"(?:ignore|disregard|forget)(?:all|any|the|your)?(?:previous|prior|above|earlier|preceding)?"
     r"(?:instructions|prompts|directives)|ignorierealle\w*anweisungen|ignoretouteslesinstructions|"
     r"ignoratodaslasinstrucciones")
 # Every cue outside the generic imperatives and "you must" (which together score less than
 # THRESHOLD) needs one of these words (a prefix of a token), or one of the symbols; a text with
 # none is not scored at all. Most of a dense screen is numbers and plain labels.
-_TRIGGER_WORD = re.compile(
+_TRIGGER_WORD = _Regex(
     r"(?:ai|rm|dd|nc|pin|hi|sys|bots?|dan|god|aws|rsa|read)$|ignor|disregard|forget|overrid|bypass|instruc|"
     r"anweisung|istruzion|consigne|oublie|olvida|vergiss|missachte|esque|dimentica|neue|nouvelles|nuevas|"
     r"system|assistant|agent|llm|language|model|claude|chatgpt|gpt|gemini|copilot|chatbot|openai|anthropic|"
@@ -293,9 +321,9 @@ _TRIGGER_WORD = re.compile(
     r"cleared|"
     r"behalf|instructed|ordered|commanded|obligated|curl|wget|iwr|invoke|iex|bash|mkfs|chmod|base64|"
     r"powershell|ncat|shadow|netrc")
-_TRIGGER_SYMBOL = re.compile(r"[<\[|>`$#]|/dev/|:\(\)|a\.i\.|[\u3400-\u9fff]")
-_TRIGGER_LETTERS = re.compile(r"ignor|disregard|forget")
-_TOKEN = re.compile(r"[^\W_]+")
+_TRIGGER_SYMBOL = _Regex(r"[<\[|>`$#]|/dev/|:\(\)|a\.i\.|[\u3400-\u9fff]")
+_TRIGGER_LETTERS = _Regex(r"ignor|disregard|forget")
+_TOKEN = _Regex(r"[^\W_]+")
 _SEPARATOR = "\n\x00\n"
 
 
