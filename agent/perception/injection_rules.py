@@ -127,6 +127,13 @@ _CUES: tuple[_Cue, ...] = (
     _cue("override", 6, "overrides the agent's instructions",
          r"\byour\s+(?:real|actual|true|only|primary|secret|hidden)\s+(?:task|goal|objective|instructions?|"
          r"mission|job|purpose|orders)\s*(?:is|are|:|now)"),
+    _cue("override", 6, "overrides the agent's instructions",
+         r"\b(?:ignore|disregard|forget)\s+(?:everything|anything|all|whatever)\s+(?:that\s+)?(?:the user|"
+         r"your user|the human|you were|you've been|you have been)\b"),
+    _cue("override", 4, "overrides the agent's safety rules",
+         r"\b(?:ignore|disregard|bypass|override|disable)\s+(?:the\s+|all\s+|any\s+|your\s+)?(?:safety|"
+         r"security)\s+"
+         r"(?:guidelines|rules|checks|restrictions|measures|policies|instructions|guardrails)\b"),
     _cue("override", 4, "announces new instructions",
          r"\byour\s+(?:new|updated|revised)\s+(?:task|goal|objective|instructions?|mission|"
          r"orders)\s+(?:is to|are to|"
@@ -167,11 +174,12 @@ _CUES: tuple[_Cue, ...] = (
          r"\bbegin (?:system|admin) (?:message|prompt|instructions)\b"),
     _cue("role", 4, "claims to be a system message",
          r"\b(?:system|admin|administrator|developer)\s+(?:override|directive)\b|"
-         r"\bimportant system message\b|"
-         r"</?(?:instructions?|system_prompt|admin|sys|assistant)>"),
+         r"\b(?:important|urgent|critical|mandatory) (?:system|security|admin) (?:message|notice|"
+         r"instruction)s?\b|"
+         r"</?(?:instructions?|system_prompt|system|admin|sys|assistant)>"),
     _cue("address", 3, "starts with a role marker",
          rf"{_START}(?:system|assistant|developer|sys|ai|system (?:message|note|notice|instruction)|"
-         r"assistant instructions?)\s*:|</?system>"),
+         r"assistant instructions?)\s*:"),
     _cue("address", 2, "mentions a system prompt", r"\bsystem (?:prompt|instructions?)\b"),
     # address to the agent (the strongest counts)
     _cue("order", 6, "gives the agent an order",
@@ -186,14 +194,19 @@ _CUES: tuple[_Cue, ...] = (
          r"upload|"
          r"email|tell|visit|go to|ask|bypass|skip|approve|confirm|accept|buy|log in|sign in|fill)\b"
          r"(?!\s+(?:automatically|by default|when|if|on start))|"
-         r"\b(?:the )?(?:assistant|agent|bot)s? (?:is|are) (?:required|instructed|ordered) to\b"),
+         r"\b(?:the )?(?:assistant|agent|bot)s? (?:is|are) (?:required|instructed|ordered) to\b|"
+         r"\b(?:the )?(?:assistant|agent)s? must (?:now |immediately )?(?:download|run|execute|type|"
+         r"paste|send|"
+         r"reveal|enter|click|visit|navigate|delete|copy|upload|email)\b(?!\s+(?:automatically|by default|"
+         r"when|if))"),
     _cue("address", 4, "addresses the agent",
-         rf"\b(?:dear|hey|hi|hello|attention|attn|note to|message to|message for|instructions for|notice to|"
-         rf"notice for)\s+(?:the\s+|any\s+|all\s+|an?\s+)?{_ADDRESSEE}s?\b|"
+         rf"\b(?:dear|hey|hi|hello|attention|attn|note to|message to|message for|instructions? for|"
+         rf"notice to|notice for)\s+(?:the\s+|any\s+|all\s+|an?\s+)?{_ADDRESSEE}s?\b|"
+         rf"\b(?:to|for) (?:any|all|every) {_ADDRESSEE}s?\b|"
          rf"\bif you(?: are|'re| were) (?:an?|the) (?:ai|llm|large language model|language model|assistant|"
          rf"ai assistant|agent|ai agent|bot|automated|autonomous|model|claude|gpt|chatgpt|computer)|"
          rf"\b{_ADDRESSEE}s?\s+(?:that is |who is |currently )?(?:reading|processing|seeing|parsing|viewing|"
-         rf"scanning|summari[sz]ing|browsing|crawling|analy[sz]ing) this\b|"
+         rf"scanning|summari[sz]ing|browsing|crawling|analy[sz]ing|visiting) this\b|"
          r"\b(?:when|while|if|before|after) (?:you are |you're )?(?:summari[sz]ing|reading|processing|"
          r"browsing|"
          r"parsing|analy[sz]ing|translating) this (?:page|document|e-?mail|message|site|website|text|"
@@ -218,7 +231,7 @@ _CUES: tuple[_Cue, ...] = (
          r"restricted|an ai|an assistant|limited)|in (?:developer|god|dan|jailbreak|unrestricted|admin|"
          r"sudo) mode|"
          r"an? (?:different|new|unrestricted|evil|malicious) (?:ai|assistant|agent|model))|"
-         r"\b(?:developer|god|dan|jailbreak) mode (?:is )?(?:enabled|activated|on)\b|\bdo anything now\b|"
+         r"\b(?:god|dan|jailbreak|unrestricted) mode (?:is )?(?:enabled|activated|on)\b|\bdo anything now\b|"
          r"\bpretend (?:that )?you (?:are|have) no (?:restrictions|rules|guidelines)|"
          r"\bact as (?:an? )?(?:unrestricted|jailbroken|evil)\b|"
          r"\bfrom now on,? you (?:must|should|will) (?:ignore|only|always|never|obey|follow|act|type|run)\b"),
@@ -250,7 +263,8 @@ _CUES: tuple[_Cue, ...] = (
          r"ignore|"
          r"disable|override|approve|purchase|buy|transfer)\b|\b(?:on behalf of|authori[sz]ed by|"
          r"message from) (?:openai|anthropic)\b|"
-         r"\b(?:openai|anthropic) (?:safety |security )?(?:team|staff)\b|"
+         r"\b(?:openai|anthropic) (?:safety |security )?(?:team|staff)\b"),
+    _cue("authority", 3, "claims an administrator's authority",
          r"\bmessage from (?:the|your) (?:system )?(?:administrator|admin|developer|operator)s?\b"),
     _cue("exfil", 4, "asks for the user's secrets",
          rf"\b(?:the|your) user'?s\s+(?:saved\s+|stored\s+)?{_SECRET}\b|\bexfiltrat\w*|"
@@ -269,7 +283,7 @@ _CUES: tuple[_Cue, ...] = (
          r"\b(?:type|enter|input|run|execute|exec|open|launch|click|tap|navigate|go to|visit|browse to|"
          r"download|"
          r"install|paste|send|reveal|upload|email|e-mail|delete|erase|wipe|copy|print|output|reply|respond|"
-         r"submit|share|transfer|forward|disable|uninstall|purchase)\b"),
+         r"submit|share|transfer|forward|disable|uninstall|purchase|approve|buy)\b"),
     _cue("modal", 3, "insists ('you must now')",
          r"\byou\s+(?:must|are to)\s+now\b|\byou are (?:instructed|ordered|commanded|obligated) to\b|"
          r"\bnow you must\b"),
@@ -320,7 +334,7 @@ _TRIGGER_WORD = _Regex(
     r"pretend|now|your|follow|obey|listen|previous|prior|above|stop|instead|authori|permitted|allowed|"
     r"cleared|"
     r"behalf|instructed|ordered|commanded|obligated|curl|wget|iwr|invoke|iex|bash|mkfs|chmod|base64|"
-    r"powershell|ncat|shadow|netrc")
+    r"powershell|ncat|shadow|netrc|safety")
 _TRIGGER_SYMBOL = _Regex(r"[<\[|>`$#]|/dev/|:\(\)|a\.i\.|[\u3400-\u9fff]")
 _TRIGGER_LETTERS = _Regex(r"ignor|disregard|forget")
 _TOKEN = _Regex(r"[^\W_]+")
