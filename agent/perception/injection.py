@@ -56,6 +56,7 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=\S)|\n+")
 
 
 def _judge_text(text: str, group: _Group | None = None) -> InjectionHit | None:
+    """A hit if some window of the text's sentences (or lines) scores `THRESHOLD`."""
     clean = text.translate(INVISIBLE).strip()
     if not clean:
         return None
@@ -161,13 +162,14 @@ def _paragraphs(lines: list[_Group]) -> list[_Group]:
 
 
 def _join(parts: Sequence[str]) -> str:
-    """Lines as one text; a word hyphenated at a line end is joined again."""
+    """Lines as one text, one a line (so a role marker at a line start is seen as one); a word
+    hyphenated at a line end is joined again."""
     text = ""
     for part in parts:
         if text.endswith("-") and part[:1].islower() and text[-2:-1].isalpha():
             text = text[:-1] + part
         else:
-            text = f"{text} {part}" if text else part
+            text = f"{text}\n{part}" if text else part
     return text
 
 
@@ -181,7 +183,7 @@ def detect_injection(elements: Sequence[Element]) -> tuple[InjectionHit, ...]:
         hits = (_judge_text(texts[i], paragraphs[i]) for i in triggered(texts))
         return tuple(h for h in hits if h is not None)
     except Exception:  # the scan is advisory: it must never stop a step
-        log.warning("injection scan failed on %d elements", len(elements), exc_info=True)
+        log.warning("injection scan of the elements failed", exc_info=True)
         return ()
 
 
@@ -192,5 +194,5 @@ def detect_in_texts(texts: Sequence[str]) -> tuple[InjectionHit, ...]:
         hits = (_judge_text(strings[i]) for i in triggered(strings))
         return tuple(h for h in hits if h is not None)
     except Exception:  # the scan is advisory: it must never stop a step
-        log.warning("injection scan failed on %d texts", len(texts), exc_info=True)
+        log.warning("injection scan of the texts failed", exc_info=True)
         return ()

@@ -338,9 +338,10 @@ def cues(text: str) -> dict[str, tuple[int, str]]:
 
 
 def judge(sentences: Sequence[str]) -> tuple[int, str, str]:
-    """(score, reason, text) of the best window of up to `WINDOW` consecutive sentences."""
+    """(score, reason, text) of the best window of up to `WINDOW` consecutive sentences (one starts
+    at every sentence, so a role marker that opens a line is seen at the start of a window)."""
     best: tuple[int, str, str] = (0, "", "")
-    for start in range(max(1, len(sentences) - WINDOW + 1)):
+    for start in range(max(1, len(sentences))):
         window = " ".join(sentences[start:start + WINDOW])
         found = cues(window)
         score = sum(w for w, _ in found.values())
