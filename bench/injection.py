@@ -4,7 +4,9 @@
 
 - true positives: lines of `tests/corpora/injection_texts.txt` flagged by `detect_in_texts`
 - false positives: lines of `tests/corpora/benign_ui_text.txt` flagged (the `#~` ambiguous lines
-  are counted apart); and, harsher, random triples of benign lines judged as one paragraph
+  are counted apart); and, harsher, random triples and tens of benign lines judged as one paragraph
+  (the corpus holds many lines written to look suspicious, so this overstates real screens)
+- buried: an injection line put among 9 benign lines of one paragraph, still flagged
 - scan time: `detect_injection` over a synthetic 1920x1080 spreadsheet screen of 600 OCR elements
   (menus, a toolbar, a 28x20 grid of cells, a status bar), median of 50 runs. Target: a few ms.
 """
@@ -80,8 +82,17 @@ def main() -> dict[str, object]:
     tp = sum(bool(detect_in_texts([t])) for t in injections)
     fp = [t for t in benign if detect_in_texts([t])]
     r = random.Random(0)
-    triples = [" ".join(s.rstrip(".") + "." for s in r.sample(benign, 3)) for _ in range(2000)]
+
+    def paragraph(lines: list[str]) -> str:
+        return " ".join(s.rstrip(".") + "." for s in lines)
+
+    triples = [paragraph(r.sample(benign, 3)) for _ in range(2000)]
     fp_triples = sum(bool(detect_in_texts([t])) for t in triples)
+    tens = [paragraph(r.sample(benign, 10)) for _ in range(500)]
+    fp_tens = sum(bool(detect_in_texts([t])) for t in tens)
+    buried = [paragraph([*r.sample(benign, 4), r.choice(injections), *r.sample(benign, 5)])
+              for _ in range(300)]
+    tp_buried = sum(bool(detect_in_texts([t])) for t in buried)
     screen = dense_screen()
     hits_on_screen = len(detect_injection(screen))
     return {
@@ -89,6 +100,8 @@ def main() -> dict[str, object]:
         "false_positive_rate": round(len(fp) / len(benign), 4), "benign": len(benign), "false_positives": fp,
         "ambiguous_flagged": f"{sum(bool(detect_in_texts([t])) for t in ambiguous)}/{len(ambiguous)}",
         "false_positive_rate_benign_triples": round(fp_triples / len(triples), 4),
+        "false_positive_rate_benign_paragraphs_of_10": round(fp_tens / len(tens), 4),
+        "true_positive_rate_buried_in_10": round(tp_buried / len(buried), 4),
         "dense_screen_hits": hits_on_screen, "scan": scan_ms(screen),
     }
 
