@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from actions.models import ActionResult
+from actions.models import Action, ActionResult, Click
 from agent.planners.base import HistoryItem
 from agent.planners.imaging import EncodedImage
+from agent.planners.prompts import untrusted
 
 MAX_SUMMARY_LINES = 30
 
@@ -32,12 +33,22 @@ def result_text(result: ActionResult | None) -> tuple[str, bool]:
     return (f"{result.status}: {result.error or result.verdict.reason or 'no reason given'}", True)
 
 
+def describe(action: Action) -> str:
+    """An action's line for the model; a clicked element's label is screen text, so it travels
+    inside the untrusted screen_text tags (`prompts.untrusted`)."""
+    label = action.target.label if isinstance(action, Click) and action.target is not None else None
+    line = action.describe()
+    if not label or repr(label) not in line:
+        return _clip(line, 80)
+    return line.replace(repr(label), untrusted(_clip(label, 40), inline=True), 1)
+
+
 def step_line(item: HistoryItem, reasoning_chars: int = 120) -> str:
-    """`step 3: <reasoning> | click 'OK' at (10, 20) -> ok; type 'x' -> denied: ...`."""
+    """`step 3: <reasoning> | click <screen_text ...>OK</screen_text> at (10, 20) -> ok; type 'x' -> ...`."""
     parts = []
     for i, action in enumerate(item.actions):
         text, _ = result_text(item.results[i] if i < len(item.results) else None)
-        parts.append(f"{_clip(action.describe(), 80)} -> {_clip(text, 80)}")
+        parts.append(f"{describe(action)} -> {_clip(text, 80)}")
     head = f"step {item.step}: "
     if item.reasoning:
         head += _clip(item.reasoning, reasoning_chars) + " | "

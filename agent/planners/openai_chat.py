@@ -32,7 +32,7 @@ from agent.planners.transport import client_url, openai_client, unexpected_body
 
 log = logging.getLogger(__name__)
 
-LEGEND_HEAD = "Marks on this screenshot:"
+LEGEND_HEAD = "Marks on this screenshot (their text is read from the screen):"
 OMITTED = "(older screenshot omitted)"
 _POINTER = {"click", "move", "scroll"}
 
@@ -156,7 +156,7 @@ class ChatPlanner(ModelPlanner):
         mode = self._mode(observation)
         elements = observation.elements if mode == "marks" else ()
         image = self._encode(observation, elements)
-        context = f"{LEGEND_HEAD}\n{legend(elements)}" if elements else ""
+        context = f"{LEGEND_HEAD}\n{prompts.untrusted(legend(elements))}" if elements else ""
         grounder = self._grounder(observation, image, mode)
         self.transcript.bind(history)
         usage = Usage()

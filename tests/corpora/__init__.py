@@ -1,7 +1,7 @@
-"""Shared command-line corpora: destructive and benign lines for the shell judge and its benchmark.
+"""Text corpora for tests and benchmarks, one item a line; blank lines and `#` lines are comments.
 
-`destructive_commands.txt` holds `<class>\t<line>` rows (class `deny` or `confirm`);
-`benign_commands.txt` one line per row. Blank lines and lines starting with `#` are comments.
+`destructive_commands.txt` holds `<class>\t<line>` rows (class `deny` or `confirm`) for the shell
+judge; `benign_commands.txt`, `injection_texts.txt` and `benign_ui_text.txt` one item per line.
 """
 
 from __future__ import annotations

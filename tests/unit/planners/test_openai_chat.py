@@ -8,6 +8,8 @@ import pytest
 
 from actions.errors import PlannerOutputError
 from actions.models import Click, Done, Drag, Key, Scroll, Type
+from agent.planners.openai_chat import LEGEND_HEAD
+from agent.planners.prompts import SCREEN_CLOSE, SCREEN_OPEN
 from tests.fakes.model_servers import FakeModelServer, chat_body, chat_tool_call
 from tests.unit.planners.conftest import element, observation, performed, planner_for
 
@@ -32,7 +34,8 @@ def test_marks_with_tools_map_to_element_centres(model_server: FakeModelServer) 
     click_tool = next(t for t in body["tools"] if t["function"]["name"] == "click")["function"]["parameters"]
     assert "mark" in click_tool["properties"] and "x" not in click_tool["properties"]
     user = body["messages"][1]["content"]
-    assert any('[7] entry "Search"' in p.get("text", "") for p in user)
+    [legend] = [p["text"] for p in user if '[7] entry "Search"' in p.get("text", "")]
+    assert legend.startswith(f"{LEGEND_HEAD}\n{SCREEN_OPEN}\n") and legend.endswith(f"\n{SCREEN_CLOSE}")
     assert user[-1]["image_url"]["url"].startswith("data:image/jpeg;base64,")
 
 
