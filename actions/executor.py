@@ -90,7 +90,8 @@ class Executor:
             try:
                 action = parse_action(action)
             except ValidationError as e:
-                return ActionResult(action=None, status="invalid", error=validation_message(e), started_at=started)
+                return ActionResult(action=None, status="invalid", error=self.redactor.text(validation_message(e)),
+                                    started_at=started)
         if isinstance(action, Type) and (bad := untypable(action.text)):
             return ActionResult(action=action, status="invalid", started_at=started,
                                 error=f"cannot type {bad}: the desktop types ASCII text, Tab, Return and "
