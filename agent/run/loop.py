@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from actions.desktop.base import Desktop, Screenshot
@@ -59,16 +60,18 @@ def run_task(task: str, ctx: LoopContext) -> Outcome:
     stuck = StuckDetector()
     last_frame: Screenshot | None = None  # the settled frame of the last action: no need to grab again
     secret_typed = False  # from then on, frames are masked where a secret shows
+    # Reads the screen's text for on-screen injection while the model thinks (see StepBuilder.scan).
+    scanner = ThreadPoolExecutor(1, thread_name_prefix="scan") if ctx.settings.guards.scan_screen_text else None
     outcome = Outcome(status="failed", reason=f"gave up after {ctx.settings.max_steps} steps (--max-steps)")
     try:
         for index in range(1, ctx.settings.max_steps + 1):
             _check_limits(ctx, started, usage)
             step = StepBuilder(index, ctx.recorder, ctx.clock, mask=ctx.masker if secret_typed else None)
-            scan = ctx.settings.guards.scan_screen_text
-            observation = step.observe(ctx.perceiver, last_frame, ctx.planner.needs_elements or scan)
-            if scan:
-                observation = step.scan_injection(observation)
+            observation = step.observe(ctx.perceiver, last_frame, ctx.planner.needs_elements)
+            if scanner is not None:
+                observation = step.scan(ctx.perceiver, observation, scanner)
             turn = step.plan(ctx.planner, task, observation, history)
+            step.scanned()  # the screen's text is judged before any action of this step
             usage += turn.usage
             results, notes, finished = _act(ctx, step, turn, observation, stuck)
             secret_typed = secret_typed or step.mask is not None
@@ -77,7 +80,7 @@ def run_task(task: str, ctx: LoopContext) -> Outcome:
             ctx.recorder.append(record)
             ctx.on_step(record)
             history.append(HistoryItem(step=index, reasoning=turn.reasoning, actions=turn.actions,
-                                       results=tuple(results), notes=tuple(notes)))
+                                       results=tuple(results), notes=(*step.scan_notes, *notes)))
             if finished is not None:
                 outcome = finished
                 break
@@ -97,6 +100,8 @@ def run_task(task: str, ctx: LoopContext) -> Outcome:
             "tokens": usage.input_tokens + usage.output_tokens, "denials": len(ctx.executor.denied),
             "duration_s": round(ctx.clock() - started, 3)})
         ctx.recorder.finish(outcome)
+        if scanner is not None:
+            scanner.shutdown(wait=True, cancel_futures=True)
     return outcome
 
 
