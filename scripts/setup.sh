@@ -10,7 +10,7 @@ job="${1:-setup}"; shift || true
 
 APT_PACKAGES=(
   xvfb xdotool x11-apps xterm x11-utils x11-xserver-utils xauth openbox
-  dbus dbus-x11 at-spi2-core galculator bubblewrap
+  dbus dbus-x11 at-spi2-core galculator bubblewrap mousepad libreoffice-calc libreoffice-gtk3
   chromium fonts-dejavu-core python3-tk python3-venv python3-dev gcc
 )
 
