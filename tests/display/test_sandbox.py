@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 import tempfile
@@ -63,7 +64,9 @@ def _connect_script(port: int, out: str) -> list[str]:
             "except OSError as e:\n"
             "    r = 'failed ' + type(e).__name__\n"
             f"pathlib.Path.home().joinpath('{out}').write_text(r)\n")
-    return [sys.executable, "-c", code]
+    # The interpreter itself, not the venv's link to it: the venv may live under /tmp (a CI clone),
+    # which the sandbox replaces with a private, empty /tmp.
+    return [os.path.realpath(sys.executable), "-c", code]
 
 
 @pytest.fixture
