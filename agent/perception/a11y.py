@@ -117,6 +117,7 @@ class _Node:
     children: tuple[_Node, ...] = ()
     span: Box | None = None
     complete: bool = True
+    role: str = ""
 
     def walk(self) -> Iterator[_Node]:
         yield self
@@ -231,13 +232,19 @@ class _Walker:
         states = decode_states((await self.bus.call(ref, ACCESSIBLE, "GetState"))[0])
         if depth > 0 and "showing" not in states:
             return _Node(ref)  # hidden subtree (closed menus, other tabs)
-        role, props = await asyncio.gather(self.bus.call(ref, ACCESSIBLE, "GetRoleName"), _properties(self.bus, ref))
+        old = self.last.get(ref)
+        if old is not None and old.role:  # a role does not change: one call fewer on a re-walk
+            role, props = old.role, await _properties(self.bus, ref)
+        else:
+            role_reply, props = await asyncio.gather(self.bus.call(ref, ACCESSIBLE, "GetRoleName"),
+                                                     _properties(self.bus, ref))
+            role = str(role_reply[0])
         name, count = str(props.get("Name") or "").strip(), int(props.get("ChildCount") or 0)
-        wanted = role[0] not in SKIPPED_ROLES and (name or role[0] in ACTIONABLE)
+        wanted = role not in SKIPPED_ROLES and (name or role in ACTIONABLE)
         extents = await _extents(self.bus, ref) if wanted or count else None  # containers: for `span`
-        element = self._element(role[0], name, states, extents)
+        element = self._element(role, name, states, extents)
         children: list[_Node | None] = []
-        if count and self._enumerate(role[0], states, count, depth):
+        if count and self._enumerate(role, states, count, depth):
             kids = (await self.bus.call(ref, ACCESSIBLE, "GetChildren"))[0][:self.reader.max_children]
             children = await self._children([(str(k[0]), str(k[1])) for k in kids], depth + 1)
         if element is not None:
@@ -245,7 +252,7 @@ class _Walker:
         kept = tuple(c for c in children if c is not None)
         boxes = [b for b in [extents, *(c.span for c in kept)] if b is not None]
         return _Node(ref, element, kept, union_box(boxes) if boxes else None,
-                     complete=len(kept) == len(children) and all(c.complete for c in kept))
+                     complete=len(kept) == len(children) and all(c.complete for c in kept), role=role)
 
     async def _children(self, refs: list[Ref], depth: int) -> list[_Node | None]:
         """All at once; a long list (or table) in chunks, stopping after the showing run: its
