@@ -130,7 +130,7 @@ class A11yReader:
 
     def __init__(self, bus_address: str | None = None, timeout_s: float = 2.0, max_nodes: int = 3000,
                  app_names: Sequence[str] = (), *, max_depth: int = 40, max_children: int = 500,
-                 call_timeout_s: float = 0.5, max_in_flight: int = 16, connect: Connect | None = None) -> None:
+                 call_timeout_s: float = 1.0, max_in_flight: int = 16, connect: Connect | None = None) -> None:
         self.bus_address = bus_address
         self.timeout_s = timeout_s
         self.max_nodes, self.max_depth, self.max_children = max_nodes, max_depth, max_children

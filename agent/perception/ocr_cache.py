@@ -186,6 +186,7 @@ class OcrReader:
         self.tighten = tighten
         self.tile, self.margin, self.merge_gap, self.full_fraction = tile, margin, merge_gap, full_fraction
         self._state: _State | None = None
+        self.last_image: Image.Image | None = None  # the image of the last read (as given)
         self._stages: dict[str, float] = {}  # of the read in progress
         self._skipped = 0
 
@@ -225,6 +226,7 @@ class OcrReader:
             return OcrResult(lines=(), error=str(e), elapsed_s=time.perf_counter() - start)
         lines = kept + fresh
         self._state = _State(image=image, origin=origin, lines=lines)
+        self.last_image = shot.image
         elapsed = time.perf_counter() - start
         log.debug("ocr: %s, %d regions, %d new lines, %d reused, %.0f ms", "full" if full else "partial",
                   len(regions), len(fresh), len(kept), elapsed * 1000)

@@ -68,7 +68,7 @@ class ScreenPerceiver:
         self.last_report = PerceptionReport()
         self._previous: list[Element] = []
         self._next_id = 1
-        self._last_frame: Screenshot | None = None  # what the accessibility walk last saw
+        self._last_frame: Screenshot | None = None  # the last frame perceived with elements
 
     def observe(self, screenshot: Screenshot | None = None, elements: bool = True) -> Observation:
         """Capture (unless given a screenshot) and perceive; `elements=False` skips OCR and a11y."""
@@ -91,7 +91,10 @@ class ScreenPerceiver:
                   ) -> tuple[list[Element], list[str], OcrResult | None, A11yResult | None]:
         notes: list[str] = []
         a11y: list[A11yResult] = []
-        walk = threading.Thread(target=lambda: a11y.append(self._read_a11y(shot, timings)), name="a11y",
+        t = time.perf_counter()
+        last, changed = self._changed(shot)
+        timings["diff"] = (time.perf_counter() - t) * 1000
+        walk = threading.Thread(target=lambda: a11y.append(self._read_a11y(changed, timings)), name="a11y",
                                 daemon=True) if self.a11y is not None else None
         if walk is not None:
             walk.start()
@@ -106,7 +109,9 @@ class ScreenPerceiver:
                     return []
                 walk.join(max(0.0, deadline - time.perf_counter()))
                 return _named_boxes(a11y[0], shot) if a11y else []
-            ocr_result = self.reader.read(shot, known=named)
+            # the frame diff is shared when the reader's last read was that same frame
+            shared = changed if last is not None and self.reader.last_image is last.image else None
+            ocr_result = self.reader.read(shot, changed=shared, known=named)
             timings["ocr"] = (time.perf_counter() - t) * 1000
             if ocr_result.error:
                 notes.append(f"OCR unavailable: {ocr_result.error}")
@@ -128,22 +133,24 @@ class ScreenPerceiver:
         timings["merge"] = (time.perf_counter() - t) * 1000
         return merged, notes, ocr_result, a11y_result
 
-    def _read_a11y(self, shot: Screenshot, timings: dict[str, float]) -> A11yResult:
-        """The accessibility walk (on its own thread), reusing the last one outside changed pixels."""
+    def _changed(self, shot: Screenshot) -> tuple[Screenshot | None, list[Box] | None]:
+        """The last frame perceived with elements, and the screen boxes that changed since (None:
+        no comparable last frame)."""
+        last, self._last_frame = self._last_frame, shot
+        if last is None or last.image.size != shot.image.size or (last.left, last.top) != (shot.left, shot.top):
+            return last, None
+        return last, [_shift(b, shot) for b in changed_regions(last.image, shot.image)]
+
+    def _read_a11y(self, changed: list[Box] | None, timings: dict[str, float]) -> A11yResult:
+        """The accessibility walk (on its own thread), reusing the last one outside `changed`."""
         assert self.a11y is not None
         t = time.perf_counter()
-        last, self._last_frame = self._last_frame, shot
-        changed = None
-        if last is not None and last.image.size == shot.image.size and (last.left, last.top) == (shot.left, shot.top):
-            size = shot.image.size
-            changed = [_shift(expand(b, 2, size), shot) for b in changed_regions(last.image, shot.image)]
+        near = None if changed is None else [expand(b, 2) for b in changed]
         try:
-            result = self.a11y.read(changed)
+            result = self.a11y.read(near)
         except Exception as e:  # a reader never raises; a broken one must not break the step
             log.debug("a11y read raised", exc_info=True)
             result = A11yResult((), error=f"accessibility unavailable: {type(e).__name__}", failed=True)
-        if result.failed:
-            self._last_frame = None
         timings["a11y"] = (time.perf_counter() - t) * 1000
         return result
 
