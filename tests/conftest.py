@@ -18,7 +18,7 @@ from agent.display import VirtualDisplay
 pytest_plugins = ["pytester"]  # the plugin's own tests (tests/plugin) run pytest inside pytest
 
 APPS = Path(__file__).parent / "apps"
-REQUIRED_BINARIES = ("Xvfb", "openbox", "xdotool", "xterm", "xcalc", "bwrap")
+REQUIRED_BINARIES = ("Xvfb", "openbox", "xdotool", "xterm", "xcalc", "bwrap", "localc")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

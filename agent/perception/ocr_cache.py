@@ -8,13 +8,17 @@ The first read (or one after a size change, or when more than `full_fraction` of
 changed) OCRs the frame's content regions; flat background is skipped. Later reads compare tiles
 with the previous frame, grow each changed region to whole cached lines it cuts (plus a margin),
 drop the cached lines there and OCR just those crops. Tall regions are cut into bands at rows
-without ink. With a staged engine (rapidocr) text is detected in every band on the engine's
+without ink, and bands into stretches of columns with ink (a spreadsheet's empty grid, rule lines
+and empty stretches are not read). With a staged engine (rapidocr) text is detected in every band on the engine's
 workers, then all the lines are recognised together, dealt evenly to the workers, then the
 unsure short labels get a second look, in one batch too. A crop whose pixels were read before
 (a title bar going active/inactive, a key's hover highlight) is not read again: the last
 `remember` crops' final lines are kept by pixel hash. Boxes come out in screen space, shrunk to
 the ink of the text (detectors pad their boxes, which then spill over small widgets).
-A failing engine yields an empty result with `error` set, never an exception.
+`known` (a callable giving screen boxes whose text is already known, e.g. the named buttons and
+menus accessibility found) is asked once text is detected: lines inside those are not recognised
+(LibreOffice's toolbar icons alone were a third of its lines). A failing engine yields an empty
+result with `error` set, never an exception.
 """
 
 from __future__ import annotations
@@ -53,6 +57,8 @@ class OcrResult:
     full: bool = False
     elapsed_s: float = 0.0
     error: str | None = None
+    stages_ms: dict[str, float] = field(default_factory=dict)  # detect, recognise, second look
+    skipped: int = 0  # detected lines not recognised: inside `known` boxes
 
     def elements(self, start_id: int = 0) -> list[Element]:
         return lines_to_elements(self.lines, start_id)
@@ -138,6 +144,35 @@ class _State:
     lines: list[TextLine] = field(default_factory=list)
 
 
+class _Known:
+    """The boxes (screen space) whose text is known, asked for once, when first needed; drops
+    the detections inside one of them and remembers which crops lost some."""
+
+    def __init__(self, known: Callable[[], Sequence[Box]] | None, origin: tuple[int, int]) -> None:
+        self._known, self.origin = known, origin
+        self._boxes: Sequence[Box] | None = None
+        self.cut: set[Box] = set()
+        self.count = 0
+
+    def drop(self, band: Box, items: list[Any], box_of: Callable[[Any], Box]) -> list[Any]:
+        if self._known is None:
+            return items
+        if self._boxes is None:
+            self._boxes = self._known()
+        if not self._boxes:
+            return items
+        dx, dy = band.left + self.origin[0], band.top + self.origin[1]
+        kept = [it for it in items if not any(rg.inside(_moved(box_of(it), dx, dy), k) for k in self._boxes)]
+        if len(kept) < len(items):
+            self.cut.add(band)
+            self.count += len(items) - len(kept)
+        return kept
+
+
+def _moved(box: Box, dx: int, dy: int) -> Box:
+    return Box(left=box.left + dx, top=box.top + dy, right=box.right + dx, bottom=box.bottom + dy)
+
+
 class OcrReader:
     """Region-cached OCR over consecutive frames of one screen (see the module docstring)."""
 
@@ -151,6 +186,9 @@ class OcrReader:
         self.tighten = tighten
         self.tile, self.margin, self.merge_gap, self.full_fraction = tile, margin, merge_gap, full_fraction
         self._state: _State | None = None
+        self.last_image: Image.Image | None = None  # the image of the last read (as given)
+        self._stages: dict[str, float] = {}  # of the read in progress
+        self._skipped = 0
 
     def _remember(self, store: dict[bytes, Any], key: bytes, value: Any, limit: int) -> None:
         """Keep `value` under `key` in `store`, forgetting the oldest entries past `limit`."""
@@ -159,11 +197,12 @@ class OcrReader:
             while len(store) > limit:
                 store.pop(next(iter(store)))
 
-    def read(self, shot: Screenshot, changed: Sequence[Box] | None = None) -> OcrResult:
+    def read(self, shot: Screenshot, changed: Sequence[Box] | None = None,
+             known: Callable[[], Sequence[Box]] | None = None) -> OcrResult:
         """OCR `shot`, reusing cached lines outside the changed regions.
 
         `changed` (screen space) overrides the tile comparison, e.g. with a settle diff; it must
-        cover every change or stale lines survive.
+        cover every change or stale lines survive. `known`: see the module docstring.
         """
         start = time.perf_counter()
         image, origin = shot.image.convert("RGB"), (shot.left, shot.top)
@@ -180,17 +219,20 @@ class OcrReader:
             kept = [ln for ln in state.lines if not any(rg.intersection(self._local(ln.box, origin), r)
                                                         for r in regions)]
         try:
-            fresh = self._read_all(image, origin, regions)
+            self._stages, self._skipped = {}, 0
+            fresh = self._read_all(image, origin, regions, known)
         except OcrUnavailable as e:
             log.warning("OCR unavailable: %s", e)
             return OcrResult(lines=(), error=str(e), elapsed_s=time.perf_counter() - start)
         lines = kept + fresh
         self._state = _State(image=image, origin=origin, lines=lines)
+        self.last_image = shot.image
         elapsed = time.perf_counter() - start
         log.debug("ocr: %s, %d regions, %d new lines, %d reused, %.0f ms", "full" if full else "partial",
                   len(regions), len(fresh), len(kept), elapsed * 1000)
         return OcrResult(lines=tuple(lines), regions=tuple(self._screen(r, origin) for r in regions),
-                         reused=len(kept), full=full, elapsed_s=elapsed)
+                         reused=len(kept), full=full, elapsed_s=elapsed, skipped=self._skipped,
+                         stages_ms={k: round(v * 1000, 1) for k, v in self._stages.items()})
 
     # -- regions (in image pixels; lines are stored in screen space)
 
@@ -213,12 +255,13 @@ class OcrReader:
                 return rg.merge_boxes(regions, self.merge_gap) if self.merge_gap else regions
             regions = grown
 
-    def _read_all(self, image: Image.Image, origin: tuple[int, int], regions: Sequence[Box]) -> list[TextLine]:
+    def _read_all(self, image: Image.Image, origin: tuple[int, int], regions: Sequence[Box],
+                  known: Callable[[], Sequence[Box]] | None = None) -> list[TextLine]:
         """Read every region (tall ones split into bands at rows without ink); crops read before
         are answered from memory. Returns lines in screen space."""
         gray = np.asarray(image.convert("L"))
         jobs = []
-        for band in (b for r in regions for b in rg.split_tall(gray, r)):
+        for band in (s for r in regions for b in rg.split_tall(gray, r) for s in rg.split_wide(gray, b)):
             ink = gray[band.top:band.bottom, band.left:band.right]
             if ink.size == 0 or ink.min() == ink.max():  # flat: nothing to read
                 continue
@@ -228,17 +271,21 @@ class OcrReader:
             jobs.append(_Job(band, crop, ink, key, self._seen.get(key)))
         todo = sorted((j for j in jobs if j.lines is None), key=lambda j: rg.area(j.band), reverse=True)
         if todo:
-            reads = self._read_staged(todo) if isinstance(self.engine, StagedOcrEngine) else self._read_each(todo)
+            skip = _Known(known, origin)
+            reads = self._read_staged(todo, skip) if isinstance(self.engine, StagedOcrEngine) \
+                else self._read_each(todo, skip)
             for job, lines in zip(todo, reads):
                 job.lines = lines
-                self._remember(self._seen, job.key, lines, self.remember)
+                if job.band not in skip.cut:  # a crop read in part is not the crop's reading
+                    self._remember(self._seen, job.key, lines, self.remember)
+            self._skipped = skip.count
         dx, dy = origin
         return [TextLine(text=ln.text, confidence=ln.confidence,
                          box=Box(left=ln.box.left + j.band.left + dx, top=ln.box.top + j.band.top + dy,
                                  right=ln.box.right + j.band.left + dx, bottom=ln.box.bottom + j.band.top + dy))
                 for j in jobs for ln in j.lines or ()]
 
-    def _read_each(self, jobs: Sequence[_Job]) -> list[list[TextLine]]:
+    def _read_each(self, jobs: Sequence[_Job], skip: _Known) -> list[list[TextLine]]:
         """Any engine: read each crop whole (in parallel on the engine's workers), then finish."""
         workers = min(int(getattr(self.engine, "workers", 1)), len(jobs))
         if workers <= 1:
@@ -246,31 +293,39 @@ class OcrReader:
         else:
             with ThreadPoolExecutor(workers, thread_name_prefix="ocr") as pool:
                 raw = list(pool.map(lambda j: self.engine.read(j.crop), jobs))
-        lines = [self._tightened(j, r) for j, r in zip(jobs, raw)]
+        lines = [skip.drop(j.band, self._tightened(j, r), lambda ln: ln.box) for j, r in zip(jobs, raw)]
         recognise = getattr(self.engine, "recognise", None)
         if recognise is None:
             return lines
         return self._second_looks(jobs, lines, lambda canvases: [recognise(c) for c in canvases])
 
-    def _read_staged(self, jobs: Sequence[_Job]) -> list[list[TextLine]]:
+    def _read_staged(self, jobs: Sequence[_Job], skip: _Known) -> list[list[TextLine]]:
         """Detect in every crop, then recognise all their lines at once, spread evenly over the
         workers (one large crop no longer keeps one core busy while the other waits), then the
         second looks, also batched. A line whose ink was read before is not read again."""
         engine = self.engine
         assert isinstance(engine, StagedOcrEngine)
         with ThreadPoolExecutor(max(1, engine.workers), thread_name_prefix="ocr") as pool:
+            t = time.perf_counter()
             detected = list(pool.map(lambda j: engine.detect(j.crop), jobs))
             # boxes shrunk to their ink once: they key the line memory and are the lines' boxes
-            found = [[(rg.tighten(j.ink, box) if self.tighten else box, crop) for box, crop in dets]
+            found = [skip.drop(j.band, [(rg.tighten(j.ink, box) if self.tighten else box, crop)
+                                        for box, crop in dets], lambda d: d[0])
                      for j, dets in zip(jobs, detected)]
+            self._stages["detect"] = time.perf_counter() - t
+            t = time.perf_counter()
             keys = [_ink_key(j.ink, box, b"line") for j, dets in zip(jobs, found) for box, _ in dets]
             texts = iter(self._spread(pool, engine, [crop for dets in found for _, crop in dets], keys))
             lines = [engine.lines(dets, [next(texts) for _ in dets]) for dets in found]
+            self._stages["recognise"] = time.perf_counter() - t
+            t = time.perf_counter()
 
             def again(canvases: list[Image.Image]) -> list[tuple[str, float]]:
                 arrays = [np.asarray(c) for c in canvases]
                 return self._spread(pool, engine, arrays, [_ink_key(a, None, b"look") for a in arrays])
-            return self._second_looks(jobs, lines, again)
+            looked = self._second_looks(jobs, lines, again)
+            self._stages["second_look"] = time.perf_counter() - t
+            return looked
 
     def _spread(self, pool: ThreadPoolExecutor, engine: StagedOcrEngine, crops: Sequence[np.ndarray],
                 keys: Sequence[bytes]) -> list[tuple[str, float]]:

@@ -116,6 +116,11 @@ def overlap_small(a: Box, b: Box) -> float:
     return intersection(a, b) / smaller if smaller else 0.0
 
 
+def inside(inner: Box, outer: Box, share: float = 0.9) -> bool:
+    """True when at least `share` of `inner`'s area lies in `outer`."""
+    return intersection(inner, outer) >= share * area(inner) > 0
+
+
 def union_box(boxes: Iterable[Box]) -> Box:
     items = list(boxes)
     return Box(left=min(b.left for b in items), top=min(b.top for b in items),
@@ -206,3 +211,35 @@ def split_tall(gray: np.ndarray, box: Box, max_height: int = 160, threshold: int
     top = Box(left=box.left, top=box.top, right=box.right, bottom=box.top + row)
     bottom = Box(left=box.left, top=box.top + row, right=box.right, bottom=box.bottom)
     return split_tall(gray, top, max_height, threshold) + split_tall(gray, bottom, max_height, threshold)
+
+
+def split_wide(gray: np.ndarray, box: Box, gap: int = 96, margin: int = 6, threshold: int = 48) -> list[Box]:
+    """Cut a band into the stretches of columns that hold ink, so that detection skips empty
+    stretches and a sheet's empty grid: thin rule lines (<= 2 px, inked across >= 85% of the band:
+    grid lines) are not ink. Stretches closer than `gap` stay together; each keeps `margin` px of
+    context and the band's height. A band of nothing but rules gives []."""
+    crop = gray[box.top:box.bottom, box.left:box.right].astype(np.int16)
+    if crop.size == 0 or min(crop.shape) < 3:
+        return [box]
+    ink = np.abs(crop - int(np.median(crop))) > threshold
+    ink[_thin_runs(ink.mean(axis=1) >= 0.85), :] = False
+    ink[:, _thin_runs(ink.mean(axis=0) >= 0.85)] = False
+    cols = np.flatnonzero(ink.any(axis=0))
+    if not len(cols):
+        return []
+    breaks = np.flatnonzero(np.diff(cols) > gap)
+    starts, ends = np.r_[cols[0], cols[breaks + 1]], np.r_[cols[breaks], cols[-1]]
+    width = crop.shape[1]
+    return [Box(left=box.left + max(int(s) - margin, 0), top=box.top,
+                right=box.left + min(int(e) + 1 + margin, width), bottom=box.bottom) for s, e in zip(starts, ends)]
+
+
+def _thin_runs(full: np.ndarray, most: int = 2) -> np.ndarray:
+    """The runs of True in `full` no longer than `most` (rule lines, not filled blocks)."""
+    edges = np.diff(np.r_[0, full.astype(np.int8), 0])
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    out = np.zeros(len(full), dtype=bool)
+    for s, e in zip(starts, ends):
+        if e - s <= most:
+            out[s:e] = True
+    return out

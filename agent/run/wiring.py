@@ -105,11 +105,13 @@ def wire(settings: Settings, display: str, capabilities: Capabilities, *, record
 
 def build_perceiver(desktop: Desktop, capabilities: Capabilities, monitor: int | None, *,
                     ocr: OcrEngine | None = None, a11y_bus: str | None = SESSION_BUS, scan: bool = False) -> Perceiver:
-    """OCR (+ accessibility when a session bus is there) for planners that ground by elements, and
-    for `scan` (the screen's text is read every step to catch on-screen prompt injection)."""
+    """OCR (+ accessibility when a session bus is there) for planners that ground by elements;
+    OCR alone for `scan` (the screen's text is read every step to catch on-screen prompt
+    injection): a planner that does not ground by elements never pays for the accessibility walk."""
     if not capabilities.elements and not scan:
         return ScreenPerceiver(desktop, monitor=monitor)
-    return ScreenPerceiver(desktop, ocr=ocr or ocr_engine(), a11y=a11y_reader(a11y_bus), monitor=monitor)
+    a11y = a11y_reader(a11y_bus) if capabilities.elements else None
+    return ScreenPerceiver(desktop, ocr=ocr or ocr_engine(), a11y=a11y, monitor=monitor)
 
 
 def ocr_engine(threads: int | None = None) -> OcrEngine:
