@@ -105,13 +105,13 @@ def wire(settings: Settings, display: str, capabilities: Capabilities, *, record
 
 def build_perceiver(desktop: Desktop, capabilities: Capabilities, monitor: int | None, *,
                     ocr: OcrEngine | None = None, a11y_bus: str | None = SESSION_BUS, scan: bool = False) -> Perceiver:
-    """OCR (+ accessibility when a session bus is there) for planners that ground by elements;
-    OCR alone for `scan` (the screen's text is read every step to catch on-screen prompt
-    injection): a planner that does not ground by elements never pays for the accessibility walk."""
+    """OCR (+ accessibility when a session bus is there) for planners that ground by elements, and
+    for `scan`: the screen's text (accessibility names too) is read every step to catch on-screen
+    prompt injection and to know whether a password field has focus (secrets). For planners that
+    do not ground by elements that read runs while the model thinks, so it costs them no latency."""
     if not capabilities.elements and not scan:
         return ScreenPerceiver(desktop, monitor=monitor)
-    a11y = a11y_reader(a11y_bus) if capabilities.elements else None
-    return ScreenPerceiver(desktop, ocr=ocr or ocr_engine(), a11y=a11y, monitor=monitor)
+    return ScreenPerceiver(desktop, ocr=ocr or ocr_engine(), a11y=a11y_reader(a11y_bus), monitor=monitor)
 
 
 def ocr_engine(threads: int | None = None) -> OcrEngine:
