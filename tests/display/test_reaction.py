@@ -17,7 +17,13 @@ from PIL import Image
 from agent.display import VirtualDisplay
 from agent.recording.format import load_recording
 from tests.conftest import APPS, run_cli, wait_until
-from tests.fakes.model_servers import FakeModelServer, RecordedRequest, anthropic_message, text_block, tool_use
+from tests.fakes.model_servers import (
+    FakeModelServer,
+    RecordedRequest,
+    anthropic_message,
+    text_block,
+    tool_use,
+)
 
 DELAYS = (100, 400, 900)
 SCREEN = (1280, 800)
