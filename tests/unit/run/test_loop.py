@@ -204,3 +204,22 @@ def test_reactions_are_waited_for_recorded_and_only_a_missing_one_is_a_note() ->
     ctx.reactions = Reactions(ReactionSettings())
     run_task("t", ctx)
     assert rec.steps[0].reactions[0].signal == "screen" and not rec.steps[0].notes
+
+
+def test_the_kill_switch_interrupts_a_reaction_wait_at_once() -> None:
+    import functools
+    import time
+
+    from agent.perception.reaction import Reactions, ReactionSettings
+    from agent.perception.settle import settle
+
+    desktop = FakeDesktop(frames(1))  # nothing will ever react
+    ctx, rec, _ = context(ScriptedPlanner([[Key(chord="F5")], [Done()]]), desktop=desktop)
+    ctx.settle = functools.partial(settle, desktop)
+    ctx.reactions = Reactions(ReactionSettings(deadline_s=30.0))
+    timer = threading.Timer(0.2, ctx.executor.kill.set)
+    timer.start()
+    t0 = time.monotonic()
+    outcome = run_task("t", ctx)
+    assert outcome.status == "stopped" and "kill switch" in outcome.reason
+    assert time.monotonic() - t0 < 0.2 + 0.15  # not the 30 s deadline
