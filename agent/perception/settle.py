@@ -135,7 +135,8 @@ def _mask(shape: tuple[int, int], boxes: tuple[Box, ...], shot: Screenshot) -> n
 
 def _reacted(base: np.ndarray, shot: Screenshot, expect: Expectation) -> bool:
     """Pixels changed outside the widget's own highlight: the changed blobs (8-connected cells)
-    that touch the widget's boxes and are no bigger than a widget are its own; `live` is ignored."""
+    that touch the widget's boxes and are no bigger than a widget are its own; `live` is ignored.
+    After a pointer action (`own` given) a blinking text caret elsewhere is not a reaction either."""
     now = _cells(shot.image)
     if now.shape != base.shape:
         return True
@@ -152,11 +153,25 @@ def _reacted(base: np.ndarray, shot: Screenshot, expect: Expectation) -> bool:
     count, labels, stats, _ = cv2.connectedComponentsWithStats(changed.astype(np.uint8), connectivity=8)
     f = FINGERPRINT_REDUCE
     for label in range(1, count):
+        x, y = stats[label, cv2.CC_STAT_LEFT] * f, stats[label, cv2.CC_STAT_TOP] * f
         w, h = stats[label, cv2.CC_STAT_WIDTH] * f, stats[label, cv2.CC_STAT_HEIGHT] * f
-        own = w <= OWN_MAX[0] and h <= OWN_MAX[1] and bool(seeds[labels == label].any())
-        if not own:
-            return True
+        if w <= OWN_MAX[0] and h <= OWN_MAX[1] and bool(seeds[labels == label].any()):
+            continue  # the widget's own press flash or hover highlight
+        if w <= 3 * f and h <= 6 * f and _caret(expect.before, shot, (x, y, x + w, y + h)):
+            continue
+        return True
     return False
+
+
+def _caret(before: Screenshot, shot: Screenshot, box: tuple[int, int, int, int]) -> bool:
+    """The pixels that changed in `box` (image space) form a thin vertical line: a caret blinking."""
+    a = np.asarray(before.image.crop(box), dtype=np.int16)
+    b = np.asarray(shot.image.crop(box), dtype=np.int16)
+    diff = np.abs(a - b).reshape(a.shape[0], a.shape[1], -1).max(axis=2) > 0
+    cols, rows = np.flatnonzero(diff.any(axis=0)), np.flatnonzero(diff.any(axis=1))
+    if not len(cols):
+        return True
+    return bool(cols[-1] - cols[0] < 3 and rows[-1] - rows[0] >= 2 * (cols[-1] - cols[0] + 1))
 
 
 def _still(desktop: Desktop, before: Screenshot | None, shot: Screenshot | None, grabs: int, *, quiet_s: float,

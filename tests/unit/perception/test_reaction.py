@@ -171,3 +171,13 @@ def test_expect_takes_a_fresh_frame_when_the_last_one_is_old_and_marks_what_chan
     fresh = Screenshot(image=old, captured_at=now[0])
     assert reactions.expect(click, desktop, fresh).before is fresh  # recent: not taken again
     assert reactions.expect(Scroll(x=1, y=1, dy=2), desktop, fresh).deadline_s == 0
+
+
+def test_a_blinking_caret_is_not_the_reaction_to_a_click_but_a_small_label_change_is() -> None:
+    caret = lambda d: d.rectangle((300, 40, 301, 58), fill="black")  # noqa: E731
+    app = App((0.3, caret), (0.7, react))
+    result = run(app, expecting(app))
+    assert result.reaction.signal == "screen" and 0.7 <= result.reaction.reacted_s <= 0.72
+    digit = lambda d: d.text((300, 40), "2", fill="black")  # noqa: E731
+    app = App((0.3, digit))
+    assert 0.3 <= run(app, expecting(app)).reaction.reacted_s <= 0.32
