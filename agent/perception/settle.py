@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -75,8 +76,9 @@ def settle(desktop: Desktop, before: Screenshot | None = None, expect: Expectati
                     start=start, interrupt=expect.interrupt if expect else None)
     if expect is None or expect.deadline_s <= 0:
         return result
-    if signal == "" or signal == "none":
-        signal = "widget" if result.did_change else "none"
+    if signal == "none":  # the deadline passed: what is different now (a caret's blink is not)
+        late = _reacted(_cells(expect.before.image), result.screenshot, expect) if result.did_change else ""
+        signal = late or "none"
     reaction = _reaction(expect, windows, signal, reacted, start, clock())
     return SettleResult(screenshot=result.screenshot, waited_s=result.waited_s, grabs=result.grabs,
                         timed_out=result.timed_out, changed=result.changed, fingerprint=result.fingerprint,
@@ -103,7 +105,7 @@ def _await_reaction(desktop: Desktop, expect: Expectation, windows: WindowWatche
         signal: Signal = ""
         if windows is not None and expect.windows is not None:
             signal = window_signal(expect.windows, windows.state())
-        if not signal and _reacted(base, shot, expect):
+        if not signal and _reacted(base, shot, expect) == "screen":
             signal = "screen"
         now = clock()
         if signal:
@@ -133,34 +135,34 @@ def _mask(shape: tuple[int, int], boxes: tuple[Box, ...], shot: Screenshot) -> n
     return mask
 
 
-def _reacted(base: np.ndarray, shot: Screenshot, expect: Expectation) -> bool:
-    """Pixels changed outside the widget's own highlight: the changed blobs (8-connected cells)
-    that touch the widget's boxes and are no bigger than a widget are its own; `live` is ignored.
-    After a pointer action (`own` given) a blinking text caret elsewhere is not a reaction either."""
+def _reacted(base: np.ndarray, shot: Screenshot, expect: Expectation) -> Literal["screen", "widget", ""]:
+    """"screen": pixels changed outside the widget's own highlight (the changed blobs of 8-connected
+    cells that touch the widget's boxes and are no bigger than a widget are its own: "widget").
+    `live` boxes are ignored, and after a pointer action (`own` given) so is a blinking caret."""
     now = _cells(shot.image)
     if now.shape != base.shape:
-        return True
+        return "screen"
     changed = (now != base).any(axis=2) if now.ndim == 3 else now != base
     if expect.live:
         changed &= ~_mask(changed.shape, expect.live, shot)
     if not changed.any():
-        return False
+        return ""
     if not expect.own:
-        return True
+        return "screen"
     import cv2
 
     seeds = _mask(changed.shape, expect.own, shot)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(changed.astype(np.uint8), connectivity=8)
     f = FINGERPRINT_REDUCE
+    widget = False
     for label in range(1, count):
         x, y = stats[label, cv2.CC_STAT_LEFT] * f, stats[label, cv2.CC_STAT_TOP] * f
         w, h = stats[label, cv2.CC_STAT_WIDTH] * f, stats[label, cv2.CC_STAT_HEIGHT] * f
         if w <= OWN_MAX[0] and h <= OWN_MAX[1] and bool(seeds[labels == label].any()):
-            continue  # the widget's own press flash or hover highlight
-        if w <= 3 * f and h <= 6 * f and _caret(expect.before, shot, (x, y, x + w, y + h)):
-            continue
-        return True
-    return False
+            widget = True  # the widget's own press flash or hover highlight (or a change inside it)
+        elif not (w <= 3 * f and h <= 6 * f and _caret(expect.before, shot, (x, y, x + w, y + h))):
+            return "screen"
+    return "widget" if widget else ""
 
 
 def _caret(before: Screenshot, shot: Screenshot, box: tuple[int, int, int, int]) -> bool:

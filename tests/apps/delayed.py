@@ -6,6 +6,7 @@ Window title "uiagent delayed". A click on Submit flashes the button at once (it
 flash, 150 ms), and `--delay-ms` later the app reacts: the label under the button reads
 `submitted N` and `submit N` is appended to OUT. At start it appends `ready` and
 `widgets JSON` (the Submit button's and the label's screen boxes). The Dead button does nothing.
+A Note field has the focus: its caret blinks all along (which is no reaction to a click).
 """
 
 import argparse
@@ -52,10 +53,14 @@ dead = tk.Button(root, text="Dead", font=font, width=8, activebackground=normal)
 submit.grid(row=0, column=0, padx=8)
 dead.grid(row=0, column=1, padx=8)
 status.grid(row=1, column=0, columnspan=2, pady=(40, 0))
+note = tk.Entry(root, width=16, font=font, insertontime=300, insertofftime=200)
+note.grid(row=2, column=0, columnspan=2, pady=(24, 0))
+note.focus_set()
 
 
 def announce() -> None:
     root.update_idletasks()
+    note.focus_force()
     boxes = {name: [w.winfo_rootx(), w.winfo_rooty(), w.winfo_rootx() + w.winfo_width(),
                     w.winfo_rooty() + w.winfo_height()] for name, w in (("submit", submit), ("status", status),
                                                                          ("dead", dead))}
