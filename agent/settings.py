@@ -13,6 +13,7 @@ from actions.errors import UsageError
 from actions.keys import DEFAULT_KILL_HOTKEY
 from actions.models import validation_message
 from actions.policy import Policy
+from agent.perception.reaction import ReactionSettings
 
 
 class Settings(BaseModel):
@@ -33,6 +34,8 @@ class Settings(BaseModel):
     keep_screenshots: int = Field(default=3, ge=1, le=50)
     profiles: Path | None = Field(default=None, description="Your model profiles file (TOML), tried first")
     guards: Policy = Policy()
+    reaction: ReactionSettings = Field(default_factory=ReactionSettings,
+                                       description="[tool.uiagent.reaction]: how long actions wait for the app")
     secrets: tuple[str, ...] = ()
     sandbox: bool | None = Field(default=None, description="Run --launch apps under bubblewrap; "
                                  "None: on with --virtual, off on your own display")
@@ -72,6 +75,7 @@ def load_settings(overrides: dict[str, Any] | None = None, pyproject: Path | Non
     """Merge the layers; a bad value anywhere is one UsageError line naming the field."""
     merged: dict[str, Any] = _from_pyproject(pyproject if pyproject else find_pyproject())
     guards: dict[str, Any] = dict(merged.pop("guards", {}) or {})
+    reaction: dict[str, Any] = dict(merged.pop("reaction", {}) or {})
     for var, key in _ENV.items():
         if os.environ.get(var):
             merged[key] = os.environ[var]
@@ -80,10 +84,12 @@ def load_settings(overrides: dict[str, Any] | None = None, pyproject: Path | Non
             continue
         if key.startswith("guards."):
             guards[key.removeprefix("guards.")] = value
+        elif key.startswith("reaction."):
+            reaction[key.removeprefix("reaction.")] = value
         else:
             merged[key] = value
     try:
-        return Settings(**merged, guards=Policy(**guards))
+        return Settings(**merged, guards=Policy(**guards), reaction=ReactionSettings(**reaction))
     except ValidationError as e:
         raise UsageError(f"bad setting: {validation_message(e)}") from None
     except TypeError as e:

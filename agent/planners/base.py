@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from actions.models import Action, ActionResult
 from agent.perception.observation import Observation
+from agent.perception.reaction import Reaction
 
 
 class Usage(BaseModel):
@@ -58,6 +59,7 @@ class HistoryItem(BaseModel):
     actions: tuple[Action, ...] = ()
     results: tuple[ActionResult, ...] = ()
     notes: tuple[str, ...] = ()  # e.g. "the screen did not change after the click"
+    reactions: tuple[Reaction, ...] = ()  # one per settled action, when the loop watched for reactions
 
 
 class Capabilities(BaseModel):

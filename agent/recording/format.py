@@ -33,6 +33,7 @@ from actions.errors import UsageError
 from actions.models import Action, ActionResult, Point, Verdict, validation_message
 from agent import __version__
 from agent.perception.elements import Element
+from agent.perception.reaction import Reaction
 from agent.planners.base import Usage
 
 log = logging.getLogger(__name__)
@@ -141,6 +142,8 @@ class Step(BaseModel):
     error: str | None = None
     window: WindowInfo | None = Field(default=None, description="The focused window before the step "
                                       "(replay checks typing goes to the same app)")
+    reactions: tuple[Reaction, ...] = Field(default=(), description="Per settled action: the reaction waited "
+                                            "for (deadline, signals watched), what came and when")
 
     @property
     def verdicts(self) -> tuple[Verdict, ...]:

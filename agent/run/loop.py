@@ -1,9 +1,11 @@
-"""The agent loop: observe -> plan -> for each action: guard -> act -> settle -> record.
+"""The agent loop: observe -> plan -> for each action: guard -> act -> await the reaction -> record.
 
 `run_task` reads like the product sentence; everything it uses arrives in a `LoopContext`, so
 tests pass fakes and the CLI passes the real things. It stops on done, fail, max steps, timeout,
 budget, the kill switch, a stop request (SIGINT/SIGTERM: the current action finishes first) or a
-stuck run, and always leaves a finished recording behind.
+stuck run, and always leaves a finished recording behind. After an action that should change the
+screen, `settle` waits for the app's reaction (up to the action's deadline, `agent.perception.reaction`)
+and then for stillness, so the next observation is never from before a reaction that came in time.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from actions.desktop.base import Desktop, Screenshot
 from actions.errors import BudgetExceeded, ProviderError, Stopped, TaskFailed, UIAgentError
@@ -22,6 +25,7 @@ from actions.models import Action, ActionResult, Done, Fail, Type
 from agent.perception.masking import SecretMasker
 from agent.perception.observation import Observation
 from agent.perception.perceiver import Perceiver
+from agent.perception.reaction import Expectation, Reactions, boxes_from
 from agent.perception.settle import SettleResult
 from agent.planners.base import HistoryItem, Planner, Turn, Usage
 from agent.recording.format import Outcome, Step
@@ -33,7 +37,10 @@ from agent.settings import Settings
 log = logging.getLogger(__name__)
 
 
-Settler = Callable[[Screenshot], SettleResult]  # waits for the screen to go still after an action
+class Settler(Protocol):
+    """Waits after an action: for the reaction `expect` describes (if any), then for stillness."""
+
+    def __call__(self, before: Screenshot, expect: Expectation | None = None) -> SettleResult: ...
 
 
 @dataclass
@@ -50,6 +57,7 @@ class LoopContext:
     secrets: Mapping[str, str] = field(default_factory=dict)
     masker: SecretMasker | None = None  # blacks out secrets on screen once one was typed
     clock: Callable[[], float] = time.monotonic
+    reactions: Reactions | None = None  # None: no reaction waits (dry run, replay, tests)
 
 
 def run_task(task: str, ctx: LoopContext) -> Outcome:
@@ -80,7 +88,8 @@ def run_task(task: str, ctx: LoopContext) -> Outcome:
             ctx.recorder.append(record)
             ctx.on_step(record)
             history.append(HistoryItem(step=index, reasoning=turn.reasoning, actions=turn.actions,
-                                       results=tuple(results), notes=(*step.scan_notes, *notes)))
+                                       results=tuple(results), notes=(*step.scan_notes, *notes),
+                                       reactions=tuple(step.reactions)))
             if finished is not None:
                 outcome = finished
                 break
@@ -128,6 +137,8 @@ def _act(ctx: LoopContext, step: StepBuilder, turn: Turn, observation: Observati
         if results and ctx.stop.is_set():
             break
         expanded = _expand_secrets(action, ctx.secrets)
+        expect = _expect(ctx, expanded, before, observation)
+        before = expect.before if expect is not None else before
         result = step.act(ctx.executor, expanded, action)
         results.append(result)
         if result.ok and expanded is not action and ctx.masker is not None:
@@ -138,10 +149,10 @@ def _act(ctx: LoopContext, step: StepBuilder, turn: Turn, observation: Observati
             if result.status == "denied" and (escalated := _escalation(ctx.executor)):
                 return results, notes, escalated
             break
-        settled = step.settle(ctx.settle, before)
-        before = settled.screenshot
-        if not settled.did_change and action.kind not in ("wait", "move"):
-            notes.append(f"the screen did not change after: {action.describe()}")
+        settled = step.settle(ctx.settle, before, expect)
+        before = step.raw_frame or settled.screenshot
+        if (note := _no_change(action, settled)) is not None:
+            notes.append(note)
         if action.kind == "wait":
             continue  # waiting on purpose is not being stuck
         verdict = stuck.verdict(stuck.record(action, settled.did_change, settled.fingerprint))
@@ -150,6 +161,31 @@ def _act(ctx: LoopContext, step: StepBuilder, turn: Turn, observation: Observati
         elif verdict == "give_up":
             return results, notes, Outcome(status="failed", reason="gave up: the run is stuck")
     return results, notes, None
+
+
+def _expect(ctx: LoopContext, action: Action, before: Screenshot, observation: Observation) -> Expectation | None:
+    """What `action` should make the app do (looked at just before performing it)."""
+    if ctx.reactions is None:
+        return None
+
+    def interrupt() -> bool:
+        ctx.executor.check_stop()  # the kill switch and the fail-safe raise
+        return ctx.stop.is_set()
+    return ctx.reactions.expect(action, ctx.desktop, before, app=observation.window.app,
+                                boxes_under=boxes_from(observation.elements), monitor=ctx.settings.monitor,
+                                interrupt=interrupt)
+
+
+def _no_change(action: Action, settled: SettleResult) -> str | None:
+    """The note for the planner when nothing happened: only once the reaction's deadline passed."""
+    reaction = settled.reaction
+    if reaction is not None and reaction.deadline_s > 0:
+        if not reaction.missing:
+            return None
+        return f"the screen did not change within {reaction.deadline_s:g} s after: {action.describe()}"
+    if settled.did_change or action.kind in ("wait", "move"):
+        return None
+    return f"the screen did not change after: {action.describe()}"
 
 
 def _escalation(executor: Executor) -> Outcome | None:

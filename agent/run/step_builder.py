@@ -15,6 +15,7 @@ from agent.perception.elements import Element
 from agent.perception.injection import InjectionHit, detect_injection
 from agent.perception.masking import SecretMasker
 from agent.perception.observation import Observation
+from agent.perception.reaction import Expectation, Reaction
 from agent.perception.settle import SettleResult
 from agent.planners.base import HistoryItem, Planner, Turn
 from agent.planners.prompts import untrusted
@@ -56,6 +57,8 @@ class StepBuilder:
         self.frame_after: str | None = None
         self.performed: list[Action] = []
         self.last_frame: Screenshot | None = None
+        self.raw_frame: Screenshot | None = None  # the last settled frame before masking: the next action's `before`
+        self.reactions: list[Reaction] = []       # what each settled action was waited for
         self.injection: tuple[InjectionHit, ...] = ()
         self.mask = mask  # set once a secret was typed: frames leave with it blacked out
         self.scan_notes: list[str] = []
@@ -135,9 +138,13 @@ class StepBuilder:
         self.performed.append(recorded)
         return result.model_copy(update={"action": recorded}) if result.action is not None else result
 
-    def settle(self, settle: Callable[[Screenshot], SettleResult], before: Screenshot) -> SettleResult:
+    def settle(self, settle: Callable[..., SettleResult], before: Screenshot,
+               expect: Expectation | None = None) -> SettleResult:
         t0 = self.clock()
-        settled = settle(before)
+        settled = settle(before, expect) if expect is not None else settle(before)
+        self.raw_frame = settled.screenshot
+        if expect is not None:  # one per settled action while reactions are watched (0 s: none expected)
+            self.reactions.append(settled.reaction or Reaction())
         if self.mask is not None:
             settled = replace(settled, screenshot=self.mask.screenshot(settled.screenshot))
         self._time("settle", t0)
@@ -178,5 +185,5 @@ class StepBuilder:
                     prompt_ref=turn.prompt_ref, raw_output=turn.raw_output, reasoning=turn.reasoning,
                     actions=actions, model_coordinates=turn.model_coordinates, results=tuple(results),
                     notes=(*(obs.notes if obs else ()), *self.scan_notes, *notes), injection=tuple(h.text for h in self.injection),
-                    durations=Durations(**self.ms), usage=turn.usage,
+                    durations=Durations(**self.ms), usage=turn.usage, reactions=tuple(self.reactions),
                     window=obs.window if obs and (obs.window.app or obs.window.title) else None)

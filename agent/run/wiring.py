@@ -30,6 +30,7 @@ from actions.executor import ConfirmCallback, Executor, decline_all
 from actions.killswitch import KillSwitch
 from actions.secrets import Redactor, redact_logs
 from agent.perception.perceiver import Perceiver, ScreenPerceiver
+from agent.perception.reaction import Reactions, X11Windows
 from agent.planners.base import Capabilities, Planner
 from agent.planners.registry import build_planner, is_offline
 from agent.recording.format import Kind, Outcome, Session, Step
@@ -70,6 +71,7 @@ class Parts:
     perceiver: Perceiver
     settle: Settler
     recorder: Recorder
+    reactions: Reactions | None  # what actions should make the app do; None under --dry-run
 
 
 @contextmanager
@@ -96,11 +98,16 @@ def wire(settings: Settings, display: str, capabilities: Capabilities, *, record
         if recorder is None:
             recorder = FolderRecorder(settings.record_dir, redactor)
             stack.callback(recorder.close)
+        windows = X11Windows(display)
+        stack.callback(windows.close)
+        # Nothing is performed in a dry run: no reaction to wait for.
+        reactions = None if settings.dry_run else Reactions(settings.reaction, windows)
         yield Parts(desktop=desktop, real=real, kill=kill,
                     executor=Executor(desktop, settings.guards, confirm=confirm, kill=kill, redactor=redactor),
                     perceiver=build_perceiver(desktop, capabilities, settings.monitor, ocr=ocr, a11y_bus=a11y_bus,
                                               scan=settings.guards.scan_screen_text),
-                    settle=functools.partial(settle, desktop, monitor=settings.monitor), recorder=recorder)
+                    settle=functools.partial(settle, desktop, monitor=settings.monitor, windows=windows),
+                    recorder=recorder, reactions=reactions)
 
 
 def build_perceiver(desktop: Desktop, capabilities: Capabilities, monitor: int | None, *,
@@ -157,7 +164,8 @@ def live_context(task: str, settings: Settings, display: str, planner: Planner, 
                  kind: Kind = "do", replay_of: str | None = None,
                  cassette: Cassette | None = None) -> Iterator[LoopContext]:
     """`wire`d parts around a started recording, as the loop takes them; released on exit.
-    `cassette` (agent.planners.cassette) is attached to the recording folder."""
+    `cassette` (agent.planners.cassette) is attached to the recording folder. A replay checks each
+    step's effect against the recording itself (`agent.replay`): it waits for no reactions."""
     secrets = dict(secrets or {})
     with wire(settings, display, planner.capabilities, secrets=secrets, confirm=confirm) as parts:
         parts.recorder.start(Session(kind=kind, task=task, planner=planner.name, model=planner.model,
@@ -168,7 +176,8 @@ def live_context(task: str, settings: Settings, display: str, planner: Planner, 
         yield LoopContext(desktop=parts.desktop, planner=planner, executor=parts.executor,
                           perceiver=parts.perceiver, settle=parts.settle, recorder=parts.recorder,
                           settings=settings, stop=stop or threading.Event(), on_step=on_step, secrets=secrets,
-                          masker=_masker(parts) if secrets else None)
+                          masker=_masker(parts) if secrets else None,
+                          reactions=parts.reactions if kind != "replay" else None)
 
 
 def _masker(parts: Parts) -> SecretMasker:

@@ -34,12 +34,25 @@ def test_pyproject_env_and_flags_layer_in_order(tmp_path: Path, monkeypatch: pyt
     assert load_settings({"guards.confirm": "never"}, pyproject=path).confirm == "never"
 
 
+def test_reaction_deadlines_per_kind_and_app_from_pyproject(tmp_path: Path) -> None:
+    path = write(tmp_path, '[tool.uiagent.reaction]\ndeadline_s = 0.8\nkey_s = 1.5\n'
+                           '[tool.uiagent.reaction.apps]\nsoffice = 3\nMousepad = { type_s = 0.5 }\n')
+    r = load_settings(pyproject=path).reaction
+    assert (r.deadline("click"), r.deadline("key"), r.deadline("click", "Soffice")) == (0.8, 1.5, 3.0)
+    assert (r.deadline("type", "mousepad"), r.deadline("key", "mousepad")) == (0.5, 1.5)
+    assert load_settings({"reaction.click_s": 2.0}, pyproject=path).reaction.deadline("click") == 2.0
+    assert load_settings(pyproject=write(tmp_path, "")).reaction.deadline("click") == 1.0
+
+
 @pytest.mark.parametrize("text, message", [
     ("[tool.uiagent]\nmax_steps = 0\n", "max_steps"),
     ("[tool.uiagent]\nfrobnicate = 1\n", "frobnicate"),
     ("[tool.uiagent.guards]\nconfirm = \"sometimes\"\n", "confirm"),
     ("[tool.uiagent.guards]\ndenied_chords = [\"ctrl+nokey\"]\n", "unknown key name 'nokey'"),
     ("[tool.uiagent\n", "cannot read"),
+    ("[tool.uiagent.reaction]\nclick_s = -1\n", "click_s"),
+    ("[tool.uiagent.reaction]\nclik_s = 1\n", "clik_s"),
+    ("[tool.uiagent.reaction.apps]\nxcalc = \"soon\"\n", "xcalc"),
 ])
 def test_bad_settings_are_one_line_usage_errors(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(UsageError, match=message) as info:

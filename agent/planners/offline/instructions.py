@@ -6,7 +6,8 @@
 
 Steps are separated by newlines, commas, semicolons, "then" / "and then", or numbers ("1." "2)").
 Quoted text is never split. Each step parses into one `Instruction`; an unparseable step is a
-`UsageError` naming it.
+`UsageError` naming it. A step after which nothing should change on screen ends with `(no change)`
+(or `(no reaction)`); `verify` waits up to 2 s for its text (`verify 42 within 5 s`).
 """
 
 from __future__ import annotations
@@ -37,12 +38,16 @@ class Instruction(BaseModel):
     dx: int = 0
     dy: int = 0
     seconds: float = 0.0
+    expect_change: bool = True        # False: "(no change)", its action may leave the screen as it was
 
 
 _QUOTED = r"""(?:'([^']*)'|"([^"]*)"|“([^”]*)”|‘([^’]*)’)"""
 _SPLIT = re.compile(r"""('[^']*'|"[^"]*"|“[^”]*”|‘[^’]*’|\([^)]*\))|(\n|;|,\s*(?:and\s+)?then\b|,|\band\s+then\b|\bthen\b|(?:^|\s)(?:step\s+)?\d+[.)](?=\s|$))""",
                     re.IGNORECASE)
 _NOISE = re.compile(r"^(?:please\s+|now\s+|and\s+|next,?\s+|finally,?\s+|first,?\s+)+", re.IGNORECASE)
+_NO_CHANGE = re.compile(r"\s*\((?:expect(?:ing)?\s+)?no\s+(?:change|reaction)(?:\s+expected)?\)\s*$", re.IGNORECASE)
+_WITHIN = re.compile(r"\s+(?:within|up\s+to|for\s+at\s+most)\s+(\d+(?:\.\d+)?)\s*(?:s|sec|secs|seconds?)$", re.IGNORECASE)
+VERIFY_S = 2.0  # how long `verify` waits for its text by default
 _TRAILING = re.compile(r"\s+(?:button|icon|field|menu|tab|link|item|entry|key|box|label|option|text)$", re.IGNORECASE)
 
 
@@ -89,9 +94,16 @@ _CLICK_RE = re.compile(r"^(" + "|".join(sorted(map(re.escape, _CLICKS), key=len,
 _POINT_RE = re.compile(r"^(?:at\s+)?\(?\s*(\d+)\s*[, ]\s*(\d+)\s*\)?$")
 
 
-# Over 50 lines: one regular expression per instruction form, tried in order of precedence.
 def parse_step(step: str) -> Instruction:
-    s = _NOISE.sub("", step.strip())
+    """One step; `(no change)` at its end says its action is not expected to change the screen."""
+    text, quiet = _NO_CHANGE.subn("", step.strip())
+    instruction = _parse(step, text)
+    return instruction.model_copy(update={"expect_change": False}) if quiet else instruction
+
+
+# Over 50 lines: one regular expression per instruction form, tried in order of precedence.
+def _parse(step: str, text: str) -> Instruction:
+    s = _NOISE.sub("", text)
     low = s.lower()
     if low in ("done", "finish", "stop", "that's it"):
         return Instruction(verb="done", source=step)
@@ -134,12 +146,16 @@ def parse_step(step: str) -> Instruction:
         return Instruction(verb="move", source=step, target=_target(m.group(1)))
     if m := re.match(r"^drag\s+(.+?)\s+(?:to|onto|into)\s+(.+)$", s, re.IGNORECASE):
         return Instruction(verb="drag", source=step, target=_target(m.group(1)), to=_target(m.group(2)))
+    seconds = VERIFY_S
+    if (w := _WITHIN.search(s)) and re.match(r"^(?:verify|check|assert|expect|make\s+sure)\s", s, re.IGNORECASE):
+        s, seconds = s[:w.start()], float(w.group(1))
     if m := re.match(r"^(?:verify|check|assert|expect|make\s+sure)\s+(?:that\s+)?(.+?)(\s+is\s+not\s+(?:visible|shown|on\s+screen)|\s+is\s+(?:visible|shown|on\s+screen)|\s+appears)?$",
                      s, re.IGNORECASE):
         negated = bool(m.group(2) and " not " in m.group(2))
         target = re.sub(r"^(?:the\s+)?(?:screen|display|result)\s+(?:shows|reads|says|displays|contains)\s+", "",
                         m.group(1), flags=re.IGNORECASE)
-        return Instruction(verb="verify_not" if negated else "verify", source=step, target=_target(target))
+        return Instruction(verb="verify_not" if negated else "verify", source=step, target=_target(target),
+                           seconds=seconds)
     raise UsageError(f"cannot parse step {step!r}: start it with click, double-click, right-click, type, press, "
                      "scroll, wait, move to, drag, verify or done")
 

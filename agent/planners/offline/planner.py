@@ -4,6 +4,11 @@ Targets are grounded by text (OCR / accessibility elements in the observation). 
 missing target fails the step with the candidates it saw: it never guesses. Steps that need no
 grounding (type, press, wait) that follow each other are batched into one turn; a pointer step
 always gets a fresh observation.
+
+On a real app every step's effect must be seen: when the loop watched for reactions
+(`HistoryItem.reactions`) and a step's action changed nothing on screen within its deadline,
+the run fails with that reason, unless the step ends with `(no change)`. `verify` and `wait for`
+look again (a `Wait` of `poll_s`, then a fresh observation) until their deadline.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ class OfflinePlanner:
         self._task = ""
         self._index = 0
         self._waiting_since: float | None = None
+        self._acted: list[Instruction] = []  # the step behind each action of the last turn
 
     @property
     def needs_elements(self) -> bool:
@@ -73,6 +79,9 @@ class OfflinePlanner:
         steps = self.steps(task)
         if history and (bad := next((r for r in history[-1].results if not r.ok), None)):
             return self._turn([Fail(reason=f"step failed: {bad.describe()}")], [f"stopping: {bad.describe()}"])
+        if history and (why := self._no_effect(history[-1])):
+            return self._turn([Fail(reason=why)], [f"stopping: {why}"])
+        self._acted = []
         actions: list[Action] = []
         notes: list[str] = []
         while self._index < len(steps) and not _ends_turn(actions):
@@ -83,6 +92,7 @@ class OfflinePlanner:
             notes.append(f"step {self._index + 1}/{len(steps)} {step.source!r}: "
                          + (", ".join(a.describe() for a in produced) if produced else "ok"))
             actions += produced
+            self._acted += [step] * len(produced)
             if not advance:
                 break
             self._index += 1
@@ -90,6 +100,14 @@ class OfflinePlanner:
         if not actions and self._index >= len(steps):
             actions = [Done(summary=f"all {len(steps)} steps done")]
         return self._turn(actions, notes)
+
+    def _no_effect(self, last: HistoryItem) -> str | None:
+        """Why the last turn failed to show its effect: a step whose action changed nothing."""
+        for step, action, reaction in zip(self._acted, last.actions, last.reactions):
+            if reaction.missing and step.expect_change:
+                return (f"{step.source!r}: nothing changed on screen within {reaction.deadline_s:g} s after "
+                        f"{action.describe()} (end the step with '(no change)' if none is expected)")
+        return None
 
     def _turn(self, actions: list[Action], notes: list[str]) -> Turn:
         raw = json.dumps({"actions": [a.model_dump(exclude_none=True) for a in actions]})
@@ -157,22 +175,29 @@ class OfflinePlanner:
         return text_visible(elements, text, finder=self.find)
 
     def _verify(self, step: Instruction, obs: Observation) -> tuple[list[Action], bool]:
+        """Passes as soon as the screen agrees; looks again until `step.seconds` have passed."""
         present = self._present(obs.elements, step.target or "")
         if present == (step.verb == "verify"):
             return [], True
+        if not self._timed_out(step):
+            return [Wait(seconds=self.poll_s)], False
         what = "is not on screen" if step.verb == "verify" else "is still on screen"
         visible = ", ".join(repr(e.text) for e in obs.elements[:12]) or "no text at all"
-        return [Fail(reason=f"{step.source!r}: {step.target!r} {what}; visible: {visible}")], False
+        return [Fail(reason=f"{step.source!r}: {step.target!r} {what} after {step.seconds:g}s; "
+                            f"visible: {visible}")], False
 
     def _wait_for(self, step: Instruction, obs: Observation) -> tuple[list[Action], bool]:
         if self._present(obs.elements, step.target or ""):
             return [], True
+        if self._timed_out(step):
+            return [Fail(reason=f"{step.source!r}: {step.target!r} did not appear within {step.seconds:g}s")], False
+        return [Wait(seconds=self.poll_s)], False
+
+    def _timed_out(self, step: Instruction) -> bool:
         now = self.clock()
         if self._waiting_since is None:
             self._waiting_since = now
-        if now - self._waiting_since >= step.seconds:
-            return [Fail(reason=f"{step.source!r}: {step.target!r} did not appear within {step.seconds:g}s")], False
-        return [Wait(seconds=self.poll_s)], False
+        return now - self._waiting_since >= step.seconds
 
 
 def _text(candidate: Any) -> str:

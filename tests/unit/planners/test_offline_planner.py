@@ -13,8 +13,9 @@ from actions.errors import UsageError
 from actions.models import ActionResult, Box, Click, Done, Fail, Key, Scroll, Type, Wait
 from agent.perception.elements import Element
 from agent.perception.observation import Observation
-from agent.planners.base import HistoryItem
-from agent.planners.offline.instructions import parse_task, split_steps
+from agent.perception.reaction import Reaction
+from agent.planners.base import HistoryItem, Turn
+from agent.planners.offline.instructions import parse_step, parse_task, split_steps
 from agent.planners.offline.planner import OfflinePlanner
 
 
@@ -113,12 +114,57 @@ def test_missing_and_ambiguous_targets_fail_with_what_was_seen() -> None:
     assert isinstance(twice.actions[0], Fail) and "ambiguous" in twice.actions[0].reason
 
 
-def test_verify_passes_or_fails_without_acting() -> None:
+def test_verify_passes_at_once_or_looks_again_until_its_deadline() -> None:
     p = OfflinePlanner(find=exact_find)
     assert isinstance(p.next_turn("verify 42", obs(el(1, "42", 0, 0)), []).actions[0], Done)
-    p = OfflinePlanner(find=exact_find)
+    now = [0.0]
+    p = OfflinePlanner(find=exact_find, clock=lambda: now[0])
+    assert p.next_turn("verify 42", obs(el(1, "41", 0, 0)), []).actions == (Wait(seconds=0.3),)
+    now[0] = 1.0  # the app got there late: the second look passes
+    assert isinstance(p.next_turn("verify 42", obs(el(1, "42", 0, 0)), []).actions[0], Done)
+    p = OfflinePlanner(find=exact_find, clock=lambda: now[0])
+    assert isinstance(p.next_turn("verify 42", obs(el(1, "41", 0, 0)), []).actions[0], Wait)
+    now[0] = 3.1
     failed = p.next_turn("verify 42", obs(el(1, "41", 0, 0)), []).actions[0]
-    assert isinstance(failed, Fail) and "'42' is not on screen" in failed.reason
+    assert isinstance(failed, Fail) and "'42' is not on screen after 2s" in failed.reason
+    p = OfflinePlanner(find=exact_find, clock=lambda: now[0])
+    assert isinstance(p.next_turn("verify Error is not visible", obs(el(1, "Error", 0, 0)), []).actions[0], Wait)
+    now[0] = 3.5
+    assert isinstance(p.next_turn("verify Error is not visible", obs(), []).actions[0], Done)
+
+
+def test_verify_deadline_and_no_change_suffix_parse() -> None:
+    assert parse_step("verify 'submitted 1' within 5 s").seconds == 5.0
+    assert parse_step("verify 'submitted 1' within 5 s").target == "submitted 1"
+    assert parse_step("verify 42").seconds == 2.0
+    quiet = parse_step("press F5 (no change)")
+    assert (quiet.verb, quiet.chord, quiet.expect_change) == ("key", "f5", False)
+    assert parse_step("click Dead (no reaction)").target == "Dead" and parse_step("click Dead").expect_change
+
+
+def _reacted(t: Turn, *signals: str) -> HistoryItem:
+    return HistoryItem(step=1, actions=t.actions,
+                       results=tuple(ActionResult(action=a, status="performed") for a in t.actions),
+                       reactions=tuple(Reaction(deadline_s=1.0, signal=s) for s in signals))
+
+
+def test_a_step_that_changed_nothing_fails_the_run_unless_it_said_so() -> None:
+    screen = obs(el(1, "Dead", 10, 10))
+    p = OfflinePlanner(find=exact_find)
+    t = p.next_turn("click Dead", screen, [])
+    failed = p.next_turn("click Dead", screen, [_reacted(t, "none")]).actions[0]
+    assert isinstance(failed, Fail)
+    assert failed.reason.startswith("'click Dead': nothing changed on screen within 1 s after click")
+    p = OfflinePlanner(find=exact_find)
+    t = p.next_turn("click Dead (no change)", screen, [])
+    assert isinstance(p.next_turn("click Dead (no change)", screen, [_reacted(t, "none")]).actions[0], Done)
+    p = OfflinePlanner(find=exact_find)  # only the widget itself changed (a caret, a check mark): seen
+    t = p.next_turn("type a, press F5", screen, [])
+    assert isinstance(p.next_turn("type a, press F5", screen, [_reacted(t, "widget", "screen")]).actions[0], Done)
+    p = OfflinePlanner(find=exact_find)  # the second of two batched steps did nothing
+    t = p.next_turn("type a, press F5", screen, [])
+    failed = p.next_turn("type a, press F5", screen, [_reacted(t, "screen", "none")]).actions[0]
+    assert isinstance(failed, Fail) and failed.reason.startswith("'press F5': nothing changed")
 
 
 def test_wait_for_polls_then_times_out() -> None:
@@ -159,4 +205,5 @@ def test_verify_accepts_whole_words_inside_a_line() -> None:
     p = OfflinePlanner(find=exact_find)
     assert isinstance(p.next_turn("verify Saved", obs(el(1, "File Saved successfully", 0, 0)), []).actions[0], Done)
     p = OfflinePlanner(find=exact_find)
-    assert isinstance(p.next_turn("verify Save", obs(el(1, "File Saved successfully", 0, 0)), []).actions[0], Fail)
+    failed = p.next_turn("verify Save within 0 s", obs(el(1, "File Saved successfully", 0, 0)), []).actions[0]
+    assert isinstance(failed, Fail)

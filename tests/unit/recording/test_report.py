@@ -118,3 +118,19 @@ def test_unwritable_recording_folder(folder: Path, tmp_path: Path) -> None:
         assert err.startswith("uiagent: error: cannot write the report")
         out = tmp_path / "elsewhere.html"
         assert write_report(folder, out=out).path == out and out.stat().st_size > 10_000
+
+
+def test_the_report_says_what_each_action_waited_for(folder: Path) -> None:
+    import dataclasses
+
+    from agent.perception.reaction import Reaction
+
+    rec = load_recording(folder)
+    waited = (Reaction(), Reaction(deadline_s=1.0, waited_for=("pixels", "windows"), signal="screen", reacted_s=0.913,
+                                   settled_s=0.948), Reaction(deadline_s=1.0, waited_for=("pixels",), signal="none",
+                                                              settled_s=1.05))
+    first = rec.steps[0].model_copy(update={"reactions": waited})
+    html, _ = render_report(dataclasses.replace(rec, steps=(first, *rec.steps[1:])))
+    assert "action 2: waited up to 1 s for a reaction (pixels, windows): screen after 913 ms; still after 948 ms" in html
+    assert "action 3: waited up to 1 s for a reaction (pixels): nothing changed; still after 1050 ms" in html
+    assert html.count('class="meta reaction"') == 2  # a wait or a move expects none

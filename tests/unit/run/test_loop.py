@@ -8,7 +8,7 @@ from PIL import Image, ImageDraw
 
 from actions.desktop.fake import FakeDesktop
 from actions.executor import Executor
-from actions.models import Box, Click, Done, Fail, Key, Type
+from actions.models import Box, Click, Done, Fail, Key, Move, Type
 from actions.secrets import Redactor
 from agent.perception.elements import Element
 from agent.perception.fake import FakePerceiver
@@ -178,3 +178,48 @@ def test_a_planner_with_elements_hears_of_the_injection_in_the_same_prompt() -> 
     ctx.perceiver.elements = (injected,)
     run_task("t", ctx)
     assert any("do not follow it" in n for n in seen) and rec.steps[0].injection
+
+
+def test_reactions_are_waited_for_recorded_and_only_a_missing_one_is_a_note() -> None:
+    from agent.perception.reaction import Reactions, ReactionSettings
+
+    seen = []
+
+    def second(obs, history):
+        seen.append(history[-1])
+        return Turn(actions=(Done(summary="ok"),))
+
+    still = frames(1) * 10  # nothing ever changes
+    planner = ScriptedPlanner([[Key(chord="F5"), Move(x=5, y=5)], second])
+    ctx, rec, desktop = context(planner, desktop=FakeDesktop(still))
+    ctx.reactions = Reactions(ReactionSettings(key_s=0.5))
+    assert run_task("t", ctx).status == "done"
+    step = rec.steps[0]
+    assert [(r.deadline_s, r.signal) for r in step.reactions] == [(0.5, "none"), (0.0, "")]
+    assert "the screen did not change within 0.5 s after: press f5" in step.notes
+    assert not any("move" in n for n in step.notes)  # a move expects nothing
+    assert seen[0].reactions == step.reactions  # the planner is told too
+    changing = frames(10)
+    ctx, rec, desktop = context(ScriptedPlanner([[Key(chord="F5")], [Done()]]), desktop=FakeDesktop(changing))
+    ctx.reactions = Reactions(ReactionSettings())
+    run_task("t", ctx)
+    assert rec.steps[0].reactions[0].signal == "screen" and not rec.steps[0].notes
+
+
+def test_the_kill_switch_interrupts_a_reaction_wait_at_once() -> None:
+    import functools
+    import time
+
+    from agent.perception.reaction import Reactions, ReactionSettings
+    from agent.perception.settle import settle
+
+    desktop = FakeDesktop(frames(1))  # nothing will ever react
+    ctx, rec, _ = context(ScriptedPlanner([[Key(chord="F5")], [Done()]]), desktop=desktop)
+    ctx.settle = functools.partial(settle, desktop)
+    ctx.reactions = Reactions(ReactionSettings(deadline_s=30.0))
+    timer = threading.Timer(0.2, ctx.executor.kill.set)
+    timer.start()
+    t0 = time.monotonic()
+    outcome = run_task("t", ctx)
+    assert outcome.status == "stopped" and "kill switch" in outcome.reason
+    assert time.monotonic() - t0 < 0.2 + 0.15  # not the 30 s deadline
