@@ -69,7 +69,7 @@ class UISession:
         parts = UIParts(display=vd.display, env=dict(vd.env), desktop=wired.desktop, executor=wired.executor,
                         perceiver=wired.perceiver, settle=wired.settle, recorder=self.recorder, settings=settings,
                         planner_factory=planner_factory(settings), judge_factory=judge_factory(settings),
-                        cache=cache, cache_mode=self.cache_mode, window_box=window_box)
+                        cache=cache, cache_mode=self.cache_mode, window_box=window_box, reactions=wired.reactions)
         self.recorder.start(Session(kind="do", task=f"test {nodeid}", planner=spec.split(":")[0], model=spec,
                                     settings=settings.model_dump(mode="json"), screen=self.desktop.geometry()))
         self.ui: UI = UI(parts)

@@ -47,6 +47,7 @@ from agent.testing.ui_recorder import UIRecorder
 
 if TYPE_CHECKING:
     from agent.display import WindowGeometry
+    from agent.perception.reaction import Reactions
     from agent.testing.judge import Judge
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ class UIParts:
     cache_mode: CacheMode = "off"
     window_box: Callable[[int], Box | None] = lambda window_id: None
     offline_factory: Callable[[], Planner] | None = None
+    reactions: Reactions | None = None  # what actions should make the app do (None: no reaction waits)
 
 
 @dataclass
@@ -293,7 +295,8 @@ class UI:
     def _context(self, planner: Planner) -> LoopContext:
         p = self.parts
         return LoopContext(desktop=p.desktop, planner=planner, executor=p.executor, perceiver=p.perceiver,
-                           settle=p.settle, recorder=p.recorder, settings=p.settings, stop=threading.Event())
+                           settle=p.settle, recorder=p.recorder, settings=p.settings, stop=threading.Event(),
+                           reactions=p.reactions)
 
     def _run(self, step: StepLog, task: str, planner: Planner) -> Outcome:
         __tracebackhide__ = True
