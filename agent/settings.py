@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from actions.desktop.pacing import InputPacing
 from actions.errors import UsageError
 from actions.keys import DEFAULT_KILL_HOTKEY
 from actions.models import validation_message
@@ -33,6 +34,7 @@ class Settings(BaseModel):
     keep_screenshots: int = Field(default=3, ge=1, le=50)
     profiles: Path | None = Field(default=None, description="Your model profiles file (TOML), tried first")
     guards: Policy = Policy()
+    input: InputPacing = Field(default=InputPacing(), description="Typing and chord pace, per window class")
     secrets: tuple[str, ...] = ()
     sandbox: bool | None = Field(default=None, description="Run --launch apps under bubblewrap; "
                                  "None: on with --virtual, off on your own display")
