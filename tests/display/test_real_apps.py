@@ -1,0 +1,77 @@
+"""Real applications through `uiagent do` with the offline planner: a GTK file chooser (mousepad)
+and LibreOffice Calc. They need input at a pace the toolkit accepts and a wait for the dialog's
+default button before Return (issue 13)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agent.display import VirtualDisplay
+from agent.recording.format import load_recording
+from tests.conftest import run_cli
+from tests.realapps import CALC, libreoffice_profile
+
+pytestmark = pytest.mark.real_app
+
+
+def _summary(stdout: str) -> dict:
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def busdisplay(display_binaries: None) -> Iterator[VirtualDisplay]:
+    """A display with a session bus: GTK apps are accessible, so typed text can be read back."""
+    with VirtualDisplay(size=(1280, 800), window_manager=True, dbus=True) as vd:
+        yield vd
+
+
+def test_mousepad_saves_through_the_gtk_file_chooser_and_reads_it_back(busdisplay: VirtualDisplay,
+                                                                         tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    task = ("type 'hello from uiagent', press ctrl+s, wait for 'Save As' up to 15 s, type 'note.txt', "
+            "press Return, wait for 'note.txt - Mousepad' up to 10 s")
+    r = run_cli("do", task, "--launch", "mousepad", "--record-dir", str(tmp_path / "rec"), "--json",
+                env=busdisplay.env, timeout=240, cwd=work)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert (work / "note.txt").read_text().rstrip("\n") == "hello from uiagent"
+    rec = load_recording(_summary(r.stdout)["recording"])
+    typed = [res for s in rec.steps for res in s.results if res.action and res.action.kind == "type"]
+    # Both texts were read back from the focused field (the editor, then the chooser's name entry).
+    assert [(res.verified, res.verify_note) for res in typed] == [(True, "read back from the focused text")] * 2
+
+    again = run_cli("do", "wait for 'hello from uiagent' up to 20 s", "--launch", "mousepad note.txt",
+                    "--record-dir", str(tmp_path / "rec2"), "--json", env=busdisplay.env, timeout=240, cwd=work)
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]  # read back by OCR
+
+
+def test_return_into_a_dialog_whose_default_button_stays_disabled_fails(busdisplay: VirtualDisplay,
+                                                                        tmp_path: Path) -> None:
+    """With no name typed, Save never becomes sensitive: Return is not sent, the run says why."""
+    task = "press ctrl+s, wait for 'Save As' up to 15 s, press Return"
+    r = run_cli("do", task, "--launch", "mousepad", "--record-dir", str(tmp_path / "rec"), "--json",
+                env=busdisplay.env, timeout=240, cwd=tmp_path)
+    assert r.returncode == 1, r.stdout[-2000:] + r.stderr[-2000:]
+    rec = load_recording(_summary(r.stdout)["recording"])
+    last = [res for s in rec.steps for res in s.results][-1]
+    assert last.action is not None and last.action.kind == "key" and last.status == "failed"
+    assert last.error == "the default button 'Save' is not enabled (Return would do nothing) after 2s"
+    assert last.wait_ms >= 2000
+
+
+@pytest.mark.slow
+def test_libreoffice_calc_takes_values_and_a_formula(vdisplay: VirtualDisplay, tmp_path: Path) -> None:
+    libreoffice_profile(Path(vdisplay.env["HOME"]))  # no Tip of the Day, no first-run infobar
+    task = "type '12', press Tab, type '30', press Tab, type '=A1+B1', press Return, verify 42"
+    r = run_cli("do", task, "--launch", " ".join(CALC), "--record-dir", str(tmp_path / "rec"), "--json",
+                env=vdisplay.env, timeout=300, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    rec = load_recording(_summary(r.stdout)["recording"])
+    typed = [res for s in rec.steps for res in s.results if res.action and res.action.kind == "type"]
+    assert len(typed) == 3 and all(res.ok for res in typed)
+    # No session bus here: nothing could be read back, and the results say so instead of failing.
+    assert {res.verify_note for res in typed} == {"not read back: no accessibility"}
