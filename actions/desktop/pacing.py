@@ -24,10 +24,11 @@ class Pace(BaseModel):
 
 
 # Window classes (WM_CLASS, lower case, matched as substrings) that need a slower pace.
-# LibreOffice: the smallest reliable key delay measured was 8 ms (bench/input_pacing.py); x2 margin.
+# LibreOffice Calc lost a field in 2 of 40 back-to-back runs unpaced and none in 30 at 1 ms per
+# character and chord (bench/input_pacing.py); 8 ms per character and 60 ms per chord is the margin.
 DEFAULT_SLOW_WINDOWS: dict[str, Pace] = {
-    "libreoffice": Pace(key_delay_s=0.016, chord_delay_s=0.12),
-    "soffice": Pace(key_delay_s=0.016, chord_delay_s=0.12),
+    "libreoffice": Pace(key_delay_s=0.008, chord_delay_s=0.06),
+    "soffice": Pace(key_delay_s=0.008, chord_delay_s=0.06),
 }
 
 

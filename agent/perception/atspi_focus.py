@@ -88,7 +88,7 @@ class FocusProbe:
         if not address:
             return ActiveWindow(error="no accessibility bus")
         try:
-            result: ActiveWindow = _run(self._read(address), self.timeout_s)
+            result: ActiveWindow = _run(_quiet(self._read(address)), self.timeout_s)
             return result
         except TimeoutError:
             return ActiveWindow(error=f"accessibility not read within {self.timeout_s:g}s")
@@ -102,7 +102,7 @@ class FocusProbe:
         if not address:
             return None
         try:
-            node: Node | None = _run(self._at_point(address, x, y), self.timeout_s)
+            node: Node | None = _run(_quiet(self._at_point(address, x, y)), self.timeout_s)
             return node
         except Exception:  # timeouts, dbus errors: no answer, not a failure
             log.debug("at_point failed", exc_info=True)
@@ -155,6 +155,14 @@ class FocusProbe:
             return node
         finally:
             bus.disconnect()
+
+
+async def _quiet(coro: Any) -> Any:
+    """`coro` with errors raised inside dbus-next's callbacks logged at DEBUG, not printed as tracebacks."""
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        log.debug("accessibility: %s", context.get("exception") or context.get("message"))
+    asyncio.get_running_loop().set_exception_handler(handler)
+    return await coro
 
 
 async def _node(bus: Any, ref: tuple[str, str], with_text: bool = False) -> Node:
