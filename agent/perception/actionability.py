@@ -95,9 +95,12 @@ class Actionability:
         probe = self.probe
 
         def why_not() -> str | None:
-            button = probe.read().default_button
+            state = probe.read()
+            button, focused = state.default_button, state.focused
             if button is None or button.sensitive:
                 return None
+            if focused is not None and ("multi_line" in focused.states or focused.role in CONTROLS):
+                return None  # Return goes to the focused text view or control, not the default button
             return f"the default button {button.name!r} is not enabled (Return would do nothing)"
         return self._until(why_not)
 

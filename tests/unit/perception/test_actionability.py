@@ -51,6 +51,14 @@ def test_return_fails_when_the_default_button_stays_insensitive() -> None:
     assert clock.now >= 2.0
 
 
+def test_return_into_a_text_view_or_a_focused_control_does_not_wait_for_the_default_button() -> None:
+    for focused in (Node(role="text", name="", states=("editable", "focused", "multi_line"), text=""),
+                    Node(role="push button", name="Cancel", states=("focused", "sensitive"))):
+        window = ActiveWindow(title="Save As", focused=focused, default_button=save_dialog(INSENSITIVE).default_button)
+        check, clock = ready(FakeProbe([window]))
+        assert check.before(Key(chord="Return")) is None and clock.now == 0
+
+
 def test_other_keys_and_windows_without_a_default_button_do_not_wait() -> None:
     probe = FakeProbe([ActiveWindow(title="Untitled")])
     check, clock = ready(probe)
