@@ -13,6 +13,7 @@ import pytest
 from agent.display import VirtualDisplay
 from agent.recording.format import load_recording
 from tests.conftest import run_cli
+from tests.fakes.model_servers import FakeModelServer, anthropic_message, text_block, tool_use
 from tests.realapps import CALC, libreoffice_profile
 
 pytestmark = pytest.mark.real_app
@@ -61,6 +62,36 @@ def test_return_into_a_dialog_whose_default_button_stays_disabled_fails(busdispl
     assert last.action is not None and last.action.kind == "key" and last.status == "failed"
     assert last.error == "the default button 'Save' is not enabled (Return would do nothing) after 2s"
     assert last.wait_ms >= 2000
+
+
+def test_a_scripted_anthropic_model_saves_through_the_file_chooser(busdisplay: VirtualDisplay,
+                                                                  tmp_path: Path) -> None:
+    """The same save through the real anthropic SDK against a local server playing a scripted model;
+    the model's typing is read back from the focused field as the offline planner's is."""
+    work = tmp_path / "work"
+    work.mkdir()
+    script = [tool_use("type", text="written by a model"), tool_use("key", text="ctrl+s"),
+              tool_use("wait", duration=2), tool_use("type", text="model.txt"), tool_use("key", text="Return"),
+              tool_use("wait", duration=1)]
+    with FakeModelServer() as server:
+        calls = [0]
+
+        def policy(request: object) -> dict:
+            calls[0] += 1
+            if calls[0] > len(script):
+                return anthropic_message(text_block("Saved."))
+            return anthropic_message(text_block("Next."), script[calls[0] - 1])
+        server.policy = policy
+        r = run_cli("do", "write a line and save it as model.txt", "--model", "anthropic:claude-sonnet-4-5",
+                    "--base-url", server.url, "--launch", "mousepad", "--record-dir", str(tmp_path / "rec"),
+                    "--json", env={**busdisplay.env, "ANTHROPIC_API_KEY": "test-key"}, timeout=240, cwd=work)
+        assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+        results = json.dumps([req.json for req in server.requests])
+    assert (work / "model.txt").read_text().rstrip("\n") == "written by a model"
+    assert '"is_error": true' not in results
+    rec = load_recording(_summary(r.stdout)["recording"])
+    typed = [res for s in rec.steps for res in s.results if res.action and res.action.kind == "type"]
+    assert [res.verified for res in typed] == [True, True]
 
 
 @pytest.mark.slow
