@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -74,23 +76,33 @@ class FakeProbe:
 
 
 class FocusProbe:
-    def __init__(self, bus_address: str | None = None, timeout_s: float = 1.0, max_nodes: int = 1500) -> None:
+    """The real probe. After a read that timed out (LibreOffice's bridge may not answer for seconds)
+    it answers "unavailable" at once for `backoff_s`, so every action does not pay the timeout."""
+
+    def __init__(self, bus_address: str | None = None, timeout_s: float = 1.0, max_nodes: int = 1500,
+                 backoff_s: float = 20.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.bus_address = bus_address
         self.timeout_s = timeout_s
         self.max_nodes = max_nodes
+        self.backoff_s, self.clock = backoff_s, clock
+        self._slow_until = 0.0
 
     def _address(self) -> str | None:
+        if self.clock() < self._slow_until:
+            return None
         return self.bus_address or os.environ.get("DBUS_SESSION_BUS_ADDRESS")
 
     def read(self) -> ActiveWindow:
         """The active window's focused node (with its text) and default push button."""
         address = self._address()
         if not address:
-            return ActiveWindow(error="no accessibility bus")
+            return ActiveWindow(error="no accessibility bus" if self.clock() >= self._slow_until else
+                                f"accessibility too slow (timed out within the last {self.backoff_s:g}s)")
         try:
             result: ActiveWindow = _run(_quiet(self._read(address)), self.timeout_s)
             return result
         except TimeoutError:
+            self._slow_until = self.clock() + self.backoff_s
             return ActiveWindow(error=f"accessibility not read within {self.timeout_s:g}s")
         except Exception as e:  # dbus errors, an app that went away
             log.debug("focus probe failed", exc_info=True)
@@ -104,7 +116,10 @@ class FocusProbe:
         try:
             node: Node | None = _run(_quiet(self._at_point(address, x, y)), self.timeout_s)
             return node
-        except Exception:  # timeouts, dbus errors: no answer, not a failure
+        except TimeoutError:
+            self._slow_until = self.clock() + self.backoff_s
+            return None
+        except Exception:  # dbus errors: no answer, not a failure
             log.debug("at_point failed", exc_info=True)
             return None
 

@@ -110,3 +110,24 @@ def test_unverifiable_text_says_why_and_does_not_fail() -> None:
     assert ready(FakeProbe([ActiveWindow(error="no accessibility bus")]))[0].after(Type(text="x")).ok is None
     secret = ready(FakeProbe([field_reading("", role="password text")]))[0].after(Type(text="x"))
     assert secret.ok is None and "password" in (secret.note or "")
+
+
+def test_a_probe_that_timed_out_answers_at_once_for_a_while() -> None:
+    from agent.perception.atspi_focus import FocusProbe
+
+    class Slow(FocusProbe):
+        calls = 0
+
+        async def _read(self, address: str) -> ActiveWindow:
+            import asyncio
+            Slow.calls += 1
+            await asyncio.sleep(1)
+            return ActiveWindow()
+
+    clock = Clock()
+    probe = Slow("unix:path=/nonexistent", timeout_s=0.05, backoff_s=20, clock=clock)
+    assert probe.read().error == "accessibility not read within 0.05s"
+    assert probe.read().error == "accessibility too slow (timed out within the last 20s)" and Slow.calls == 1
+    clock.now = 21
+    probe.read()
+    assert Slow.calls == 2
