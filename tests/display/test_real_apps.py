@@ -12,11 +12,20 @@ import pytest
 
 from agent.display import VirtualDisplay
 from agent.recording.format import load_recording
-from tests.conftest import run_cli
+from tests.conftest import run_cli, wait_until
 from tests.fakes.model_servers import FakeModelServer, anthropic_message, text_block, tool_use
 from tests.realapps import CALC, libreoffice_profile
 
 pytestmark = pytest.mark.real_app
+
+
+def _window(vd: VirtualDisplay, name: str) -> bool:
+    """Whether a window named `name` is up; LibreOffice's splash windows vanish while being looked at."""
+    try:
+        vd.wait_for_window(name=name, timeout=0.5)
+    except Exception:  # DisplayError (not yet), Xlib BadWindow (a window that went away meanwhile)
+        return False
+    return True
 
 
 def _summary(stdout: str) -> dict:
@@ -106,3 +115,31 @@ def test_libreoffice_calc_takes_values_and_a_formula(vdisplay: VirtualDisplay, t
     assert len(typed) == 3 and all(res.ok for res in typed)
     # No session bus here: nothing could be read back, and the results say so instead of failing.
     assert {res.verify_note for res in typed} == {"not read back: no accessibility"}
+
+
+@pytest.mark.slow
+def test_libreoffice_calc_sorts_through_the_data_menu(vdisplay: VirtualDisplay, tmp_path: Path) -> None:
+    """A menu path: Data > Sort Ascending on a column typed in; the order is read back by OCR."""
+    from actions.desktop.x11 import PyAutoGUIDesktop
+    from agent.perception.ocr import RapidOcrEngine
+
+    libreoffice_profile(Path(vdisplay.env["HOME"]))
+    vdisplay.launch(CALC)
+    wait_until(lambda: _window(vdisplay, "Calc"), timeout=120, what="the Calc window")
+    task = ("wait for 'Sheet1' up to 30 s, type 'pear', press Return, type 'apple', press Return, type 'fig', "
+            "press Return, press ctrl+Home, click Data, wait for 'Sort Ascending' up to 10 s, "
+            "click 'Sort Ascending', wait 1 second")
+    r = run_cli("do", task, "--record-dir", str(tmp_path / "rec"), "--json", env=vdisplay.env, timeout=300,
+                cwd=tmp_path)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    desktop = PyAutoGUIDesktop(vdisplay.display)
+    ocr = RapidOcrEngine()
+
+    def column_a() -> list[str]:
+        lines = ocr.read(desktop.capture().image.crop((0, 150, 300, 300)))
+        words = [line for line in lines if line.text in ("apple", "fig", "pear")]
+        return [line.text for line in sorted(words, key=lambda line: line.box.top)]
+    try:
+        wait_until(lambda: column_a() == ["apple", "fig", "pear"], timeout=10, what="the sorted column A")
+    finally:
+        desktop.close()
