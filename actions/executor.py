@@ -1,4 +1,4 @@
-"""The executor: validate -> guards -> confirmation -> perform -> ActionResult.
+"""The executor: validate -> guards -> confirmation -> ready? -> perform -> read back -> ActionResult.
 
 There is one way to act: live agent steps, replay and cached test steps all go through
 `Executor.execute`. Expected failures (a denial, a declined confirmation, an input error) come
@@ -114,6 +114,7 @@ class Executor:
         if blocked := self.readiness.before(action):
             return self._failed(action, verdict, blocked, started, guard_ms, t1, wait_ms=(self.clock() - t1) * 1000)
         wait_ms = (self.clock() - t1) * 1000
+        self.check_stop()  # the kill switch may have fired while waiting for the target
         t1 = self.clock()
         try:
             self._perform(action)

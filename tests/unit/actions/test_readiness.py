@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+
+import pytest
+
 from actions.desktop.fake import FakeDesktop
+from actions.errors import KillSwitchPressed
 from actions.executor import Executor
 from actions.models import Click, Key, Type
 from actions.readiness import Check, FakeReadiness, NoReadiness, Readiness
@@ -46,3 +51,15 @@ def test_denied_actions_never_reach_readiness() -> None:
 def test_both_conform() -> None:
     assert isinstance(NoReadiness(), Readiness) and isinstance(FakeReadiness(), Readiness)
     assert NoReadiness().before(Click(x=1, y=1)) is None and NoReadiness().after(Type(text="x")).ok is None
+
+
+def test_the_kill_switch_fired_while_waiting_stops_before_acting() -> None:
+    kill = threading.Event()
+    d = FakeDesktop()
+
+    def wait_then_kill(action: object) -> str | None:
+        kill.set()  # pressed while the executor waited for the target
+        return None
+    with pytest.raises(KillSwitchPressed):
+        Executor(d, kill=kill, readiness=FakeReadiness(blocked=wait_then_kill)).execute(Click(x=5, y=5))
+    assert d.calls == []
