@@ -5,6 +5,7 @@ a pointer action or a Return, and to check typed text afterwards. The real one l
 `agent.perception.actionability` (pixels and accessibility; actions never imports agent); the
 executor's default, `NoReadiness`, checks nothing. `FakeReadiness` scripts answers for tests.
 
+    expect(frame)  -> the frame the next action was planned on (its target must still look so)
     before(action) -> None when the action may go ahead, else why not (after waiting its deadline)
     after(action)  -> Check: did the effect arrive? (`ok` None: could not be checked, `note` says why)
 """
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from actions.desktop.base import Screenshot
 from actions.models import Action
 
 
@@ -31,12 +33,16 @@ UNCHECKED = Check()
 
 @runtime_checkable
 class Readiness(Protocol):
+    def expect(self, frame: Screenshot) -> None: ...
     def before(self, action: Action) -> str | None: ...
     def after(self, action: Action) -> Check: ...
 
 
 class NoReadiness:
     """Checks nothing: every action may go ahead, nothing is read back."""
+
+    def expect(self, frame: Screenshot) -> None:
+        pass
 
     def before(self, action: Action) -> str | None:
         return None
@@ -52,6 +58,9 @@ class FakeReadiness:
     blocked: Callable[[Action], str | None] = lambda action: None
     check: Callable[[Action], Check] = lambda action: UNCHECKED
     calls: list[tuple[str, str]] = field(default_factory=list)
+
+    def expect(self, frame: Screenshot) -> None:
+        self.calls.append(("expect", f"{frame.size[0]}x{frame.size[1]}"))
 
     def before(self, action: Action) -> str | None:
         self.calls.append(("before", action.kind))

@@ -2,7 +2,9 @@
 Playwright's auto-wait), built by `agent.run.wiring`.
 
 Before a click: the target point is on screen, stable (the pixels around it equal in two grabs
-`gap_s` apart) and, when accessibility knows the accessible there, sensitive. Before Return (or
+`gap_s` apart), not covered (when the target's box is known, its pixels still look as in the frame
+the action was planned on, `expect`: first action after an observation only) and, when
+accessibility knows the accessible there, sensitive. Before Return (or
 KP_Enter) into a window whose default push button accessibility reports (a GTK file chooser's
 "Save"): that button is sensitive, since Return does nothing until it is. Each waits up to
 `deadline_s`, then the action fails with the reason, unperformed.
@@ -20,8 +22,8 @@ from collections.abc import Callable
 
 from PIL import ImageChops
 
-from actions.desktop.base import Desktop
-from actions.models import Action, Click, Key, Type, action_point
+from actions.desktop.base import Desktop, Screenshot
+from actions.models import Action, Box, Click, Key, Type, action_point
 from actions.readiness import Check
 from agent.perception.atspi_focus import ActiveWindow, Probe
 
@@ -29,6 +31,8 @@ log = logging.getLogger(__name__)
 
 RETURN_KEYS = frozenset({("return",), ("enter",), ("kp_enter",)})
 _RADIUS = 24  # half-size of the box compared for stability
+COVERED_SHARE = 0.5  # more than this share of the target's pixels changed strongly: covered or gone
+_STRONG = 40  # a change of more than this (0-255, luminance of the difference) is not a hover tint
 # Roles whose missing "sensitive" state means a click does nothing (labels and panes say little).
 CONTROLS = frozenset({"push button", "toggle button", "check box", "radio button", "menu item", "check menu item",
                       "radio menu item", "combo box", "link", "page tab", "spin button", "slider"})
@@ -42,6 +46,10 @@ class Actionability:
         self.probe = probe  # None: no accessibility, pixels only
         self.deadline_s, self.verify_s, self.gap_s = deadline_s, verify_s, gap_s
         self.clock, self.sleep = clock, sleep
+        self._planned: Screenshot | None = None  # the frame the next action was planned on
+
+    def expect(self, frame: Screenshot) -> None:
+        self._planned = frame
 
     # -- before
 
@@ -67,7 +75,9 @@ class Actionability:
             return None
         if not self.desktop.geometry().contains(point.x, point.y):
             return f"the target ({point.x}, {point.y}) is off screen"
-        return self._until(lambda: self._unstable(point.x, point.y) or self._insensitive(point.x, point.y))
+        box = action.target.bbox if action.target is not None else None
+        return self._until(lambda: self._unstable(point.x, point.y) or self._covered(box)
+                           or self._insensitive(point.x, point.y))
 
     def _crop(self, x: int, y: int) -> object:
         shot = self.desktop.capture()
@@ -80,6 +90,18 @@ class Actionability:
         second = self._crop(x, y)
         same = ImageChops.difference(first, second).getbbox() is None  # type: ignore[arg-type]
         return None if same else f"the target at ({x}, {y}) is still moving"
+
+    def _covered(self, box: Box | None) -> str | None:
+        """Most of the target's box changed strongly since it was planned: covered, or gone."""
+        planned = self._planned
+        if planned is None or box is None or box.width * box.height > 400 * 200 or box.width * box.height <= 0:
+            return None
+        now = self.desktop.capture()
+        changed = _changed_share(planned, now, box)
+        if changed is None or changed <= COVERED_SHARE:
+            return None
+        return f"the target at {box.left},{box.top} {box.width}x{box.height} looks different from when it " \
+               f"was planned ({changed:.0%} of its pixels changed): covered or gone"
 
     def _insensitive(self, x: int, y: int) -> str | None:
         if self.probe is None:
@@ -107,6 +129,7 @@ class Actionability:
     # -- after
 
     def after(self, action: Action) -> Check:
+        self._planned = None  # what comes next was planned on a frame this action may have changed
         if not isinstance(action, Type):
             return Check()
         if any(c in action.text for c in "\t\n\b"):
@@ -120,6 +143,19 @@ class Actionability:
             if check.ok is not False or self.clock() >= deadline:
                 return check
             self.sleep(0.05)
+
+
+def _changed_share(a: Screenshot, b: Screenshot, box: Box) -> float | None:
+    """Share of the box's pixels whose colour moved by more than `_STRONG` in some channel."""
+    crops = []
+    for shot in (a, b):
+        left, top = box.left - shot.left, box.top - shot.top
+        if left < 0 or top < 0 or left + box.width > shot.size[0] or top + box.height > shot.size[1]:
+            return None
+        crops.append(shot.image.convert("RGB").crop((left, top, left + box.width, top + box.height)))
+    diff = ImageChops.difference(crops[0], crops[1]).convert("L").point(lambda v: 255 if v > _STRONG else 0)
+    histogram = diff.histogram()
+    return histogram[255] / max(1, box.width * box.height)
 
 
 def _compare(typed: str, state: ActiveWindow) -> Check:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from PIL import Image, ImageDraw
 
+from actions.desktop.base import Screenshot
 from actions.desktop.fake import FakeDesktop
-from actions.models import Click, Key, Type
+from actions.models import Box, Click, Key, Target, Type
 from agent.perception.actionability import Actionability
 from agent.perception.atspi_focus import ActiveWindow, FakeProbe, Node
 
@@ -131,3 +132,37 @@ def test_a_probe_that_timed_out_answers_at_once_for_a_while() -> None:
     clock.now = 21
     probe.read()
     assert Slow.calls == 2
+
+
+def _screen(fill: str = "white", button: str | None = "#3366cc") -> Image.Image:
+    im = Image.new("RGB", (320, 200), fill)
+    if button:
+        ImageDraw.Draw(im).rectangle((100, 80, 160, 110), fill=button)
+    return im
+
+
+SAVE = Target(label="Save", bbox=Box(left=100, top=80, right=161, bottom=111))
+
+
+def test_a_click_fails_when_its_target_got_covered_since_it_was_planned() -> None:
+    covered = _screen(button="#f0f0f0")  # a dialog lies over the button now
+    check, clock = ready(None, [covered])
+    check.expect(Screenshot(image=_screen()))
+    reason = check.before(Click(x=130, y=95, target=SAVE))
+    assert reason is not None and reason.startswith("the target at 100,80 61x31 looks different from when it was "
+                                                    "planned (") and reason.endswith("covered or gone after 2s")
+
+
+def test_a_hover_tint_or_no_planned_frame_does_not_count_as_covered() -> None:
+    check, _ = ready(None, [_screen(button="#4070d8")])  # a slightly lighter blue: hover
+    check.expect(Screenshot(image=_screen()))
+    assert check.before(Click(x=130, y=95, target=SAVE)) is None
+    check, _ = ready(None, [_screen(button=None)])
+    assert check.before(Click(x=130, y=95, target=SAVE)) is None  # nothing planned: nothing to compare
+
+
+def test_only_the_first_action_after_an_observation_is_compared() -> None:
+    check, _ = ready(None, [_screen(button=None)])
+    check.expect(Screenshot(image=_screen()))
+    check.after(Click(x=1, y=1))  # an earlier action of the turn changed the screen on purpose
+    assert check.before(Click(x=130, y=95, target=SAVE)) is None
