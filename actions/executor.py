@@ -1,4 +1,4 @@
-"""The executor: validate -> guards -> confirmation -> perform -> ActionResult.
+"""The executor: validate -> guards -> confirmation -> ready? -> perform -> read back -> ActionResult.
 
 There is one way to act: live agent steps, replay and cached test steps all go through
 `Executor.execute`. Expected failures (a denial, a declined confirmation, an input error) come
@@ -38,6 +38,7 @@ from actions.models import (
     validation_message,
 )
 from actions.policy import Policy
+from actions.readiness import NoReadiness, Readiness
 from actions.secrets import Redactor
 
 log = logging.getLogger(__name__)
@@ -58,8 +59,9 @@ class Executor:
     def __init__(self, desktop: Desktop, policy: Policy | None = None,
                  confirm: ConfirmCallback = decline_all, kill: threading.Event | None = None,
                  guards: Sequence[Guard] = DEFAULT_GUARDS, clock: Callable[[], float] = time.monotonic,
-                 redactor: Redactor | None = None) -> None:
+                 redactor: Redactor | None = None, readiness: Readiness | None = None) -> None:
         self.desktop = desktop
+        self.readiness = readiness or NoReadiness()  # auto-wait before, read-back after (actions.readiness)
         self.policy = policy or Policy()
         self.confirm = confirm
         self.kill = kill or threading.Event()
@@ -109,6 +111,11 @@ class Executor:
             log.info("declined %s: %s", what, verdict.reason)
             return ActionResult(action=action, status="declined", verdict=verdict, started_at=started, guard_ms=guard_ms)
         t1 = self.clock()
+        if blocked := self.readiness.before(action):
+            return self._failed(action, verdict, blocked, started, guard_ms, t1, wait_ms=(self.clock() - t1) * 1000)
+        wait_ms = (self.clock() - t1) * 1000
+        self.check_stop()  # the kill switch may have fired while waiting for the target
+        t1 = self.clock()
         try:
             self._perform(action)
         except KillSwitchPressed:
@@ -120,16 +127,23 @@ class Executor:
             return self._failed(action, verdict, f"{type(e).__name__}: {e}", started, guard_ms, t1)
         self._delivered(action, ctx.window, commit)
         self._recent.append(self.clock())
+        act_ms = (self.clock() - t1) * 1000
+        readback = self.readiness.after(action)
+        note = self.redactor.text(readback.note) if readback.note else None
+        if readback.ok is False:
+            return self._failed(action, verdict, note or "the input did not arrive", started, guard_ms, t1,
+                                wait_ms=wait_ms, verified=False)
         log.info("performed %s", what)
         return ActionResult(action=action, status="performed", verdict=verdict, started_at=started,
-                            guard_ms=guard_ms, act_ms=(self.clock() - t1) * 1000)
+                            guard_ms=guard_ms, act_ms=act_ms, wait_ms=wait_ms, verified=readback.ok, verify_note=note)
 
     def _failed(self, action: Action, verdict: Verdict, error: str, started: float, guard_ms: float,
-                t1: float) -> ActionResult:
+                t1: float, wait_ms: float = 0.0, verified: bool | None = None) -> ActionResult:
         error = self.redactor.text(error)
         log.info("failed %s: %s", self.redactor.text(action.describe()), error)
         return ActionResult(action=action, status="failed", verdict=verdict, error=error, started_at=started,
-                            guard_ms=guard_ms, act_ms=(self.clock() - t1) * 1000)
+                            guard_ms=guard_ms, act_ms=(self.clock() - t1) * 1000, wait_ms=wait_ms,
+                            verified=verified)
 
     def _masked(self, verdict: Verdict) -> Verdict:
         """A verdict's reason may quote the typed line, secret values included."""

@@ -284,6 +284,9 @@ class ActionResult(BaseModel):
     started_at: float = 0.0     # wall clock (time.time)
     guard_ms: float = 0.0
     act_ms: float = 0.0
+    wait_ms: float = 0.0        # waiting for the target to be actionable (actions.readiness)
+    verified: bool | None = None  # typed text read back in the field; None: not checked
+    verify_note: str | None = None  # how it was checked, or why it could not be
 
     @property
     def ok(self) -> bool:

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from actions.desktop.pacing import InputPacing
 from actions.errors import UsageError
 from actions.keys import DEFAULT_KILL_HOTKEY
 from actions.models import validation_message
@@ -36,6 +37,7 @@ class Settings(BaseModel):
     guards: Policy = Policy()
     reaction: ReactionSettings = Field(default_factory=ReactionSettings,
                                        description="[tool.uiagent.reaction]: how long actions wait for the app")
+    input: InputPacing = Field(default=InputPacing(), description="Typing and chord pace, per window class")
     secrets: tuple[str, ...] = ()
     sandbox: bool | None = Field(default=None, description="Run --launch apps under bubblewrap; "
                                  "None: on with --virtual, off on your own display")

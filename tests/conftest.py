@@ -18,7 +18,7 @@ from agent.display import VirtualDisplay
 pytest_plugins = ["pytester"]  # the plugin's own tests (tests/plugin) run pytest inside pytest
 
 APPS = Path(__file__).parent / "apps"
-REQUIRED_BINARIES = ("Xvfb", "openbox", "xdotool", "xterm", "xcalc", "bwrap", "localc")
+REQUIRED_BINARIES = ("Xvfb", "openbox", "xdotool", "xterm", "xcalc", "bwrap", "mousepad", "localc", "dbus-daemon")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -73,8 +73,8 @@ def clickpad(vdisplay: VirtualDisplay, tmp_path: Path) -> Path:
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60,
-            input: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the installed `uiagent` console script in a subprocess."""
+            input: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the installed `uiagent` console script in a subprocess (in `cwd`: launched apps start there)."""
     exe = Path(sys.executable).parent / "uiagent"
     return subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})}, input=input)
+                          env={**os.environ, **(env or {})}, input=input, cwd=cwd)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from PIL import Image
 
 from actions.desktop.base import Button, Monitor, ScreenGeometry, Screenshot, WindowInfo
+from actions.desktop.pacing import InputPacing, Pace
 from actions.errors import DisplayError, KillSwitchPressed
 from actions.models import Point
 
@@ -78,7 +80,9 @@ class PyAutoGUIDesktop:
     drives input (each one rebinds it to its own display when built).
     """
 
-    def __init__(self, display: str | None = None, failsafe: bool = True) -> None:
+    def __init__(self, display: str | None = None, failsafe: bool = True,
+                 pacing: InputPacing | None = None) -> None:
+        self.pacing = pacing or InputPacing()
         self.display = display or os.environ.get("DISPLAY") or ""
         if not self.display:
             raise DisplayError("DISPLAY is not set: run inside an X session or use --virtual")
@@ -177,11 +181,29 @@ class PyAutoGUIDesktop:
                 self._gui.hscroll(dx)
         self._with_modifiers(modifiers, run)
 
+    def pace(self) -> Pace:
+        """The pace for the focused window's class (see actions.desktop.pacing)."""
+        return self.pacing.for_window(self.active_window().app)
+
+    def _sync(self) -> None:
+        """One X round trip on the input connection: the server has handled every event sent."""
+        from pyautogui import _pyautogui_x11 as x11
+        x11._display.sync()
+
     def type_text(self, text: str) -> None:
-        self._checked(self._gui.write, text, interval=0.0)
+        delay = self.pace().key_delay_s
+        for ch in text:
+            self._checked(self._gui.write, ch, interval=0.0)
+            self._sync()
+            if delay:
+                time.sleep(delay)
 
     def press(self, keys: tuple[str, ...]) -> None:
+        delay = self.pace().chord_delay_s
         self._checked(self._gui.hotkey, *[_PYAUTOGUI_KEY.get(k, k) for k in keys], interval=0.0)
+        self._sync()
+        if delay:
+            time.sleep(delay)
 
     def close(self) -> None:
         if self._mss is not None:

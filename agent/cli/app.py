@@ -137,17 +137,19 @@ def act(source: Annotated[str, typer.Argument(help="A JSON file of actions (a li
     from actions.executor import Executor
     from actions.killswitch import KillSwitch
     from agent.cli.action_files import load_actions
+    from agent.run.wiring import readiness
     from agent.settings import load_settings
 
-    settings = load_settings({"guards.confirm": confirm})
+    settings = load_settings({"guards.confirm": confirm, "dry_run": dry_run or None})
     actions = load_actions(source)
     with ExitStack() as stack:
         display = _display_env(stack, _virtual_size(virtual))
-        desktop: Any = PyAutoGUIDesktop(display, failsafe=settings.failsafe)
+        desktop: Any = PyAutoGUIDesktop(display, failsafe=settings.failsafe, pacing=settings.input)
+        ready = readiness(settings, desktop)  # nothing to wait for under --dry-run
         if dry_run:
             desktop = DryRunDesktop(desktop)
         kill = stack.enter_context(KillSwitch(settings.kill_hotkey, display=display))
-        executor = Executor(desktop, settings.guards, confirm=terminal_confirm, kill=kill.event)
+        executor = Executor(desktop, settings.guards, confirm=terminal_confirm, kill=kill.event, readiness=ready)
         for i, action in enumerate(actions, 1):
             result = executor.execute(action)
             prefix = "would " if dry_run and result.ok else ""

@@ -132,6 +132,8 @@ class StepBuilder:
         obs = self.observation
         seen = self.screen_elements or (obs.elements if obs else ())
         focused = next((e.role for e in seen if "focused" in e.states), None)
+        if obs is not None and not self.performed:
+            executor.readiness.expect(obs.screenshot)  # the first action's target must still look as planned
         result = executor.execute(to_run, injection=self.injection[0].text if self.injection else None,
                                   focused_role=focused)
         self._time("act", t0)

@@ -28,6 +28,7 @@ from actions.desktop.fake import DryRunDesktop
 from actions.desktop.x11 import PyAutoGUIDesktop
 from actions.executor import ConfirmCallback, Executor, decline_all
 from actions.killswitch import KillSwitch
+from actions.readiness import NoReadiness, Readiness
 from actions.secrets import Redactor, redact_logs
 from agent.perception.perceiver import Perceiver, ScreenPerceiver
 from agent.perception.reaction import Reactions, X11Windows
@@ -88,7 +89,7 @@ def wire(settings: Settings, display: str, capabilities: Capabilities, *, record
     from agent.perception.settle import settle
 
     with ExitStack() as stack:
-        real = PyAutoGUIDesktop(display, failsafe=settings.failsafe)
+        real = PyAutoGUIDesktop(display, failsafe=settings.failsafe, pacing=settings.input)
         stack.callback(real.close)
         desktop: Desktop = DryRunDesktop(real) if settings.dry_run else real
         kill = stack.enter_context(KillSwitch(settings.kill_hotkey, display=display)).event if kill_hotkey \
@@ -103,11 +104,25 @@ def wire(settings: Settings, display: str, capabilities: Capabilities, *, record
         # Nothing is performed in a dry run: no reaction to wait for.
         reactions = None if settings.dry_run else Reactions(settings.reaction, windows)
         yield Parts(desktop=desktop, real=real, kill=kill,
-                    executor=Executor(desktop, settings.guards, confirm=confirm, kill=kill, redactor=redactor),
+                    executor=Executor(desktop, settings.guards, confirm=confirm, kill=kill, redactor=redactor,
+                                      readiness=readiness(settings, real, a11y_bus)),
                     perceiver=build_perceiver(desktop, capabilities, settings.monitor, ocr=ocr, a11y_bus=a11y_bus,
                                               scan=settings.guards.scan_screen_text),
                     settle=functools.partial(settle, desktop, monitor=settings.monitor, windows=windows),
                     recorder=recorder, reactions=reactions)
+
+
+def readiness(settings: Settings, desktop: Desktop, a11y_bus: str | None = SESSION_BUS) -> Readiness:
+    """Auto-wait and read-back (agent.perception.actionability), with accessibility when there is a bus;
+    none under --dry-run (nothing is performed, so nothing would ever become ready or arrive)."""
+    from agent.perception.actionability import Actionability
+    from agent.perception.atspi_focus import FocusProbe
+
+    if settings.dry_run or not settings.input.check:
+        return NoReadiness()
+    address = os.environ.get("DBUS_SESSION_BUS_ADDRESS") if a11y_bus == SESSION_BUS else a11y_bus
+    return Actionability(desktop, FocusProbe(address) if address else None,
+                         deadline_s=settings.input.ready_timeout_s, verify_s=settings.input.verify_timeout_s)
 
 
 def build_perceiver(desktop: Desktop, capabilities: Capabilities, monitor: int | None, *,

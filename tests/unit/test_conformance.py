@@ -18,7 +18,10 @@ from actions.desktop.base import Desktop
 from actions.desktop.fake import DryRunDesktop, FakeDesktop
 from actions.desktop.x11 import PyAutoGUIDesktop
 from actions.models import Box, Click, Point
+from actions.readiness import FakeReadiness, NoReadiness, Readiness
 from agent.demonstration.targets import FakeLabeler, Labeler, OcrLabeler
+from agent.perception.actionability import Actionability
+from agent.perception.atspi_focus import FakeProbe, FocusProbe, Probe
 from agent.perception.elements import Element
 from agent.perception.fake import FakePerceiver
 from agent.perception.ocr import FakeOcrEngine, OcrEngine, RapidOcrEngine, TextLine
@@ -44,6 +47,8 @@ IMPLEMENTATIONS: list[tuple[type, type, list[type]]] = [   # (Protocol, fake, re
     (Perceiver, FakePerceiver, [ScreenPerceiver]),
     (Judge, FakeJudge, [ModelJudge]),
     (Labeler, FakeLabeler, [OcrLabeler]),
+    (Readiness, FakeReadiness, [Actionability, NoReadiness]),
+    (Probe, FakeProbe, [FocusProbe]),
 ]
 
 

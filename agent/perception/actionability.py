@@ -1,0 +1,174 @@
+"""Actionability and read-back: the real `actions.readiness.Readiness` (the desktop version of
+Playwright's auto-wait), built by `agent.run.wiring`.
+
+Before a click: the target point is on screen, stable (the pixels around it equal in two grabs
+`gap_s` apart), not covered (when the target's box is known, its pixels still look as in the frame
+the action was planned on, `expect`: first action after an observation only) and, when
+accessibility knows the accessible there, sensitive. Before Return (or
+KP_Enter) into a window whose default push button accessibility reports (a GTK file chooser's
+"Save"): that button is sensitive, since Return does nothing until it is. Each waits up to
+`deadline_s`, then the action fails with the reason, unperformed.
+
+After typing: the focused text field's content (AT-SPI Text) must hold the typed text (polled up to
+`verify_s`). Text with Tab/Return/BackSpace, password fields, a focus that is not a text field, or no
+accessibility: `ok` None and a note saying why (never a failure, and cheap).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from PIL import ImageChops
+
+from actions.desktop.base import Desktop, Screenshot
+from actions.models import Action, Box, Click, Key, Type, action_point
+from actions.readiness import Check
+from agent.perception.atspi_focus import ActiveWindow, Probe
+
+log = logging.getLogger(__name__)
+
+RETURN_KEYS = frozenset({("return",), ("enter",), ("kp_enter",)})
+_RADIUS = 24  # half-size of the box compared for stability
+COVERED_SHARE = 0.5  # more than this share of the target's pixels changed strongly: covered or gone
+_STRONG = 40  # a change of more than this (0-255, luminance of the difference) is not a hover tint
+# Roles whose missing "sensitive" state means a click does nothing (labels and panes say little).
+CONTROLS = frozenset({"push button", "toggle button", "check box", "radio button", "menu item", "check menu item",
+                      "radio menu item", "combo box", "link", "page tab", "spin button", "slider"})
+
+
+class Actionability:
+    def __init__(self, desktop: Desktop, probe: Probe | None = None, deadline_s: float = 2.0,
+                 verify_s: float = 1.0, gap_s: float = 0.03, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.desktop = desktop
+        self.probe = probe  # None: no accessibility, pixels only
+        self.deadline_s, self.verify_s, self.gap_s = deadline_s, verify_s, gap_s
+        self.clock, self.sleep = clock, sleep
+        self._planned: Screenshot | None = None  # the frame the next action was planned on
+
+    def expect(self, frame: Screenshot) -> None:
+        self._planned = frame
+
+    # -- before
+
+    def before(self, action: Action) -> str | None:
+        if isinstance(action, Click):
+            return self._clickable(action)
+        if isinstance(action, Key) and tuple(k.lower() for k in action.keys) in RETURN_KEYS:
+            return self._default_button_ready()
+        return None
+
+    def _until(self, why_not: Callable[[], str | None]) -> str | None:
+        """Poll `why_not` until it is None or the deadline passed; the last reason then."""
+        deadline = self.clock() + self.deadline_s
+        while (reason := why_not()) is not None:
+            if self.clock() >= deadline:
+                return f"{reason} after {self.deadline_s:g}s"
+            self.sleep(0.05)
+        return None
+
+    def _clickable(self, action: Click) -> str | None:
+        point = action_point(action)
+        if point is None:
+            return None
+        if not self.desktop.geometry().contains(point.x, point.y):
+            return f"the target ({point.x}, {point.y}) is off screen"
+        box = action.target.bbox if action.target is not None else None
+        return self._until(lambda: self._unstable(point.x, point.y) or self._covered(box)
+                           or self._insensitive(point.x, point.y))
+
+    def _crop(self, x: int, y: int) -> object:
+        shot = self.desktop.capture()
+        ox, oy = x - shot.left, y - shot.top
+        return shot.image.crop((ox - _RADIUS, oy - _RADIUS, ox + _RADIUS, oy + _RADIUS))
+
+    def _unstable(self, x: int, y: int) -> str | None:
+        first = self._crop(x, y)
+        self.sleep(self.gap_s)
+        second = self._crop(x, y)
+        same = ImageChops.difference(first, second).getbbox() is None  # type: ignore[arg-type]
+        return None if same else f"the target at ({x}, {y}) is still moving"
+
+    def _covered(self, box: Box | None) -> str | None:
+        """Most of the target's box changed strongly since it was planned: covered, or gone."""
+        planned = self._planned
+        if planned is None or box is None or box.width * box.height > 400 * 200 or box.width * box.height <= 0:
+            return None
+        now = self.desktop.capture()
+        changed = _changed_share(planned, now, box)
+        if changed is None or changed <= COVERED_SHARE:
+            return None
+        return f"the target at {box.left},{box.top} {box.width}x{box.height} looks different from when it " \
+               f"was planned ({changed:.0%} of its pixels changed): covered or gone"
+
+    def _insensitive(self, x: int, y: int) -> str | None:
+        if self.probe is None:
+            return None
+        node = self.probe.at_point(x, y)
+        if node is None or node.role not in CONTROLS or node.sensitive or "showing" not in node.states:
+            return None  # unknown, or fine
+        return f"the {node.role} {node.name!r} at ({x}, {y}) is not enabled"
+
+    def _default_button_ready(self) -> str | None:
+        if self.probe is None:
+            return None
+        probe = self.probe
+
+        def why_not() -> str | None:
+            state = probe.read()
+            button, focused = state.default_button, state.focused
+            if button is None or button.sensitive:
+                return None
+            if focused is not None and ("multi_line" in focused.states or focused.role in CONTROLS):
+                return None  # Return goes to the focused text view or control, not the default button
+            return f"the default button {button.name!r} is not enabled (Return would do nothing)"
+        return self._until(why_not)
+
+    # -- after
+
+    def after(self, action: Action) -> Check:
+        self._planned = None  # what comes next was planned on a frame this action may have changed
+        if not isinstance(action, Type):
+            return Check()
+        if any(c in action.text for c in "\t\n\b"):
+            return Check(None, "not read back: the text moves the focus or edits")
+        if self.probe is None:
+            return Check(None, "not read back: no accessibility")
+        deadline = self.clock() + self.verify_s
+        while True:
+            state = self.probe.read()
+            check = _compare(action.text, state)
+            if check.ok is not False or self.clock() >= deadline:
+                return check
+            self.sleep(0.05)
+
+
+def _changed_share(a: Screenshot, b: Screenshot, box: Box) -> float | None:
+    """Share of the box's pixels whose colour moved by more than `_STRONG` in some channel."""
+    crops = []
+    for shot in (a, b):
+        left, top = box.left - shot.left, box.top - shot.top
+        if left < 0 or top < 0 or left + box.width > shot.size[0] or top + box.height > shot.size[1]:
+            return None
+        crops.append(shot.image.convert("RGB").crop((left, top, left + box.width, top + box.height)))
+    diff = ImageChops.difference(crops[0], crops[1]).convert("L").point(lambda v: 255 if v > _STRONG else 0)
+    histogram = diff.histogram()
+    return histogram[255] / max(1, box.width * box.height)
+
+
+def _compare(typed: str, state: ActiveWindow) -> Check:
+    if state.error:
+        return Check(None, f"not read back: {state.error}")
+    node = state.focused
+    if node is None:
+        return Check(None, "not read back: no focused accessible")
+    if node.role == "password text":
+        return Check(None, "not read back: a password field")
+    if node.text is None or "editable" not in node.states:
+        return Check(None, f"not read back: the focus is on a {node.role}, not a text field")
+    if typed in node.text:
+        return Check(True, f"read back from the focused {node.role}")
+    shown = node.text if len(node.text) <= 60 else "..." + node.text[-57:]
+    return Check(False, f"typed {typed!r} but the focused {node.role} in {state.title!r} reads {shown!r}")

@@ -1,0 +1,168 @@
+"""Actionability on a FakeDesktop and a fake accessibility probe: waits, failures, read-back."""
+
+from __future__ import annotations
+
+from PIL import Image, ImageDraw
+
+from actions.desktop.base import Screenshot
+from actions.desktop.fake import FakeDesktop
+from actions.models import Box, Click, Key, Target, Type
+from agent.perception.actionability import Actionability
+from agent.perception.atspi_focus import ActiveWindow, FakeProbe, Node
+
+SENSITIVE = ("enabled", "sensitive", "showing", "is_default")
+INSENSITIVE = ("showing", "is_default")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, s: float) -> None:
+        self.now += s
+
+
+def save_dialog(states: tuple[str, ...]) -> ActiveWindow:
+    return ActiveWindow(title="Save As", default_button=Node(role="push button", name="Save", states=states))
+
+
+def field_reading(text: str, role: str = "text") -> ActiveWindow:
+    return ActiveWindow(title="Save As", focused=Node(role=role, name="", states=("editable", "focused"), text=text))
+
+
+def ready(probe: FakeProbe | None, frames: list[Image.Image] | None = None) -> tuple[Actionability, Clock]:
+    clock = Clock()
+    return Actionability(FakeDesktop(frames), probe, clock=clock, sleep=clock.sleep), clock
+
+
+def test_return_waits_for_the_default_button_to_become_sensitive() -> None:
+    probe = FakeProbe([save_dialog(INSENSITIVE)] * 3 + [save_dialog(SENSITIVE)])
+    check, clock = ready(probe)
+    assert check.before(Key(chord="Return")) is None
+    assert probe.reads == 4 and 0.1 < clock.now < 0.5
+
+
+def test_return_fails_when_the_default_button_stays_insensitive() -> None:
+    check, clock = ready(FakeProbe([save_dialog(INSENSITIVE)]))
+    reason = check.before(Key(chord="Return"))
+    assert reason == "the default button 'Save' is not enabled (Return would do nothing) after 2s"
+    assert clock.now >= 2.0
+
+
+def test_return_into_a_text_view_or_a_focused_control_does_not_wait_for_the_default_button() -> None:
+    for focused in (Node(role="text", name="", states=("editable", "focused", "multi_line"), text=""),
+                    Node(role="push button", name="Cancel", states=("focused", "sensitive"))):
+        window = ActiveWindow(title="Save As", focused=focused, default_button=save_dialog(INSENSITIVE).default_button)
+        check, clock = ready(FakeProbe([window]))
+        assert check.before(Key(chord="Return")) is None and clock.now == 0
+
+
+def test_other_keys_and_windows_without_a_default_button_do_not_wait() -> None:
+    probe = FakeProbe([ActiveWindow(title="Untitled")])
+    check, clock = ready(probe)
+    assert check.before(Key(chord="Return")) is None and check.before(Key(chord="ctrl+s")) is None
+    assert probe.reads == 1 and clock.now == 0
+
+
+def test_a_click_waits_for_the_target_to_stop_moving() -> None:
+    frames = []
+    for x in (100, 110, 120, 130, 130, 130):
+        im = Image.new("RGB", (320, 200), "white")
+        ImageDraw.Draw(im).rectangle((x, 90, x + 20, 110), fill="black")
+        frames.append(im)
+    check, clock = ready(None, frames)
+    assert check.before(Click(x=130, y=100)) is None
+    assert clock.now > 0.1  # the first pairs differed
+
+
+def test_a_click_fails_on_a_disabled_button_and_waits_for_it() -> None:
+    off = Node(role="push button", name="Apply", states=("showing", "visible"))
+    on = Node(role="push button", name="Apply", states=("showing", "sensitive", "enabled"))
+    check, _ = ready(FakeProbe([], points=[off]))
+    assert check.before(Click(x=10, y=10)) == "the push button 'Apply' at (10, 10) is not enabled after 2s"
+    check, clock = ready(FakeProbe([], points=[off, off, on]))
+    assert check.before(Click(x=10, y=10)) is None and clock.now > 0
+    label = Node(role="label", name="Name", states=("showing",))
+    assert ready(FakeProbe([], points=[label]))[0].before(Click(x=10, y=10)) is None
+
+
+def test_typed_text_is_read_back_from_the_focused_field() -> None:
+    check, _ = ready(FakeProbe([field_reading("note.tx"), field_reading("note.txt")]))
+    result = check.after(Type(text="note.txt"))
+    assert result.ok is True and result.note == "read back from the focused text"
+
+
+def test_text_that_never_arrives_is_a_failure_naming_what_the_field_reads() -> None:
+    check, clock = ready(FakeProbe([field_reading("")]))
+    result = check.after(Type(text="note.txt"))
+    assert result.ok is False and result.note == "typed 'note.txt' but the focused text in 'Save As' reads ''"
+    assert clock.now >= 1.0
+
+
+def test_unverifiable_text_says_why_and_does_not_fail() -> None:
+    assert ready(None)[0].after(Type(text="x")).note == "not read back: no accessibility"
+    assert ready(FakeProbe([field_reading("")]))[0].after(Type(text="a\tb")).ok is None
+    button = ActiveWindow(focused=Node(role="push button", name="OK", states=("focused",)))
+    assert ready(FakeProbe([button]))[0].after(Type(text="x")).note == \
+        "not read back: the focus is on a push button, not a text field"
+    assert ready(FakeProbe([ActiveWindow(error="no accessibility bus")]))[0].after(Type(text="x")).ok is None
+    secret = ready(FakeProbe([field_reading("", role="password text")]))[0].after(Type(text="x"))
+    assert secret.ok is None and "password" in (secret.note or "")
+
+
+def test_a_probe_that_timed_out_answers_at_once_for_a_while() -> None:
+    from agent.perception.atspi_focus import FocusProbe
+
+    class Slow(FocusProbe):
+        calls = 0
+
+        async def _read(self, address: str) -> ActiveWindow:
+            import asyncio
+            Slow.calls += 1
+            await asyncio.sleep(1)
+            return ActiveWindow()
+
+    clock = Clock()
+    probe = Slow("unix:path=/nonexistent", timeout_s=0.05, backoff_s=20, clock=clock)
+    assert probe.read().error == "accessibility not read within 0.05s"
+    assert probe.read().error == "accessibility too slow (timed out within the last 20s)" and Slow.calls == 1
+    clock.now = 21
+    probe.read()
+    assert Slow.calls == 2
+
+
+def _screen(fill: str = "white", button: str | None = "#3366cc") -> Image.Image:
+    im = Image.new("RGB", (320, 200), fill)
+    if button:
+        ImageDraw.Draw(im).rectangle((100, 80, 160, 110), fill=button)
+    return im
+
+
+SAVE = Target(label="Save", bbox=Box(left=100, top=80, right=161, bottom=111))
+
+
+def test_a_click_fails_when_its_target_got_covered_since_it_was_planned() -> None:
+    covered = _screen(button="#f0f0f0")  # a dialog lies over the button now
+    check, clock = ready(None, [covered])
+    check.expect(Screenshot(image=_screen()))
+    reason = check.before(Click(x=130, y=95, target=SAVE))
+    assert reason is not None and reason.startswith("the target at 100,80 61x31 looks different from when it was "
+                                                    "planned (") and reason.endswith("covered or gone after 2s")
+
+
+def test_a_hover_tint_or_no_planned_frame_does_not_count_as_covered() -> None:
+    check, _ = ready(None, [_screen(button="#4070d8")])  # a slightly lighter blue: hover
+    check.expect(Screenshot(image=_screen()))
+    assert check.before(Click(x=130, y=95, target=SAVE)) is None
+    check, _ = ready(None, [_screen(button=None)])
+    assert check.before(Click(x=130, y=95, target=SAVE)) is None  # nothing planned: nothing to compare
+
+
+def test_only_the_first_action_after_an_observation_is_compared() -> None:
+    check, _ = ready(None, [_screen(button=None)])
+    check.expect(Screenshot(image=_screen()))
+    check.after(Click(x=1, y=1))  # an earlier action of the turn changed the screen on purpose
+    assert check.before(Click(x=130, y=95, target=SAVE)) is None
