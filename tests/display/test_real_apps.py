@@ -106,7 +106,9 @@ def test_a_scripted_anthropic_model_saves_through_the_file_chooser(busdisplay: V
 @pytest.mark.slow
 def test_libreoffice_calc_takes_values_and_a_formula(vdisplay: VirtualDisplay, tmp_path: Path) -> None:
     libreoffice_profile(Path(vdisplay.env["HOME"]))  # no Tip of the Day, no first-run infobar
-    task = "type '12', press Tab, type '30', press Tab, type '=A1+B1', press Return, verify 42"
+    # Calc maps its window before it takes keys: wait until the sheet is drawn (its tab reads Sheet1).
+    task = ("wait for 'Sheet1' up to 30 s, type '12', press Tab, type '30', press Tab, type '=A1+B1', "
+            "press Return, verify 42")
     r = run_cli("do", task, "--launch", " ".join(CALC), "--record-dir", str(tmp_path / "rec"), "--json",
                 env=vdisplay.env, timeout=300, cwd=tmp_path)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
