@@ -4,8 +4,6 @@ model pointed on the image it saw."""
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -25,6 +23,7 @@ from tests.fakes.model_servers import (
     chat_tool_call,
     computer_call,
     output_message,
+    request_images,
     responses_body,
     text_block,
     tool_use,
@@ -39,23 +38,9 @@ def server() -> Iterator[FakeModelServer]:
 
 def image_size(body: Any) -> tuple[int, int]:
     """Size of the last screenshot in a request body (any provider's shape)."""
-    found: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "base64" and isinstance(node.get("data"), str):
-                found.append(node["data"])
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-        elif isinstance(node, str) and node.startswith("data:image/"):
-            found.append(node.split(",", 1)[1])
-
-    walk(body)
-    assert found, "no screenshot in the request"
-    return Image.open(io.BytesIO(base64.b64decode(found[-1]))).size
+    images = request_images(body)
+    assert images, "no screenshot in the request"
+    return images[-1].size
 
 
 def turns(*steps: Callable[[RecordedRequest], dict]) -> Callable[[RecordedRequest], dict]:
@@ -192,22 +177,6 @@ def test_a_stuck_model_is_told_once_then_the_run_gives_up(vdisplay, server, tmp_
     assert any("you seem stuck" in t for t in told)
 
 
-def _images(body: Any) -> list[Image.Image]:
-    found: list[Image.Image] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "base64" and isinstance(node.get("data"), str):
-                found.append(Image.open(io.BytesIO(base64.b64decode(node["data"]))))
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-    walk(body)
-    return found
-
-
 def test_secrets_never_reach_a_model_a_file_a_log_or_a_pixel(vdisplay, server, tmp_path) -> None:
     from agent.perception.masking import shows_secret
     from agent.perception.ocr import RapidOcrEngine
@@ -231,7 +200,7 @@ def test_secrets_never_reach_a_model_a_file_a_log_or_a_pixel(vdisplay, server, t
             assert b"sup3r-s3cret-99" not in f.read_bytes(), f
     # The terminal shows the value twice after the step that typed it; no pixel that leaves shows it.
     ocr = RapidOcrEngine()
-    sent = _images(server.requests[-1].json)[-1:]
+    sent = request_images(server.requests[-1].json)[-1:]
     stored = [Image.open(p) for p in sorted((folder / "frames").iterdir())]
     for image in [*sent, *stored]:
         text = " ".join(line.text for line in ocr.read(image.convert("RGB")))

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 import sys
 from collections.abc import Iterator
@@ -21,6 +19,7 @@ from tests.fakes.model_servers import (
     FakeModelServer,
     RecordedRequest,
     anthropic_message,
+    request_images,
     text_block,
     tool_use,
 )
@@ -89,20 +88,9 @@ def ocr() -> Any:
 
 
 def last_image(body: Any) -> Image.Image:
-    found: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "base64" and isinstance(node.get("data"), str):
-                found.append(node["data"])
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-    walk(body)
-    assert found, "no screenshot in the request"
-    return Image.open(io.BytesIO(base64.b64decode(found[-1]))).convert("RGB")
+    images = request_images(body)
+    assert images, "no screenshot in the request"
+    return images[-1].convert("RGB")
 
 
 class SubmitPolicy:

@@ -17,6 +17,8 @@ recorded (`requests`, `calls(path)`, `last_json`) so tests can count calls and i
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import threading
 import time
@@ -28,6 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
 import pytest
+from PIL import Image
 
 
 @dataclass
@@ -209,6 +212,27 @@ def slow_reply(body: Any, delay: float) -> Reply:
 
 
 # ====================================================================== Anthropic Messages
+
+
+def request_images(body: Any) -> list[Image.Image]:
+    """Every screenshot in a request body, in order, in any provider's shape (an Anthropic base64
+    source, an OpenAI `data:image/...` URL)."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "base64" and isinstance(node.get("data"), str):
+                found.append(node["data"])
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+        elif isinstance(node, str) and node.startswith("data:image/"):
+            found.append(node.split(",", 1)[1])
+
+    walk(body)
+    return [Image.open(io.BytesIO(base64.b64decode(data))) for data in found]
 
 
 def _id(prefix: str) -> str:
