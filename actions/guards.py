@@ -105,15 +105,16 @@ def destructive_rm(folded: str) -> bool:
     return False
 
 
+def looks_destructive(text: str, policy: Policy) -> bool:
+    """The regex rules: a destructive `rm` or a deny pattern in the folded text (any window)."""
+    folded = normalise_command(text)
+    patterns = (*policy.text_deny_patterns, *policy.extra_text_deny_patterns)
+    return destructive_rm(folded) or any(re.search(p, folded) for p in patterns)
+
+
 def text_denied(action: Action, ctx: GuardContext, policy: Policy) -> Verdict:
-    if not isinstance(action, Type):
-        return ALLOW
-    folded = normalise_command(action.text)
-    if destructive_rm(folded):
+    if isinstance(action, Type) and looks_destructive(action.text, policy):
         return deny("text_denied", f"typed text looks like a destructive command: {_quote(action.text)}")
-    for pattern in (*policy.text_deny_patterns, *policy.extra_text_deny_patterns):
-        if re.search(pattern, folded):
-            return deny("text_denied", f"typed text looks like a destructive command: {_quote(action.text)}")
     return ALLOW
 
 
@@ -129,9 +130,7 @@ def line_denied(action: Action, ctx: GuardContext, policy: Policy) -> Verdict:
         verdict = judge_line(line)
         if verdict.decision == "deny" or (ctx.terminal and verdict.decision == "confirm"):
             return verdict
-        folded = normalise_command(line)
-        patterns = (*policy.text_deny_patterns, *policy.extra_text_deny_patterns)
-        if destructive_rm(folded) or any(re.search(p, folded) for p in patterns):
+        if looks_destructive(line, policy):
             return deny("line_denied", f"the line looks like a destructive command: {_quote(line)}")
     return ALLOW
 
