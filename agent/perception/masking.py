@@ -65,9 +65,13 @@ class SecretMasker:
         log.info("masked %d line(s) showing a secret", len(boxes))
         return replace(shot, image=paint(shot.image, boxes, shot.left, shot.top))
 
+    def elements(self, elements: Sequence[Element]) -> tuple[Element, ...]:
+        """The elements with the secrets gone from their texts (boxes kept)."""
+        return tuple(_masked(e, self.redactor, self.values) for e in elements)
+
     def observation(self, obs: Observation) -> Observation:
         shot = self.screenshot(obs.screenshot)
-        elements = tuple(_masked(e, self.redactor, self.values) for e in obs.elements)
+        elements = self.elements(obs.elements)
         if shot is obs.screenshot and elements == obs.elements:
             return obs
         return replace(obs, screenshot=shot, elements=elements)

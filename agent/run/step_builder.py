@@ -90,8 +90,8 @@ class StepBuilder:
         if obs.elements:
             self._judge(obs.elements)
             if self.injection:
-                self.observation = replace(obs, notes=(*obs.notes, self._note()))
-            return self.observation or obs
+                obs = self.observation = replace(obs, notes=(*obs.notes, self._note()))
+            return obs
         self._pending = pool.submit(lambda: perceiver.observe(obs.screenshot, elements=True).elements)
         return obs
 
@@ -101,7 +101,8 @@ class StepBuilder:
         t0 = self.clock()
         elements, self._pending = self._pending.result(), None
         self._time("perceive", t0)  # only what the model call did not hide
-        self._judge(elements)
+        # The scan's own read: accessibility names may show a secret the screenshot no longer does.
+        self._judge(self.mask.elements(elements) if self.mask is not None else elements)
         if self.injection:
             self.scan_notes.append(self._note())
 
