@@ -193,7 +193,9 @@ def _escalation(executor: Executor) -> Outcome | None:
     denied = executor.denied
     if len(denied) < executor.policy.max_denials:
         return None
-    listed = "; ".join(f"{r.action.describe() if r.action else '?'} ({r.verdict.reason})" for r in denied)
+    # The executor saw the action with secrets expanded: describe it masked (the reasons already are).
+    listed = "; ".join(f"{executor.redactor.text(r.action.describe()) if r.action else '?'} ({r.verdict.reason})"
+                       for r in denied)
     return Outcome(status="stopped", reason=f"stopped after {len(denied)} denied actions: {listed}")
 
 

@@ -248,3 +248,12 @@ def test_an_injection_quote_never_carries_a_typed_secret() -> None:
     run_task("t", ctx)
     assert ("type", "hunter2") in desktop.calls
     assert any("tries to instruct you" in n for n in told) and not any("hunter2" in n for n in told)
+
+
+def test_the_escalation_summary_never_shows_a_secret() -> None:
+    tries = [[Type(text="rm -rf ~ {{PW}}\n")], [Key(chord="ctrl+alt+BackSpace")], [Key(chord="super+l")]]
+    ctx, rec, desktop = context(ScriptedPlanner(tries), secrets_map={"PW": "hunter2"})
+    ctx.secrets = {"PW": "hunter2"}
+    outcome = run_task("t", ctx)
+    assert outcome.denials == 3 and "type 'rm -rf ~ {{PW}}\\n'" in outcome.reason
+    assert "hunter2" not in outcome.reason
