@@ -67,14 +67,14 @@ def run_task(task: str, ctx: LoopContext) -> Outcome:
     history: list[HistoryItem] = []
     stuck = StuckDetector()
     last_frame: Screenshot | None = None  # the settled frame of the last action: no need to grab again
-    secret_typed = False  # from then on, frames are masked where a secret shows
+    mask: SecretMasker | None = None  # once a secret was typed: frames are masked where it shows
     # Reads the screen's text for on-screen injection while the model thinks (see StepBuilder.scan).
     scanner = ThreadPoolExecutor(1, thread_name_prefix="scan") if ctx.settings.guards.scan_screen_text else None
     outcome = Outcome(status="failed", reason=f"gave up after {ctx.settings.max_steps} steps (--max-steps)")
     try:
         for index in range(1, ctx.settings.max_steps + 1):
             _check_limits(ctx, started, usage)
-            step = StepBuilder(index, ctx.recorder, ctx.clock, mask=ctx.masker if secret_typed else None)
+            step = StepBuilder(index, ctx.recorder, ctx.clock, mask=mask)
             observation = step.observe(ctx.perceiver, last_frame, ctx.planner.needs_elements)
             if scanner is not None:
                 observation = step.scan(ctx.perceiver, observation, scanner)
@@ -82,7 +82,7 @@ def run_task(task: str, ctx: LoopContext) -> Outcome:
             step.scanned()  # the screen's text is judged before any action of this step
             usage += turn.usage
             results, notes, finished = _act(ctx, step, turn, observation, stuck)
-            secret_typed = secret_typed or step.mask is not None
+            mask = step.mask
             last_frame = step.last_frame
             record = step.finish(turn, results, notes)
             ctx.recorder.append(record)
