@@ -33,7 +33,9 @@ class Redactor:
         forms = sorted(names, key=len, reverse=True)  # longest first: a secret containing another
         self._pattern = re.compile("|".join(map(re.escape, forms))) if forms else None
         self._names = names
-        self._plain = {name: value for name, value in (secrets or {}).items() if value}
+        # the plain values (longest first), for masking them where they show on screen
+        plain = {v for v in (secrets or {}).values() if v}
+        self.values: tuple[str, ...] = tuple(sorted(plain, key=len, reverse=True))
 
     @classmethod
     def from_env(cls, names: Iterable[str], environ: Mapping[str, str] = os.environ) -> Redactor:
@@ -66,11 +68,6 @@ class Redactor:
         if self._pattern is None:
             return ()
         return tuple(dict.fromkeys(self._names[m.group(0)][2:-2] for m in self._pattern.finditer(value)))
-
-    @property
-    def values(self) -> tuple[str, ...]:
-        """The plain values (longest first), for masking them where they show on screen."""
-        return tuple(sorted({v for v in self._plain.values()}, key=len, reverse=True))
 
     @property
     def active(self) -> bool:
