@@ -29,11 +29,10 @@ _TEXT_KEYS = {"\n": "enter", "\r": "enter", "\t": "tab", "\b": "backspace"}
 _SHIFTED = dict(zip("`1234567890-=[]\\;',./", '~!@#$%^&*()_+{}|:"<>?', strict=True))
 
 _COMMIT = {("enter",), ("ctrl", "j"), ("ctrl", "m")}
-_UNKNOWABLE = {
-    ("up",), ("down",), ("ctrl", "p"), ("ctrl", "n"), ("ctrl", "r"), ("ctrl", "s"),  # history
-    ("shift", "insert"), ("ctrl", "shift", "v"), ("ctrl", "v"), ("ctrl", "y"),        # paste, yank
-    ("esc",), ("ctrl", "x"), ("ctrl", "o"), ("ctrl", "t"),
-}
+# Keys whose effect on the line cannot be known (history, paste, Escape's meta prefix). Every ctrl,
+# alt or super chord the editor does not handle counts too (ctrl+r, ctrl+y, ctrl+shift+v, alt+.).
+_UNKNOWABLE = {("up",), ("down",), ("shift", "insert"), ("esc",)}
+_UNKNOWN_MODIFIERS = ("ctrl", "alt", "super")
 
 
 def untypable(text: str) -> str:
@@ -109,7 +108,7 @@ class LineEditor:
                 return LineEditor()  # the shell abandons the line
             case ("tab",):
                 return self._insert("*")  # completion: some expansion of the word, judged as a glob
-        if chord in _UNKNOWABLE or any(m in chord for m in ("alt", "super")) or chord[0] == "ctrl":
+        if chord in _UNKNOWABLE or any(m in chord for m in _UNKNOWN_MODIFIERS):
             return replace(self, tainted=self.tainted or f"{'+'.join(chord)} recalls or pastes text")
         return self  # function keys, page keys, ...: no effect on the line
 
