@@ -6,8 +6,11 @@ Before a click: the target point is on screen, stable (the pixels around it equa
 the action was planned on, `expect`: first action after an observation only) and, when
 accessibility knows the accessible there, sensitive. Before Return (or
 KP_Enter) into a window whose default push button accessibility reports (a GTK file chooser's
-"Save"): that button is sensitive, since Return does nothing until it is. Each waits up to
-`deadline_s`, then the action fails with the reason, unperformed.
+"Save"): that button is sensitive, since Return does nothing until it is; accessibility must
+answer about the window X says is active (a read that timed out, or an "active" frame that lags
+behind the window manager, is waited on, not taken for "no default button"). Each waits up to
+`deadline_s`, then the action fails with the reason, unperformed; a wait only for an answer
+(`Unknown`) goes ahead at the deadline, as without accessibility.
 
 After typing: the focused text field's content (AT-SPI Text) must hold the typed text (polled up to
 `verify_s`). Text with Tab/Return/BackSpace, password fields, a focus that is not a text field, or no
@@ -19,6 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from PIL import ImageChops
 
@@ -36,6 +40,14 @@ _STRONG = 40  # a change of more than this (0-255, luminance of the difference) 
 # Roles whose missing "sensitive" state means a click does nothing (labels and panes say little).
 CONTROLS = frozenset({"push button", "toggle button", "check box", "radio button", "menu item", "check menu item",
                       "radio menu item", "combo box", "link", "page tab", "spin button", "slider"})
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """Why a check cannot tell yet (no answer): polled like a reason, but at the deadline the action
+    goes ahead, as it would without accessibility."""
+
+    reason: str
 
 
 class Actionability:
@@ -60,11 +72,15 @@ class Actionability:
             return self._default_button_ready()
         return None
 
-    def _until(self, why_not: Callable[[], str | None]) -> str | None:
-        """Poll `why_not` until it is None or the deadline passed; the last reason then."""
+    def _until(self, why_not: Callable[[], str | Unknown | None]) -> str | None:
+        """Poll `why_not` until it is None or the deadline passed; the last reason then (None if
+        it was only `Unknown`)."""
         deadline = self.clock() + self.deadline_s
         while (reason := why_not()) is not None:
             if self.clock() >= deadline:
+                if isinstance(reason, Unknown):
+                    log.info("going ahead unchecked: %s after %gs", reason.reason, self.deadline_s)
+                    return None
                 return f"{reason} after {self.deadline_s:g}s"
             self.sleep(0.05)
         return None
@@ -116,8 +132,14 @@ class Actionability:
             return None
         probe = self.probe
 
-        def why_not() -> str | None:
-            state = probe.read()
+        def why_not() -> str | Unknown | None:
+            state = probe.read(patient=True)
+            if state.timed_out:
+                return Unknown(state.error or "accessibility did not answer")
+            active = self.desktop.active_window().title
+            if active and state.title != active and active in state.windows:
+                # accessibility knows the window X made active but does not show it active yet
+                return Unknown(f"accessibility shows {state.title or 'no window'!r} active, not {active!r}")
             button, focused = state.default_button, state.focused
             if button is None or button.sensitive:
                 return None

@@ -53,13 +53,15 @@ class ActiveWindow:
     default_button: Node | None = None
     nodes: int = 0
     error: str | None = None
+    timed_out: bool = False  # no answer in time: the error says nothing about the window
+    windows: tuple[str, ...] = ()  # the titles of every app's top-level windows
 
 
 @runtime_checkable
 class Probe(Protocol):
     """What actionability asks accessibility: `FocusProbe` (real) or `FakeProbe`."""
 
-    def read(self) -> ActiveWindow: ...
+    def read(self, patient: bool = False) -> ActiveWindow: ...
     def at_point(self, x: int, y: int) -> Node | None: ...
 
 
@@ -71,7 +73,7 @@ class FakeProbe:
     points: list[Node | None] = field(default_factory=list)
     reads: int = 0
 
-    def read(self) -> ActiveWindow:
+    def read(self, patient: bool = False) -> ActiveWindow:
         self.reads += 1
         return self.windows[min(self.reads - 1, len(self.windows) - 1)]
 
@@ -91,14 +93,15 @@ class FocusProbe:
         self.backoff_s, self.clock = backoff_s, clock
         self._slow_until = 0.0
 
-    def _address(self) -> str | None:
-        if self.clock() < self._slow_until:
+    def _address(self, patient: bool = False) -> str | None:
+        if self.clock() < self._slow_until and not patient:
             return None
         return self.bus_address or os.environ.get("DBUS_SESSION_BUS_ADDRESS")
 
-    def read(self) -> ActiveWindow:
-        """The active window's focused node (with its text) and default push button."""
-        address = self._address()
+    def read(self, patient: bool = False) -> ActiveWindow:
+        """The active window's focused node (with its text) and default push button. A `patient`
+        read (a check that would rather wait than guess) is tried even while backing off."""
+        address = self._address(patient)
         if not address:
             return ActiveWindow(error="no accessibility bus" if self.clock() >= self._slow_until else
                                 f"accessibility too slow (timed out within the last {self.backoff_s:g}s)")
@@ -107,7 +110,7 @@ class FocusProbe:
             return result
         except TimeoutError:
             self._slow_until = self.clock() + self.backoff_s
-            return ActiveWindow(error=f"accessibility not read within {self.timeout_s:g}s")
+            return ActiveWindow(error=f"accessibility not read within {self.timeout_s:g}s", timed_out=True)
         except Exception as e:  # dbus errors, an app that went away
             log.debug("focus probe failed", exc_info=True)
             return ActiveWindow(error=f"accessibility unavailable: {type(e).__name__}: {e}".splitlines()[0])
@@ -137,25 +140,31 @@ class FocusProbe:
             session.disconnect()  # type: ignore[no-untyped-call]
         return await MessageBus(bus_address=reply[0]).connect()
 
-    async def _active(self, bus: Any) -> tuple[str, str] | None:
+    async def _active(self, bus: Any, titles: list[str] | None = None) -> tuple[str, str] | None:
+        """The active top-level window; with `titles`, every top-level window's title is collected."""
+        active = None
         for app in (await _call(bus, ROOT, ACCESSIBLE, "GetChildren"))[0]:
             for top in (await _call(bus, tuple(app), ACCESSIBLE, "GetChildren"))[0]:
                 ref = (str(top[0]), str(top[1]))
-                states = decode_states((await _call(bus, ref, ACCESSIBLE, "GetState"))[0])
-                if "active" in states:
-                    return ref
-        return None
+                if titles is not None:
+                    titles.append(await _name(bus, ref))
+                if active is None and "active" in decode_states((await _call(bus, ref, ACCESSIBLE, "GetState"))[0]):
+                    active = ref
+                    if titles is None:
+                        return active
+        return active
 
     async def _read(self, address: str) -> ActiveWindow:
         bus = await self._connect(address)
         try:
-            top = await self._active(bus)
+            titles: list[str] = []
+            top = await self._active(bus, titles)
             if top is None:
-                return ActiveWindow(error="no active accessible window")
+                return ActiveWindow(error="no active accessible window", windows=tuple(titles))
             walk = _Walk(bus, self.max_nodes)
             await walk.visit(top)
-            return ActiveWindow(title=await _name(bus, top), focused=walk.focused,
-                                default_button=walk.default, nodes=walk.nodes)
+            return ActiveWindow(title=await _name(bus, top), focused=walk.focused, default_button=walk.default,
+                                nodes=walk.nodes, windows=tuple(titles))
         finally:
             bus.disconnect()
 

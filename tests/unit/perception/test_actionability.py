@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PIL import Image, ImageDraw
 
-from actions.desktop.base import Screenshot
+from actions.desktop.base import Screenshot, WindowInfo
 from actions.desktop.fake import FakeDesktop
 from actions.models import Box, Click, Key, Target, Type
 from agent.perception.actionability import Actionability
@@ -58,6 +58,29 @@ def test_return_into_a_text_view_or_a_focused_control_does_not_wait_for_the_defa
         window = ActiveWindow(title="Save As", focused=focused, default_button=save_dialog(INSENSITIVE).default_button)
         check, clock = ready(FakeProbe([window]))
         assert check.before(Key(chord="Return")) is None and clock.now == 0
+
+
+def test_return_waits_for_accessibility_to_answer_about_the_window_x_made_active() -> None:
+    """A read that timed out, or an "active" frame lagging behind the window manager, is no answer:
+    the check waits for one (here: the dialog's Save stays insensitive, so Return fails)."""
+    lagging = ActiveWindow(title="Untitled 1 - Mousepad", windows=("Untitled 1 - Mousepad", "Save As"))
+    no_answer = ActiveWindow(error="accessibility not read within 1s", timed_out=True)
+    for first in (lagging, no_answer):
+        probe = FakeProbe([first, first, save_dialog(INSENSITIVE)])
+        check, clock = ready(probe)
+        check.desktop.window = WindowInfo(title="Save As", app="mousepad")  # type: ignore[attr-defined]
+        assert check.before(Key(chord="Return")) == \
+            "the default button 'Save' is not enabled (Return would do nothing) after 2s"
+        assert probe.reads > 3
+
+
+def test_return_goes_ahead_at_the_deadline_when_accessibility_never_answers_or_the_window_is_not_accessible() -> None:
+    check, clock = ready(FakeProbe([ActiveWindow(error="accessibility not read within 1s", timed_out=True)]))
+    assert check.before(Key(chord="Return")) is None and clock.now >= 2.0
+    xterm = ActiveWindow(error="no active accessible window", windows=("Untitled 1 - Mousepad",))
+    check, clock = ready(FakeProbe([xterm]))
+    check.desktop.window = WindowInfo(title="bash", app="xterm")  # type: ignore[attr-defined]
+    assert check.before(Key(chord="Return")) is None and clock.now == 0
 
 
 def test_other_keys_and_windows_without_a_default_button_do_not_wait() -> None:
@@ -129,9 +152,10 @@ def test_a_probe_that_timed_out_answers_at_once_for_a_while() -> None:
     probe = Slow("unix:path=/nonexistent", timeout_s=0.05, backoff_s=20, clock=clock)
     assert probe.read().error == "accessibility not read within 0.05s"
     assert probe.read().error == "accessibility too slow (timed out within the last 20s)" and Slow.calls == 1
+    assert probe.read(patient=True).timed_out and Slow.calls == 2  # a check that would rather wait tries
     clock.now = 21
     probe.read()
-    assert Slow.calls == 2
+    assert Slow.calls == 3
 
 
 def _screen(fill: str = "white", button: str | None = "#3366cc") -> Image.Image:
