@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from PIL import ImageChops
 
-from actions.desktop.base import Desktop, Screenshot
+from actions.desktop.base import Desktop, Screenshot, WindowInfo
 from actions.models import Action, Box, Click, Key, Type, action_point
 from actions.readiness import Check
 from agent.perception.atspi_focus import ActiveWindow, Probe
@@ -136,10 +136,8 @@ class Actionability:
             state = probe.read(patient=True)
             if state.timed_out:
                 return Unknown(state.error or "accessibility did not answer")
-            active = self.desktop.active_window().title
-            if active and state.title != active and active in state.windows:
-                # accessibility knows the window X made active but does not show it active yet
-                return Unknown(f"accessibility shows {state.title or 'no window'!r} active, not {active!r}")
+            if lag := _lagging(state, self.desktop.active_window()):
+                return lag
             button, focused = state.default_button, state.focused
             if button is None or button.sensitive:
                 return None
@@ -165,6 +163,17 @@ class Actionability:
             if check.ok is not False or self.clock() >= deadline:
                 return check
             self.sleep(0.05)
+
+
+def _lagging(state: ActiveWindow, active: WindowInfo) -> Unknown | None:
+    """Accessibility is behind the window manager: the window X made active is known to it (or
+    belongs to an accessible app, so will be) but is not the one it shows active. An app that is not
+    accessible at all (xterm) is no lag."""
+    if not active.title or state.title == active.title:
+        return None
+    if active.title in state.windows or (active.app and active.app.lower() in state.apps):
+        return Unknown(f"accessibility shows {state.title or 'no window'!r} active, not {active.title!r}")
+    return None
 
 
 def _changed_share(a: Screenshot, b: Screenshot, box: Box) -> float | None:

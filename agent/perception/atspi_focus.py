@@ -55,6 +55,7 @@ class ActiveWindow:
     error: str | None = None
     timed_out: bool = False  # no answer in time: the error says nothing about the window
     windows: tuple[str, ...] = ()  # the titles of every app's top-level windows
+    apps: tuple[str, ...] = ()  # the accessible applications' names, lower case
 
 
 @runtime_checkable
@@ -140,10 +141,14 @@ class FocusProbe:
             session.disconnect()  # type: ignore[no-untyped-call]
         return await MessageBus(bus_address=reply[0]).connect()
 
-    async def _active(self, bus: Any, titles: list[str] | None = None) -> tuple[str, str] | None:
-        """The active top-level window; with `titles`, every top-level window's title is collected."""
+    async def _active(self, bus: Any, titles: list[str] | None = None,
+                      apps: list[str] | None = None) -> tuple[str, str] | None:
+        """The active top-level window; with `titles` and `apps`, every top-level window's title and
+        every application's name are collected."""
         active = None
         for app in (await _call(bus, ROOT, ACCESSIBLE, "GetChildren"))[0]:
+            if apps is not None:
+                apps.append((await _name(bus, tuple(app))).lower())
             for top in (await _call(bus, tuple(app), ACCESSIBLE, "GetChildren"))[0]:
                 ref = (str(top[0]), str(top[1]))
                 if titles is not None:
@@ -158,13 +163,14 @@ class FocusProbe:
         bus = await self._connect(address)
         try:
             titles: list[str] = []
-            top = await self._active(bus, titles)
+            apps: list[str] = []
+            top = await self._active(bus, titles, apps)
             if top is None:
-                return ActiveWindow(error="no active accessible window", windows=tuple(titles))
+                return ActiveWindow(error="no active accessible window", windows=tuple(titles), apps=tuple(apps))
             walk = _Walk(bus, self.max_nodes)
             await walk.visit(top)
             return ActiveWindow(title=await _name(bus, top), focused=walk.focused, default_button=walk.default,
-                                nodes=walk.nodes, windows=tuple(titles))
+                                nodes=walk.nodes, windows=tuple(titles), apps=tuple(apps))
         finally:
             bus.disconnect()
 

@@ -37,6 +37,7 @@ Signal = Literal["screen", "window", "focus", "title", "widget", "none", "stoppe
 ReactingKind = Literal["click", "key", "type", "drag"]
 STALE_S = 0.05    # a frame older than this is taken again just before the action
 MODIFIERS = frozenset({"shift", "ctrl", "alt", "super", "meta"})
+LIVE_MAX = (160, 48)  # px: the largest change taken for one that happens by itself (a clock, a spinner)
 
 
 class Deadlines(BaseModel):
@@ -226,13 +227,18 @@ class Reactions:
 
 
 def _changed_by_itself(old: Screenshot, new: Screenshot) -> tuple[Box, ...]:
+    """The small boxes that changed between two frames with no action between them: a caret, a clock,
+    a spinner. A bigger change is an app still drawing (a dialog whose content is painted after its
+    frame), not something that changes by itself: it stays watched, or what the action makes the app
+    draw inside it would go unseen."""
     from agent.perception.capture import fingerprint
     from agent.perception.regions import changed_regions
 
     if old.size != new.size or fingerprint(old.image) == fingerprint(new.image):
         return ()
     return tuple(Box(left=b.left + new.left, top=b.top + new.top, right=b.right + new.left,
-                     bottom=b.bottom + new.top) for b in changed_regions(old.image, new.image))
+                     bottom=b.bottom + new.top) for b in changed_regions(old.image, new.image)
+                 if b.width <= LIVE_MAX[0] and b.height <= LIVE_MAX[1])
 
 
 def boxes_from(elements: Sequence[Any]) -> Callable[[int, int], Box | None]:

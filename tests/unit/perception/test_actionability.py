@@ -64,8 +64,10 @@ def test_return_waits_for_accessibility_to_answer_about_the_window_x_made_active
     """A read that timed out, or an "active" frame lagging behind the window manager, is no answer:
     the check waits for one (here: the dialog's Save stays insensitive, so Return fails)."""
     lagging = ActiveWindow(title="Untitled 1 - Mousepad", windows=("Untitled 1 - Mousepad", "Save As"))
+    not_yet_known = ActiveWindow(title="Untitled 1 - Mousepad", windows=("Untitled 1 - Mousepad",),
+                                 apps=("mousepad",))
     no_answer = ActiveWindow(error="accessibility not read within 1s", timed_out=True)
-    for first in (lagging, no_answer):
+    for first in (lagging, not_yet_known, no_answer):
         probe = FakeProbe([first, first, save_dialog(INSENSITIVE)])
         check, clock = ready(probe)
         check.desktop.window = WindowInfo(title="Save As", app="mousepad")  # type: ignore[attr-defined]

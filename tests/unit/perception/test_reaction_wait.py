@@ -168,6 +168,11 @@ def test_expect_takes_a_fresh_frame_when_the_last_one_is_old_and_marks_what_chan
     assert expect.live == (Box(left=10, top=10, right=12, bottom=31),) and expect.windows == WindowState(active=7)
     assert CLICK in expect.own and any(b.contains(150, 115) for b in expect.own)
     assert any(b.contains(300, 200) for b in expect.own)  # where the pointer was: its hover goes away
+    painting = new.copy()  # meanwhile a dialog drew its content too: the app is still drawing, watched
+    ImageDraw.Draw(painting).rectangle((140, 80, 310, 230), fill="#cccccc")
+    desktop = FakeDesktop([painting])
+    expect = reactions.expect(Type(text="note.txt"), desktop, Screenshot(image=old, captured_at=1.0))
+    assert expect.live == (Box(left=10, top=10, right=12, bottom=31),)
     fresh = Screenshot(image=old, captured_at=now[0])
     assert reactions.expect(click, desktop, fresh).before is fresh  # recent: not taken again
     assert reactions.expect(Scroll(x=1, y=1, dy=2), desktop, fresh).deadline_s == 0
