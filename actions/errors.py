@@ -60,6 +60,13 @@ class BudgetExceeded(Stopped):
     """A step, cost or time budget ran out."""
 
 
+class InputInterrupted(UIAgentError):
+    """Typing stopped part way: the window it was typed into lost the focus (it closed, or another
+    window took the focus); the rest was not sent, so it cannot land in another window."""
+
+    exit_code = 1
+
+
 class ProviderError(UIAgentError):
     """A model provider failed after retries (HTTP error, timeout, unreachable)."""
 

@@ -121,14 +121,16 @@ class Executor:
         except KillSwitchPressed:
             raise
         except UIAgentError as e:
+            self._cut_off(action, ctx.window)
             return self._failed(action, verdict, str(e), started, guard_ms, t1)
         except Exception as e:  # the X server went away, an input backend error, ...
             log.debug("action failed", exc_info=True)
+            self._cut_off(action, ctx.window)
             return self._failed(action, verdict, f"{type(e).__name__}: {e}", started, guard_ms, t1)
         self._delivered(action, ctx.window, commit)
         self._recent.append(self.clock())
         act_ms = (self.clock() - t1) * 1000
-        readback = self.readiness.after(action)
+        readback = self.readiness.after(action, secret=isinstance(action, Type) and bool(self.redactor.names_in(action.text)))
         note = self.redactor.text(readback.note) if readback.note else None
         if readback.ok is False:
             return self._failed(action, verdict, note or "the input did not arrive", started, guard_ms, t1,
@@ -167,6 +169,11 @@ class Executor:
                            secrets=self.redactor.names_in(action.text) if isinstance(action, Type) else (),
                            focused_role=focused_role)
         return ctx, commit
+
+    def _cut_off(self, action: Action, window: WindowInfo) -> None:
+        """Typing that failed part way left an unknown part of its text in the window's line."""
+        if isinstance(action, (Type, Key)):
+            self.lines.taint(window.window_id, f"{action.describe()} was cut off: what arrived is not known")
 
     def _delivered(self, action: Action, window: WindowInfo, commit: Commit | None) -> None:
         """Keep each window's input line in step with what was sent to it."""

@@ -7,7 +7,8 @@ executor's default, `NoReadiness`, checks nothing. `FakeReadiness` scripts answe
 
     expect(frame)  -> the frame the next action was planned on (its target must still look so)
     before(action) -> None when the action may go ahead, else why not (after waiting its deadline)
-    after(action)  -> Check: did the effect arrive? (`ok` None: could not be checked, `note` says why)
+    after(action, secret=False) -> Check: did the effect arrive? (`ok` None: could not be checked,
+                   `note` says why); `secret`: the typed text holds a secret, never read off the screen
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ UNCHECKED = Check()
 class Readiness(Protocol):
     def expect(self, frame: Screenshot) -> None: ...
     def before(self, action: Action) -> str | None: ...
-    def after(self, action: Action) -> Check: ...
+    def after(self, action: Action, secret: bool = False) -> Check: ...
 
 
 class NoReadiness:
@@ -47,7 +48,7 @@ class NoReadiness:
     def before(self, action: Action) -> str | None:
         return None
 
-    def after(self, action: Action) -> Check:
+    def after(self, action: Action, secret: bool = False) -> Check:
         return UNCHECKED
 
 
@@ -66,6 +67,6 @@ class FakeReadiness:
         self.calls.append(("before", action.kind))
         return self.blocked(action)
 
-    def after(self, action: Action) -> Check:
+    def after(self, action: Action, secret: bool = False) -> Check:
         self.calls.append(("after", action.kind))
         return self.check(action)

@@ -18,7 +18,7 @@ from PIL import Image
 
 from actions.desktop.base import Button, Monitor, ScreenGeometry, Screenshot, WindowInfo
 from actions.desktop.pacing import InputPacing, Pace
-from actions.errors import DisplayError, KillSwitchPressed
+from actions.errors import DisplayError, InputInterrupted, KillSwitchPressed
 from actions.models import Point
 
 log = logging.getLogger(__name__)
@@ -191,12 +191,43 @@ class PyAutoGUIDesktop:
         x11._display.sync()
 
     def type_text(self, text: str) -> None:
-        delay = self.pace().key_delay_s
-        for ch in text:
+        """One character at a time, each only while the window typing began in still has the focus:
+        the rest of a text is never sent into a window that took the focus meanwhile."""
+        window = self.active_window()
+        delay = self.pacing.for_window(window.app).key_delay_s
+        focus = self._focus_id()
+        for i, ch in enumerate(text):
+            if i and (now := self._focus_id()) != focus:
+                if (why := self._focus_left(window)) is not None:
+                    raise InputInterrupted(f"{window.title or 'the window'!r} lost the focus while typing{why}: "
+                                           f"{i} of {len(text)} characters were sent, the rest was not")
+                focus = now  # the focus moved inside the same window
             self._checked(self._gui.write, ch, interval=0.0)
             self._sync()
             if delay:
                 time.sleep(delay)
+
+    def _focus_id(self) -> int:
+        """The X input focus window's id; one round trip."""
+        focus = self._x.get_input_focus().focus
+        return focus if isinstance(focus, int) else int(focus.id)
+
+    def _focus_left(self, window: WindowInfo) -> str | None:
+        """None while `window` (the active one when typing began) still exists, is mapped and is the
+        window manager's active window; else why not (' (it closed)' or ''). Without a window
+        manager nothing says which window is active: None."""
+        if not window.window_id:
+            return None
+        try:
+            mapped = self._x.create_resource_object("window", window.window_id).get_attributes().map_state
+        except Exception:  # BadWindow: it was destroyed
+            return " (it closed)"
+        if mapped != 2:  # IsViewable
+            return " (it closed)"
+        prop = self._x.screen().root.get_full_property(self._x.intern_atom("_NET_ACTIVE_WINDOW"), 0)
+        if prop is None or not len(prop.value) or int(prop.value[0]) == window.window_id:
+            return None
+        return ""
 
     def press(self, keys: tuple[str, ...]) -> None:
         delay = self.pace().chord_delay_s

@@ -13,8 +13,12 @@ behind the window manager, is waited on, not taken for "no default button"). Eac
 (`Unknown`) goes ahead at the deadline, as without accessibility.
 
 After typing: the focused text field's content (AT-SPI Text) must hold the typed text (polled up to
-`verify_s`). Text with Tab/Return/BackSpace, password fields, a focus that is not a text field, or no
-accessibility: `ok` None and a note saying why (never a failure, and cheap).
+`verify_s`). Where accessibility cannot tell (no bus, a focus that is not a text field: a Calc cell,
+a Tk entry, a terminal) and an OCR engine is there, what changed on screen since just before the
+typing is read instead: the text's tail found there is `ok`; nothing changed at all within
+`verify_s` is a failure (the keys did not arrive); a change that does not read as the text is `ok`
+None with what it reads (OCR is not trusted to fail a step). Text with Tab/Return/BackSpace,
+password fields and secrets are never read back.
 """
 
 from __future__ import annotations
@@ -24,12 +28,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PIL import ImageChops
+from PIL import Image, ImageChops
 
 from actions.desktop.base import Desktop, Screenshot, WindowInfo
 from actions.models import Action, Box, Click, Key, Type, action_point
 from actions.readiness import Check
 from agent.perception.atspi_focus import ActiveWindow, Probe
+from agent.perception.ocr import OcrEngine
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +58,14 @@ class Unknown:
 class Actionability:
     def __init__(self, desktop: Desktop, probe: Probe | None = None, deadline_s: float = 2.0,
                  verify_s: float = 1.0, gap_s: float = 0.03, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, ocr: OcrEngine | None = None) -> None:
         self.desktop = desktop
         self.probe = probe  # None: no accessibility, pixels only
+        self.ocr = ocr  # None: typed text is read back through accessibility only
         self.deadline_s, self.verify_s, self.gap_s = deadline_s, verify_s, gap_s
         self.clock, self.sleep = clock, sleep
         self._planned: Screenshot | None = None  # the frame the next action was planned on
+        self._typing_from: Screenshot | None = None  # the screen just before a Type, for OCR read-back
 
     def expect(self, frame: Screenshot) -> None:
         self._planned = frame
@@ -70,6 +77,8 @@ class Actionability:
             return self._clickable(action)
         if isinstance(action, Key) and tuple(k.lower() for k in action.keys) in RETURN_KEYS:
             return self._default_button_ready()
+        if isinstance(action, Type) and self.ocr is not None:
+            self._typing_from = self.desktop.capture()
         return None
 
     def _until(self, why_not: Callable[[], str | Unknown | None]) -> str | None:
@@ -148,21 +157,60 @@ class Actionability:
 
     # -- after
 
-    def after(self, action: Action) -> Check:
+    def after(self, action: Action, secret: bool = False) -> Check:
         self._planned = None  # what comes next was planned on a frame this action may have changed
+        before, self._typing_from = self._typing_from, None
         if not isinstance(action, Type):
             return Check()
         if any(c in action.text for c in "\t\n\b"):
             return Check(None, "not read back: the text moves the focus or edits")
-        if self.probe is None:
-            return Check(None, "not read back: no accessibility")
+        check = self._from_accessibility(action.text) if self.probe is not None else \
+            Check(None, "not read back: no accessibility")
+        if check.ok is not None or self.ocr is None or before is None or secret or \
+                (check.note or "").endswith("a password field"):
+            return check
+        try:
+            return self._from_screen(action.text, before, check.note or "")
+        except Exception as e:  # OCR that cannot load: what accessibility said stands
+            log.debug("OCR read-back failed: %s", e)
+            return check
+
+    def _from_accessibility(self, typed: str) -> Check:
+        assert self.probe is not None
         deadline = self.clock() + self.verify_s
         while True:
-            state = self.probe.read()
-            check = _compare(action.text, state)
+            check = _compare(typed, self.probe.read())
             if check.ok is not False or self.clock() >= deadline:
                 return check
             self.sleep(0.05)
+
+    def _from_screen(self, typed: str, before: Screenshot, why: str) -> Check:
+        """OCR of what changed since `before` until the text's tail reads there or `verify_s` passed."""
+        from agent.perception.capture import fingerprint
+        from agent.perception.regions import changed_regions
+
+        assert self.ocr is not None
+        want = _fold(typed[-READ_BACK_TAIL:])
+        deadline = self.clock() + self.verify_s
+        read: dict[str, list[str]] = {}  # frame fingerprint -> texts read in what changed
+        boxes: list[Box] = []
+        while True:
+            shot = self.desktop.capture()
+            boxes = [b for b in changed_regions(before.image, shot.image) if b.width * b.height <= READ_BACK_AREA]
+            key = fingerprint(shot.image)
+            if boxes and key not in read:
+                read[key] = [line.text for b in boxes[:8] for line in self.ocr.read(_padded(shot.image, b))]
+                if want and want in _fold("".join(read[key])):
+                    return Check(True, "read back by OCR of what changed on screen")
+            if self.clock() >= deadline:
+                break
+            self.sleep(0.05)
+        if not [b for b in changed_regions(before.image, shot.image) if b.width > 3]:  # a caret's blink is no text
+            return Check(False, f"typed {typed!r} but nothing changed on screen within {self.verify_s:g}s: "
+                                "the keys did not arrive")
+        shown = " ".join(read.get(key, []))
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        return Check(None, f"not read back: what changed on screen reads {shown!r} ({why.removeprefix('not read back: ')})")
 
 
 def _lagging(state: ActiveWindow, active: WindowInfo) -> Unknown | None:
@@ -174,6 +222,25 @@ def _lagging(state: ActiveWindow, active: WindowInfo) -> Unknown | None:
     if active.title in state.windows or (active.app and active.app.lower() in state.apps):
         return Unknown(f"accessibility shows {state.title or 'no window'!r} active, not {active.title!r}")
     return None
+
+
+READ_BACK_TAIL = 24  # characters: the end of a long text is what stays in view near the caret
+READ_BACK_AREA = 640 * 240  # px: a changed box bigger than this is not the typed text alone
+
+
+def _fold(text: str) -> str:
+    """For comparing OCR with typed text: no spaces, case folded, look-alike glyphs made one."""
+    return "".join(text.split()).casefold().translate(_LOOKALIKE)
+
+
+_LOOKALIKE = str.maketrans({"0": "o", "1": "l", "i": "l", "|": "l", "!": "l", "5": "s", "8": "b"})
+
+
+def _padded(image: Image.Image, box: Box, pad: int = 6) -> Image.Image:
+    left, top = max(box.left - pad, 0), max(box.top - pad, 0)
+    crop = image.crop((left, top, min(box.right + pad, image.width), min(box.bottom + pad, image.height)))
+    crop.info["origin"] = (left, top)
+    return crop
 
 
 def _changed_share(a: Screenshot, b: Screenshot, box: Box) -> float | None:

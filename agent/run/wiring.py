@@ -103,25 +103,30 @@ def wire(settings: Settings, display: str, capabilities: Capabilities, *, record
         stack.callback(windows.close)
         # Nothing is performed in a dry run: no reaction to wait for.
         reactions = None if settings.dry_run else Reactions(settings.reaction, windows)
+        scan = settings.guards.scan_screen_text
+        if ocr is None and (capabilities.elements or scan):
+            ocr = ocr_engine()  # shared by perception and the read-back of typed text
         yield Parts(desktop=desktop, real=real, kill=kill,
                     executor=Executor(desktop, settings.guards, confirm=confirm, kill=kill, redactor=redactor,
-                                      readiness=readiness(settings, real, a11y_bus)),
+                                      readiness=readiness(settings, real, a11y_bus, ocr=ocr)),
                     perceiver=build_perceiver(desktop, capabilities, settings.monitor, ocr=ocr, a11y_bus=a11y_bus,
-                                              scan=settings.guards.scan_screen_text),
+                                              scan=scan),
                     settle=functools.partial(settle, desktop, monitor=settings.monitor, windows=windows),
                     recorder=recorder, reactions=reactions)
 
 
-def readiness(settings: Settings, desktop: Desktop, a11y_bus: str | None = SESSION_BUS) -> Readiness:
-    """Auto-wait and read-back (agent.perception.actionability), with accessibility when there is a bus;
-    none under --dry-run (nothing is performed, so nothing would ever become ready or arrive)."""
+def readiness(settings: Settings, desktop: Desktop, a11y_bus: str | None = SESSION_BUS,
+              ocr: OcrEngine | None = None) -> Readiness:
+    """Auto-wait and read-back (agent.perception.actionability), with accessibility when there is a bus
+    and OCR of what changed when accessibility cannot tell; none under --dry-run (nothing is
+    performed, so nothing would ever become ready or arrive)."""
     from agent.perception.actionability import Actionability
     from agent.perception.atspi_focus import FocusProbe
 
     if settings.dry_run or not settings.input.check:
         return NoReadiness()
     address = os.environ.get("DBUS_SESSION_BUS_ADDRESS") if a11y_bus == SESSION_BUS else a11y_bus
-    return Actionability(desktop, FocusProbe(address) if address else None,
+    return Actionability(desktop, FocusProbe(address) if address else None, ocr=ocr,
                          deadline_s=settings.input.ready_timeout_s, verify_s=settings.input.verify_timeout_s)
 
 

@@ -6,7 +6,8 @@ Window title "uiagent delayed". A click on Submit flashes the button at once (it
 flash, 150 ms), and `--delay-ms` later the app reacts: the label under the button reads
 `submitted N` and `submit N` is appended to OUT. At start it appends `ready` and
 `widgets JSON` (the Submit button's and the label's screen boxes). The Dead button does nothing.
-A Note field has the focus: its caret blinks all along (which is no reaction to a click).
+A Note field has the focus: its caret blinks all along (which is no reaction to a click). With
+`--close-after-keys N` the window closes on the Nth key typed into it (`closed` is appended).
 """
 
 import argparse
@@ -17,6 +18,7 @@ parser = argparse.ArgumentParser()
 parser.add_argument("out")
 parser.add_argument("--delay-ms", type=int, default=700)
 parser.add_argument("--geometry", default="+80+80")
+parser.add_argument("--close-after-keys", type=int, default=0)
 args = parser.parse_args()
 
 out = open(args.out, "a", buffering=1)
@@ -56,6 +58,18 @@ status.grid(row=1, column=0, columnspan=2, pady=(40, 0))
 note = tk.Entry(root, width=16, font=font, insertontime=300, insertofftime=200)
 note.grid(row=2, column=0, columnspan=2, pady=(24, 0))
 note.focus_set()
+keys = 0
+
+
+def key(event: tk.Event) -> None:
+    global keys
+    keys += 1
+    if keys == args.close_after_keys:
+        out.write("closed\n")
+        root.destroy()
+
+
+note.bind("<KeyPress>", key)
 
 
 def announce() -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from tests.fakes.model_servers import (
     FakeModelServer,
     RecordedRequest,
     anthropic_message,
+    chat_body,
     request_images,
     text_block,
     tool_use,
@@ -95,10 +97,11 @@ def last_image(body: Any) -> Image.Image:
 
 class SubmitPolicy:
     """Clicks Submit; on later calls answers done if the screenshot it got shows `submitted`
-    (OCR of the status label), else clicks Submit again (what a model shown a stale frame does)."""
+    (OCR of the status label), else clicks Submit again (what a model shown a stale frame does).
+    Answers as Claude (`anthropic`) or as UI-TARS-1.5 (pixels of the image it was sent)."""
 
-    def __init__(self, boxes: dict[str, list[int]], ocr: Any) -> None:
-        self.boxes, self.ocr = boxes, ocr
+    def __init__(self, boxes: dict[str, list[int]], ocr: Any, provider: str = "anthropic") -> None:
+        self.boxes, self.ocr, self.provider = boxes, ocr, provider
         self.seen: list[str] = []
 
     def _scaled(self, image: Image.Image, box: list[int]) -> tuple[int, int, int, int]:
@@ -111,11 +114,15 @@ class SubmitPolicy:
         text = " ".join(line.text for line in self.ocr.read(label.resize((label.width * 2, label.height * 2))))
         first = not self.seen
         self.seen.append(text)
-        if not first and "submitted" in text.lower():
-            return anthropic_message(text_block("The form was submitted."))
+        done = not first and "submitted" in text.lower()
         x0, y0, x1, y1 = self._scaled(image, self.boxes["submit"])
-        return anthropic_message(text_block("Clicking Submit."), tool_use("left_click", coordinate=[(x0 + x1) // 2,
-                                                                                                   (y0 + y1) // 2]))
+        x, y = (x0 + x1) // 2, (y0 + y1) // 2
+        if self.provider == "ui-tars":
+            action = "finished(content='submitted')" if done else f"click(start_box='({x},{y})')"
+            return chat_body(f"Thought: the form.\nAction: {action}", model="ui-tars-1.5-7b")
+        if done:
+            return anthropic_message(text_block("The form was submitted."))
+        return anthropic_message(text_block("Clicking Submit."), tool_use("left_click", coordinate=[x, y]))
 
 
 @pytest.fixture
@@ -124,17 +131,49 @@ def server() -> Iterator[FakeModelServer]:
         yield s
 
 
-@pytest.mark.parametrize("delay_ms", DELAYS)
+MODELS = {"anthropic": ("anthropic:claude-sonnet-4-5", "url", "ANTHROPIC_API_KEY"),
+          "ui-tars": ("ui-tars:ui-tars-1.5-7b", "openai_url", "OPENAI_API_KEY")}
+
+
+@pytest.mark.parametrize(("provider", "delay_ms"), [("anthropic", d) for d in DELAYS] + [("ui-tars", 900)])
 def test_a_model_is_shown_the_reaction_and_submits_once(vdisplay: VirtualDisplay, tmp_path: Path, server: FakeModelServer,
-                                                       ocr: Any, delay_ms: int) -> None:
+                                                       ocr: Any, provider: str, delay_ms: int) -> None:
     out, boxes = launch(vdisplay, tmp_path, delay_ms)
-    policy = SubmitPolicy(boxes, ocr)
+    policy = SubmitPolicy(boxes, ocr, provider)
     server.policy = policy
-    r = run_cli("do", "submit the form", "--model", "anthropic:claude-sonnet-4-5", "--base-url", server.url,
+    model, url, key = MODELS[provider]
+    r = run_cli("do", "submit the form", "--model", model, "--base-url", getattr(server, url),
                 "--record-dir", str(tmp_path / "rec"), "--json", "--max-steps", "4",
-                env={**vdisplay.env, "ANTHROPIC_API_KEY": "test-key"}, timeout=120)
+                env={**vdisplay.env, key: "test-key"}, timeout=120)
     assert r.returncode == 0, r.stdout[-800:] + r.stderr[-800:]
     assert server.calls() == 2, policy.seen
     assert "submitted 1" in policy.seen[1].lower(), policy.seen  # the second request's screenshot shows it
     assert "submitted" not in policy.seen[0].lower()
     assert submissions(out) == ["submit 1"]
+
+
+def test_a_recorded_submission_replays_once_on_a_fresh_app(vdisplay: VirtualDisplay, tmp_path: Path) -> None:
+    """record -> replay: the offline run's recording, replayed on a fresh app that reacts 900 ms late,
+    submits exactly once."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir(), second.mkdir()
+    out, _ = launch(vdisplay, first, 900)
+    r = run_cli("do", "click Submit, verify 'submitted 1'", "--record-dir", str(tmp_path / "rec"), "--json",
+                env=vdisplay.env, timeout=120)
+    assert r.returncode == 0 and submissions(out) == ["submit 1"], r.stdout[-800:] + r.stderr[-800:]
+    subprocess.run(["pkill", "-f", str(out)], check=True)
+    wait_until(lambda: not has_window(vdisplay, "uiagent delayed"), what="the first app to close")
+    again, _ = launch(vdisplay, second, 900)
+    replayed = run_cli("replay", summary_of(r.stdout)["recording"], "--record-dir", str(tmp_path / "rec2"), "--json",
+                       env=vdisplay.env, timeout=120)
+    assert replayed.returncode == 0, replayed.stdout[-800:] + replayed.stderr[-800:]
+    wait_until(lambda: submissions(again), what="the replayed submission")
+    assert submissions(again) == ["submit 1"]
+
+
+def has_window(vd: VirtualDisplay, name: str) -> bool:
+    try:
+        vd.wait_for_window(name=name, timeout=0.2)
+    except Exception:  # DisplayError: no such window
+        return False
+    return True

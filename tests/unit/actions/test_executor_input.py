@@ -89,3 +89,21 @@ def test_a_secret_is_typed_only_into_a_focused_password_field() -> None:
     ex = Executor(d, Policy(secret_visible=("PW",)), redactor=Redactor({"PW": "hunter2", "TOKEN": "t0ken"}))
     assert ex.execute(Type(text="hunter2"), focused_role="terminal").status == "performed"
     assert ex.execute(Type(text="t0ken")).status == "denied"  # only the named secret may show
+
+
+def test_typing_cut_off_part_way_fails_and_taints_the_line_it_left() -> None:
+    """Part of the text may have arrived: the line is no longer known, so committing it is asked."""
+    from actions.errors import InputInterrupted
+
+    class Interrupting(FakeDesktop):
+        def type_text(self, text: str) -> None:
+            if text == "-rf ~":
+                raise InputInterrupted("'bash' lost the focus while typing: 2 of 5 characters were sent")
+            super().type_text(text)
+
+    asked = []
+    ex = Executor(Interrupting(window=XTERM), confirm=lambda a, v: asked.append(v.reason) or False)
+    cut = ex.execute(Type(text="-rf ~"))
+    assert cut.status == "failed" and cut.error == "'bash' lost the focus while typing: 2 of 5 characters were sent"
+    assert run(ex, Type(text="rm "), Key(chord="Return")) == ["performed", "declined"]
+    assert "cut off" in asked[0]

@@ -192,3 +192,53 @@ def test_only_the_first_action_after_an_observation_is_compared() -> None:
     check.expect(Screenshot(image=_screen()))
     check.after(Click(x=1, y=1))  # an earlier action of the turn changed the screen on purpose
     assert check.before(Click(x=130, y=95, target=SAVE)) is None
+
+
+def _typing(frames: list[Image.Image], lines: list[str], probe: FakeProbe | None = None):
+    from agent.perception.ocr import FakeOcrEngine, TextLine
+
+    ocr = FakeOcrEngine([TextLine(text=t, box=Box(left=20, top=20 + 30 * i, right=200, bottom=40 + 30 * i),
+                                  confidence=0.9) for i, t in enumerate(lines)])
+    clock = Clock()
+    return Actionability(FakeDesktop(frames), probe, clock=clock, sleep=clock.sleep, ocr=ocr), ocr, clock
+
+
+def _typed_into(text_drawn: bool) -> list[Image.Image]:
+    blank = Image.new("RGB", (320, 200), "white")
+    typed = blank.copy()
+    if text_drawn:
+        ImageDraw.Draw(typed).rectangle((24, 24, 120, 36), fill="black")  # the typed text's ink
+    return [blank, blank, typed]  # before the typing; the app draws it a moment later
+
+
+def test_without_accessibility_typed_text_is_read_back_by_ocr_of_what_changed() -> None:
+    check, ocr, _ = _typing(_typed_into(True), ["=A1+B1"])
+    assert check.before(Type(text="=A1+B1")) is None
+    result = check.after(Type(text="=A1+B1"))
+    assert (result.ok, result.note) == (True, "read back by OCR of what changed on screen")
+    assert ocr.reads and all(r.width < 320 for r in ocr.reads)  # only what changed was read
+
+
+def test_typed_text_that_changed_nothing_did_not_arrive_and_a_misread_is_no_failure() -> None:
+    check, _, clock = _typing(_typed_into(False), [])
+    check.before(Type(text="12"))
+    result = check.after(Type(text="12"))
+    assert result.ok is False and result.note == "typed '12' but nothing changed on screen within 1s: the keys did not arrive"
+    assert clock.now >= 1.0
+    check, _, _ = _typing(_typed_into(True), ["I2"])  # OCR's look-alikes are forgiven
+    check.before(Type(text="12"))
+    assert check.after(Type(text="12")).ok is True
+    check, _, _ = _typing(_typed_into(True), ["Sheet"])
+    check.before(Type(text="12"))
+    result = check.after(Type(text="12"))
+    assert result.ok is None and result.note == \
+        "not read back: what changed on screen reads 'Sheet' (no accessibility)"
+
+
+def test_secrets_and_password_fields_are_never_read_off_the_screen() -> None:
+    check, ocr, _ = _typing(_typed_into(True), ["hunter2"])
+    check.before(Type(text="hunter2"))
+    assert check.after(Type(text="hunter2"), secret=True).ok is None and ocr.reads == []
+    check, ocr, _ = _typing(_typed_into(True), ["hunter2"], FakeProbe([field_reading("", role="password text")]))
+    check.before(Type(text="hunter2"))
+    assert check.after(Type(text="hunter2")).note == "not read back: a password field" and ocr.reads == []
