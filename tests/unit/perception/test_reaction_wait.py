@@ -186,3 +186,33 @@ def test_a_blinking_caret_is_not_the_reaction_to_a_click_but_a_small_label_chang
     digit = lambda d: d.text((300, 40), "2", fill="black")  # noqa: E731
     app = App((0.3, digit))
     assert 0.3 <= run(app, expecting(app)).reaction.reacted_s <= 0.32
+
+
+FIELD = (10, 150, 310, 176)  # a text field away from the button, focused before the click
+
+
+def test_a_focus_ring_leaving_a_field_is_not_the_reaction_to_a_click_the_late_page_is() -> None:
+    """A browser: clicking Submit takes the focus off the field typed into (its ring and caret go at
+    once); the page the server sends comes 600 ms later, and that is what the next frame must show."""
+    focused = lambda d: d.rectangle(FIELD, outline="#101010", width=2)  # noqa: E731
+    caret = lambda d: d.line((40, 155, 40, 171), fill="black")  # noqa: E731
+    unfocused = lambda d: (d.rectangle(FIELD, outline="#888888", width=2),  # noqa: E731
+                           d.line((40, 155, 40, 171), fill="white"))
+    app = App((-1.0, focused), (-1.0, caret), (0.0, unfocused), (0.0, flash_on), (0.6, react))
+    result = run(app, expecting(app))
+    assert result.reaction.signal == "screen" and 0.6 <= result.reaction.reacted_s <= 0.62
+    app = App((-1.0, focused), (0.0, unfocused))  # the ring alone: the click's own doing, not missing
+    result = run(app, expecting(app, deadline=0.5))
+    assert result.reaction.signal == "widget" and not result.reaction.missing
+
+
+def test_what_is_not_a_bare_ring_is_a_reaction_at_once() -> None:
+    filled = lambda d: d.rectangle(FIELD, fill="navy")  # noqa: E731  the same box, filled: a banner
+    written = lambda d: (d.rectangle(FIELD, outline="#888888", width=2), d.text((20, 155), "saved", fill="black"))  # noqa: E731
+    for paint in (filled, written):
+        app = App((0.05, paint))
+        assert run(app, expecting(app)).reaction.reacted_s <= 0.07
+    focused = lambda d: d.rectangle(FIELD, outline="#101010", width=2)  # noqa: E731
+    app = App((0.0, focused))  # after a key (no own boxes) the focus ring moving is the reaction: Tab
+    assert run(app, expecting(app, own=())).reaction.reacted_s <= 0.01
+
