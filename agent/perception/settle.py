@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -99,24 +99,44 @@ def _await_reaction(desktop: Desktop, expect: Expectation, windows: WindowWatche
     start = clock()
     base = _cells(expect.before.image)
     grabs = 0
+    titled: tuple[float, Expectation] | None = None  # when the title changed; the window's inside only
     while True:
         shot = desktop.capture(monitor)
         grabs += 1
         signal: Signal = ""
-        if windows is not None and expect.windows is not None:
-            signal = window_signal(expect.windows, windows.state())
-        if not signal and _reacted(base, shot, expect) == "screen":
+        if titled is None and windows is not None and expect.windows is not None:
+            state = windows.state()
+            signal = window_signal(expect.windows, state)
+            if signal == "title" and (inside := windows.content(state.active)) is not None:
+                # A browser sets the new page's title as it commits the navigation and paints the
+                # page some frames later (10-50 ms): until the window's inside changed too, a frame
+                # still shows the old page. The title bar's own repaint is outside: not that.
+                titled, signal = (clock() - start, replace(expect, live=(*expect.live, *_around(inside, shot)))), ""
+        if titled is not None and _reacted(base, shot, titled[1]) == "screen":
+            return "title", titled[0], shot, grabs
+        if not signal and titled is None and _reacted(base, shot, expect) == "screen":
             signal = "screen"
         now = clock()
         if signal:
             log.debug("reaction (%s) after %.0f ms", signal, (now - start) * 1000)
             return signal, now - start, shot, grabs
         if now - start >= expect.deadline_s:
+            if titled is not None:  # a new title and nothing else (yet): that was the reaction
+                return "title", titled[0], shot, grabs
             log.debug("no reaction within %.2fs", expect.deadline_s)
             return "none", None, shot, grabs
         if expect.interrupt is not None and expect.interrupt():
             return "stopped", None, shot, grabs
         sleep(min(poll_s, max(expect.deadline_s - (now - start), 0.0)))
+
+
+def _around(inside: Box, shot: Screenshot) -> tuple[Box, ...]:
+    """Four boxes covering the screen outside `inside` (a window's own area)."""
+    left, top, right, bottom = shot.left, shot.top, shot.left + shot.size[0], shot.top + shot.size[1]
+    return (Box(left=left, top=top, right=right, bottom=inside.top),
+            Box(left=left, top=inside.bottom, right=right, bottom=bottom),
+            Box(left=left, top=inside.top, right=inside.left, bottom=inside.bottom),
+            Box(left=inside.right, top=inside.top, right=right, bottom=inside.bottom))
 
 
 def _cells(image: object) -> np.ndarray:

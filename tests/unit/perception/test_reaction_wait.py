@@ -216,3 +216,32 @@ def test_what_is_not_a_bare_ring_is_a_reaction_at_once() -> None:
     app = App((0.0, focused))  # after a key (no own boxes) the focus ring moving is the reaction: Tab
     assert run(app, expecting(app, own=())).reaction.reacted_s <= 0.01
 
+
+class TitleAt:
+    """A browser window on the App's clock: the page title changes at `at`; its inside is below a title bar."""
+
+    def __init__(self, app: App, at: float) -> None:
+        self.app, self.at = app, at
+
+    def state(self) -> WindowState:
+        return WindowState(clients=frozenset({1}), active=1, title="thanks" if self.app.now >= self.at else "form")
+
+    def content(self, window: int) -> Box | None:
+        return Box(left=0, top=20, right=320, bottom=240)
+
+
+def test_a_new_title_is_the_reaction_once_the_window_inside_shows_it_too() -> None:
+    """The page title comes as the navigation commits, its pixels 40 ms later; the title bar's
+    repaint alone is not the new page: the frame returned shows the page."""
+    title_bar = lambda d: d.rectangle((0, 0, 319, 15), fill="blue")  # noqa: E731
+    app = App((0.6, title_bar), (0.64, react))
+    windows = TitleAt(app, 0.6)
+    result = run(app, expecting(app, windows=WindowState(clients=frozenset({1}), active=1, title="form")),
+                 windows=windows)
+    assert result.reaction.signal == "title" and 0.6 <= result.reaction.reacted_s <= 0.62
+    assert result.waited_s >= 0.64 and result.changed is not None and result.changed.bottom >= LABEL[1]
+    app = App((0.6, title_bar))  # a title and nothing else: still the reaction, at the deadline
+    result = run(app, expecting(app, windows=WindowState(clients=frozenset({1}), active=1, title="form")),
+                 windows=TitleAt(app, 0.6))
+    assert result.reaction.signal == "title" and 0.6 <= result.reaction.reacted_s <= 0.62
+    assert result.waited_s >= 1.0 and not result.reaction.missing
