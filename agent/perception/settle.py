@@ -111,7 +111,8 @@ def _await_reaction(desktop: Desktop, expect: Expectation, windows: WindowWatche
                 # A browser sets the new page's title as it commits the navigation and paints the
                 # page some frames later (10-50 ms): until the window's inside changed too, a frame
                 # still shows the old page. The title bar's own repaint is outside: not that.
-                titled, signal = (clock() - start, replace(expect, live=(*expect.live, *_around(inside, shot)))), ""
+                inside_only = replace(expect, live=(*expect.live, *_around(inside, shot)))
+                titled, signal = (clock() - start, inside_only), ""
         if titled is not None and _reacted(base, shot, titled[1]) == "screen":
             return "title", titled[0], shot, grabs
         if not signal and titled is None and _reacted(base, shot, expect) == "screen":

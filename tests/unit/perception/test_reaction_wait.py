@@ -208,7 +208,8 @@ def test_a_focus_ring_leaving_a_field_is_not_the_reaction_to_a_click_the_late_pa
 
 def test_what_is_not_a_bare_ring_is_a_reaction_at_once() -> None:
     filled = lambda d: d.rectangle(FIELD, fill="navy")  # noqa: E731  the same box, filled: a banner
-    written = lambda d: (d.rectangle(FIELD, outline="#888888", width=2), d.text((20, 155), "saved", fill="black"))  # noqa: E731
+    written = lambda d: (d.rectangle(FIELD, outline="#888888", width=2),  # noqa: E731
+                         d.text((20, 155), "saved", fill="black"))
     for paint in (filled, written):
         app = App((0.05, paint))
         assert run(app, expecting(app)).reaction.reacted_s <= 0.07
