@@ -336,13 +336,17 @@ def _find_window(x: Any, name: str | None, pid: int | None,
     root = x.screen().root
     needle = name.lower() if name else None
     pid_atom = x.intern_atom("_NET_WM_PID")
+    utf8_name = (x.intern_atom("_NET_WM_NAME"), x.intern_atom("UTF8_STRING"))
     for win in _client_windows(x, root):
         try:
             attrs = win.get_attributes()
             if attrs.map_state != X.IsViewable:
                 continue
             cls = win.get_wm_class() or ("", "")
-            title = win.get_wm_name() or ""
+            # The EWMH title first: Chromium and other apps set WM_NAME as UTF8_STRING, which
+            # get_wm_name (type STRING) does not return, and only _NET_WM_NAME carries non-Latin-1 text.
+            utf8 = win.get_full_property(*utf8_name)
+            title = utf8.value.decode("utf-8", "replace") if utf8 else (win.get_wm_name() or "")
             matched = False
             if needle and (needle in cls[0].lower() or needle in cls[1].lower() or needle in str(title).lower()):
                 matched = True

@@ -104,6 +104,10 @@ class WindowState:
 class WindowWatcher(Protocol):
     def state(self) -> WindowState: ...
 
+    def content(self, window: int) -> Box | None:
+        """The window's own area on screen (inside the window manager's frame), None if unknown."""
+        ...
+
 
 class X11Windows:
     """EWMH window list, active window and its title, on its own X connection (~3 round trips)."""
@@ -131,20 +135,36 @@ class X11Windows:
             log.debug("window state unknown: %s", e)
             return WindowState()
 
+    def content(self, window: int) -> Box | None:
+        try:
+            win = self._x.create_resource_object("window", window)
+            geometry = win.get_geometry()
+            origin = self._x.screen().root.translate_coords(win, 0, 0)
+            return Box(left=origin.x, top=origin.y, right=origin.x + geometry.width,
+                       bottom=origin.y + geometry.height)
+        except Exception as e:  # a window that vanished while we looked
+            log.debug("window %s geometry unknown: %s", window, e)
+            return None
+
     def close(self) -> None:
         self._x.close()
 
 
 class FakeWindows:
-    """A WindowWatcher for tests: serves `states` in turn (the last one repeats)."""
+    """A WindowWatcher for tests: serves `states` in turn (the last one repeats); every window's
+    content is `content`."""
 
-    def __init__(self, *states: WindowState) -> None:
+    def __init__(self, *states: WindowState, content: Box | None = None) -> None:
         self.states = list(states) or [WindowState()]
         self.calls = 0
+        self._content = content
 
     def state(self) -> WindowState:
         self.calls += 1
         return self.states[min(self.calls, len(self.states)) - 1]
+
+    def content(self, window: int) -> Box | None:
+        return self._content
 
 
 def window_signal(before: WindowState | None, now: WindowState) -> Signal:

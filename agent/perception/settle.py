@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -99,24 +99,45 @@ def _await_reaction(desktop: Desktop, expect: Expectation, windows: WindowWatche
     start = clock()
     base = _cells(expect.before.image)
     grabs = 0
+    titled: tuple[float, Expectation] | None = None  # when the title changed; the window's inside only
     while True:
         shot = desktop.capture(monitor)
         grabs += 1
         signal: Signal = ""
-        if windows is not None and expect.windows is not None:
-            signal = window_signal(expect.windows, windows.state())
-        if not signal and _reacted(base, shot, expect) == "screen":
+        if titled is None and windows is not None and expect.windows is not None:
+            state = windows.state()
+            signal = window_signal(expect.windows, state)
+            if signal == "title" and (inside := windows.content(state.active)) is not None:
+                # A browser sets the new page's title as it commits the navigation and paints the
+                # page some frames later (10-50 ms): until the window's inside changed too, a frame
+                # still shows the old page. The title bar's own repaint is outside: not that.
+                inside_only = replace(expect, live=(*expect.live, *_around(inside, shot)))
+                titled, signal = (clock() - start, inside_only), ""
+        if titled is not None and _reacted(base, shot, titled[1]) == "screen":
+            return "title", titled[0], shot, grabs
+        if not signal and titled is None and _reacted(base, shot, expect) == "screen":
             signal = "screen"
         now = clock()
         if signal:
             log.debug("reaction (%s) after %.0f ms", signal, (now - start) * 1000)
             return signal, now - start, shot, grabs
         if now - start >= expect.deadline_s:
+            if titled is not None:  # a new title and nothing else (yet): that was the reaction
+                return "title", titled[0], shot, grabs
             log.debug("no reaction within %.2fs", expect.deadline_s)
             return "none", None, shot, grabs
         if expect.interrupt is not None and expect.interrupt():
             return "stopped", None, shot, grabs
         sleep(min(poll_s, max(expect.deadline_s - (now - start), 0.0)))
+
+
+def _around(inside: Box, shot: Screenshot) -> tuple[Box, ...]:
+    """Four boxes covering the screen outside `inside` (a window's own area)."""
+    left, top, right, bottom = shot.left, shot.top, shot.left + shot.size[0], shot.top + shot.size[1]
+    return (Box(left=left, top=top, right=right, bottom=inside.top),
+            Box(left=left, top=inside.bottom, right=right, bottom=bottom),
+            Box(left=left, top=inside.top, right=inside.left, bottom=inside.bottom),
+            Box(left=inside.right, top=inside.top, right=right, bottom=inside.bottom))
 
 
 def _cells(image: object) -> np.ndarray:
@@ -138,7 +159,9 @@ def _mask(shape: tuple[int, int], boxes: tuple[Box, ...], shot: Screenshot) -> n
 def _reacted(base: np.ndarray, shot: Screenshot, expect: Expectation) -> Literal["screen", "widget", ""]:
     """"screen": pixels changed outside the widget's own highlight (the changed blobs of 8-connected
     cells that touch the widget's boxes and are no bigger than a widget are its own: "widget").
-    `live` boxes are ignored, and after a pointer action (`own` given) so is a blinking caret."""
+    `live` boxes are ignored, and after a pointer action (`own` given) so is a blinking caret; a
+    focus ring that came or went elsewhere is the click's own doing too ("widget"): clicking a
+    button takes the focus off the field typed into last, at once, long before the app reacts."""
     now = _cells(shot.image)
     if now.shape != base.shape:
         return "screen"
@@ -158,22 +181,52 @@ def _reacted(base: np.ndarray, shot: Screenshot, expect: Expectation) -> Literal
     for label in range(1, count):
         x, y = stats[label, cv2.CC_STAT_LEFT] * f, stats[label, cv2.CC_STAT_TOP] * f
         w, h = stats[label, cv2.CC_STAT_WIDTH] * f, stats[label, cv2.CC_STAT_HEIGHT] * f
+        box = (x, y, x + w, y + h)
         if w <= OWN_MAX[0] and h <= OWN_MAX[1] and bool(seeds[labels == label].any()):
             widget = True  # the widget's own press flash or hover highlight (or a change inside it)
-        elif not (w <= 3 * f and h <= 6 * f and _caret(expect.before, shot, (x, y, x + w, y + h))):
+        elif w <= 3 * f and h <= 6 * f and _caret(_diff(expect.before, shot, box)):
+            continue
+        elif _focus_ring(_diff(expect.before, shot, box)):
+            widget = True
+        else:
             return "screen"
     return "widget" if widget else ""
 
 
-def _caret(before: Screenshot, shot: Screenshot, box: tuple[int, int, int, int]) -> bool:
-    """The pixels that changed in `box` (image space) form a thin vertical line: a caret blinking."""
+RING_PX = 3          # the thickest focus ring or field border taken for one
+RING_SIDES = 0.8     # each side of a ring changed along this share of its length at least
+
+
+def _diff(before: Screenshot, shot: Screenshot, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The pixels that differ in `box` (image space), as a boolean mask."""
     a = np.asarray(before.image.crop(box), dtype=np.int16)
     b = np.asarray(shot.image.crop(box), dtype=np.int16)
-    diff = np.abs(a - b).reshape(a.shape[0], a.shape[1], -1).max(axis=2) > 0
+    return np.abs(a - b).reshape(a.shape[0], a.shape[1], -1).max(axis=2) > 0  # type: ignore[no-any-return]
+
+
+def _caret(diff: np.ndarray) -> bool:
+    """The changed pixels form a thin vertical line: a caret blinking (or nothing changed)."""
     cols, rows = np.flatnonzero(diff.any(axis=0)), np.flatnonzero(diff.any(axis=1))
     if not len(cols):
         return True
     return bool(cols[-1] - cols[0] < 3 and rows[-1] - rows[0] >= 2 * (cols[-1] - cols[0] + 1))
+
+
+def _focus_ring(diff: np.ndarray) -> bool:
+    """The changed pixels outline a rectangle (at most RING_PX thick, all four sides) with nothing
+    inside but a caret: a field's focus ring coming or going. A filled or drawn-into area is not."""
+    cols, rows = np.flatnonzero(diff.any(axis=0)), np.flatnonzero(diff.any(axis=1))
+    if not len(cols):
+        return False
+    top, bottom, left, right = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    if bottom - top < 4 * RING_PX or right - left < 4 * RING_PX:
+        return False  # too small to have an inside: a line, a dot, a glyph
+    ring = diff[top:bottom, left:right]
+    r = RING_PX
+    sides = (ring[:r].any(axis=0), ring[-r:].any(axis=0), ring[:, :r].any(axis=1), ring[:, -r:].any(axis=1))
+    if any(side.mean() < RING_SIDES for side in sides):
+        return False
+    return _caret(ring[r:-r, r:-r])
 
 
 def _still(desktop: Desktop, before: Screenshot | None, shot: Screenshot | None, grabs: int, *, quiet_s: float,

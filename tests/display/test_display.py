@@ -41,6 +41,27 @@ def test_everything_is_torn_down_when_the_body_raises() -> None:
     assert not _alive(display) and not home.exists()
 
 
+def test_a_window_titled_only_in_utf8_is_found_by_its_title(vdisplay: VirtualDisplay) -> None:
+    """Chromium sets WM_NAME as UTF8_STRING (and _NET_WM_NAME): a title read as STRING is empty."""
+    from Xlib import X
+    from Xlib.display import Display
+
+    x = Display(vdisplay.display)
+    try:
+        utf8 = x.intern_atom("UTF8_STRING")
+        win = x.screen().root.create_window(50, 60, 200, 100, 0, x.screen().root_depth, X.InputOutput)
+        win.set_wm_class("probe", "Probe")
+        title = "uiagent webform: Zoë".encode()
+        win.change_property(x.intern_atom("WM_NAME"), utf8, 8, title)
+        win.change_property(x.intern_atom("_NET_WM_NAME"), utf8, 8, title)
+        win.map()
+        x.sync()
+        found = vdisplay.wait_for_window(name="webform: zoë", timeout=5)
+        assert found.window.title == "uiagent webform: Zoë" and found.window.window_id == win.id
+    finally:
+        x.close()
+
+
 def test_every_backend_conforms_to_the_desktop_protocol(vdisplay: VirtualDisplay) -> None:
     real = PyAutoGUIDesktop(vdisplay.display)
     for backend in (real, FakeDesktop(), DryRunDesktop(real)):

@@ -186,3 +186,63 @@ def test_a_blinking_caret_is_not_the_reaction_to_a_click_but_a_small_label_chang
     digit = lambda d: d.text((300, 40), "2", fill="black")  # noqa: E731
     app = App((0.3, digit))
     assert 0.3 <= run(app, expecting(app)).reaction.reacted_s <= 0.32
+
+
+FIELD = (10, 150, 310, 176)  # a text field away from the button, focused before the click
+
+
+def test_a_focus_ring_leaving_a_field_is_not_the_reaction_to_a_click_the_late_page_is() -> None:
+    """A browser: clicking Submit takes the focus off the field typed into (its ring and caret go at
+    once); the page the server sends comes 600 ms later, and that is what the next frame must show."""
+    focused = lambda d: d.rectangle(FIELD, outline="#101010", width=2)  # noqa: E731
+    caret = lambda d: d.line((40, 155, 40, 171), fill="black")  # noqa: E731
+    unfocused = lambda d: (d.rectangle(FIELD, outline="#888888", width=2),  # noqa: E731
+                           d.line((40, 155, 40, 171), fill="white"))
+    app = App((-1.0, focused), (-1.0, caret), (0.0, unfocused), (0.0, flash_on), (0.6, react))
+    result = run(app, expecting(app))
+    assert result.reaction.signal == "screen" and 0.6 <= result.reaction.reacted_s <= 0.62
+    app = App((-1.0, focused), (0.0, unfocused))  # the ring alone: the click's own doing, not missing
+    result = run(app, expecting(app, deadline=0.5))
+    assert result.reaction.signal == "widget" and not result.reaction.missing
+
+
+def test_what_is_not_a_bare_ring_is_a_reaction_at_once() -> None:
+    filled = lambda d: d.rectangle(FIELD, fill="navy")  # noqa: E731  the same box, filled: a banner
+    written = lambda d: (d.rectangle(FIELD, outline="#888888", width=2),  # noqa: E731
+                         d.text((20, 155), "saved", fill="black"))
+    for paint in (filled, written):
+        app = App((0.05, paint))
+        assert run(app, expecting(app)).reaction.reacted_s <= 0.07
+    focused = lambda d: d.rectangle(FIELD, outline="#101010", width=2)  # noqa: E731
+    app = App((0.0, focused))  # after a key (no own boxes) the focus ring moving is the reaction: Tab
+    assert run(app, expecting(app, own=())).reaction.reacted_s <= 0.01
+
+
+class TitleAt:
+    """A browser window on the App's clock: the page title changes at `at`; its inside is below a title bar."""
+
+    def __init__(self, app: App, at: float) -> None:
+        self.app, self.at = app, at
+
+    def state(self) -> WindowState:
+        return WindowState(clients=frozenset({1}), active=1, title="thanks" if self.app.now >= self.at else "form")
+
+    def content(self, window: int) -> Box | None:
+        return Box(left=0, top=20, right=320, bottom=240)
+
+
+def test_a_new_title_is_the_reaction_once_the_window_inside_shows_it_too() -> None:
+    """The page title comes as the navigation commits, its pixels 40 ms later; the title bar's
+    repaint alone is not the new page: the frame returned shows the page."""
+    title_bar = lambda d: d.rectangle((0, 0, 319, 15), fill="blue")  # noqa: E731
+    app = App((0.6, title_bar), (0.64, react))
+    windows = TitleAt(app, 0.6)
+    result = run(app, expecting(app, windows=WindowState(clients=frozenset({1}), active=1, title="form")),
+                 windows=windows)
+    assert result.reaction.signal == "title" and 0.6 <= result.reaction.reacted_s <= 0.62
+    assert result.waited_s >= 0.64 and result.changed is not None and result.changed.bottom >= LABEL[1]
+    app = App((0.6, title_bar))  # a title and nothing else: still the reaction, at the deadline
+    result = run(app, expecting(app, windows=WindowState(clients=frozenset({1}), active=1, title="form")),
+                 windows=TitleAt(app, 0.6))
+    assert result.reaction.signal == "title" and 0.6 <= result.reaction.reacted_s <= 0.62
+    assert result.waited_s >= 1.0 and not result.reaction.missing
