@@ -82,6 +82,8 @@ def test_offline_planner_fills_submits_once_and_reads_the_confirmation(
     assert "\"verify 'submission 1'\": ok" in said
     typed = [res for s in rec.steps for res in s.results if res.action and res.action.kind == "type"]
     assert [res.ok for res in typed] == [True, True]
+    # No session bus: what each typing changed in the page was read back by OCR.
+    assert [res.verify_note for res in typed] == ["read back by OCR of what changed on screen"] * 2
     submit = next(s for s in rec.steps if any("click 'Submit'" in a.describe() for a in s.actions))
     # The reaction waited for is the page the server sent 600 ms later (its title first), not the
     # button's own press or the focus ring leaving the Email field at once; the frame after the
