@@ -229,8 +229,9 @@ def launch(cmd: Sequence[str] | str, env: dict[str, str], **kwargs: Any) -> subp
 
 def launch_app(cmd: Sequence[str] | str, display: str, env: dict[str, str], timeout: float = 10.0,
                launcher: Any = None) -> WindowGeometry:
-    """Start `cmd` on `display` and wait for its window: by process id, by name, or the first new
-    top-level window. A program that exits first, or shows no window in time, is a UsageError."""
+    """Start `cmd` on `display` and wait for its window (by process id, by name, or the first new
+    top-level window), then until its app takes input (`responsive`). A program that exits first,
+    or shows no window in time, is a UsageError."""
     argv = shlex.split(cmd) if isinstance(cmd, str) else list(cmd)
     before = window_ids(display)
     proc = launcher(argv) if launcher else launch(argv, env)
@@ -238,13 +239,73 @@ def launch_app(cmd: Sequence[str] | str, display: str, env: dict[str, str], time
     deadline = time.monotonic() + timeout
     while True:
         try:
-            return wait_for_window(display, name=name, pid=proc.pid, new_since=before, timeout=0.2)
+            found = wait_for_window(display, name=name, pid=proc.pid, new_since=before, timeout=0.2)
         except DisplayError:
             if proc.poll() is not None:
                 raise UsageError(f"--launch {shlex.join(argv)!r} exited with code {proc.returncode} "
                                  "before showing a window") from None
             if time.monotonic() > deadline:
                 raise UsageError(f"--launch {shlex.join(argv)!r} showed no window within {timeout:g}s") from None
+            continue
+        # A window is mapped before its app takes input (LibreOffice goes on loading): wait until
+        # its event loop answers promptly.
+        if responsive(display, found.window.window_id, timeout=max(deadline - time.monotonic(), 1.0)) is False:
+            log.warning("--launch %s: its window does not answer pings yet; going on", shlex.join(argv))
+        return found
+
+
+PROMPT_S = 0.1  # a ping answered this fast: the app's event loop is idle, so it takes input now
+
+
+def responsive(display: str, window: int, timeout: float = 10.0) -> bool | None:
+    """Whether the app owning top-level `window` answers the EWMH ping (`_NET_WM_PING`, the window
+    manager's "is it hung?" probe; GTK, Qt, LibreOffice and Chromium answer it) within `PROMPT_S`,
+    tried until `timeout`. An answer comes only once its event loop handled all that came before
+    (an XSync for the app). None: the window does not take part (Tk, Xaw) or is gone."""
+    from Xlib import X
+    from Xlib.display import Display
+    from Xlib.protocol.event import ClientMessage
+
+    x = Display(display)
+    try:
+        win = x.create_resource_object("window", window)
+        ping, protocols = x.intern_atom("_NET_WM_PING"), x.intern_atom("WM_PROTOCOLS")
+        try:
+            if ping not in (win.get_wm_protocols() or ()):
+                return None
+        except Exception:  # BadWindow: it went away
+            return None
+        root = x.screen().root
+        root.change_attributes(event_mask=X.SubstructureNotifyMask)  # the answer is sent to the root
+        deadline = time.monotonic() + timeout
+        for stamp in range(1, 1_000_000):
+            win.send_event(ClientMessage(window=win, client_type=protocols, data=(32, [ping, stamp, window, 0, 0])),
+                           event_mask=X.NoEventMask)
+            x.flush()
+            sent = time.monotonic()
+            if _pong(x, protocols, ping, stamp, until=min(sent + 2.0, deadline)) and \
+                    time.monotonic() - sent <= PROMPT_S:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+        return False
+    finally:
+        x.close()
+
+
+def _pong(x: Any, protocols: int, ping: int, stamp: int, until: float) -> bool:
+    """Wait until the answer to ping `stamp` arrives (True) or `until` passes (False)."""
+    from Xlib import X
+
+    while True:
+        while x.pending_events():
+            e = x.next_event()
+            if e.type == X.ClientMessage and e.client_type == protocols and list(e.data[1][:2]) == [ping, stamp]:
+                return True
+        left = until - time.monotonic()
+        if left <= 0:
+            return False
+        select.select([x.fileno()], [], [], min(left, 0.05))
 
 
 # --------------------------------------------------------------------------- helpers

@@ -62,6 +62,25 @@ def test_a_window_titled_only_in_utf8_is_found_by_its_title(vdisplay: VirtualDis
         x.close()
 
 
+def test_an_app_is_responsive_when_it_answers_the_window_managers_ping(vdisplay: VirtualDisplay) -> None:
+    """mousepad (GTK) answers _NET_WM_PING at once; stopped, it does not; xcalc (Xaw) takes no part."""
+    import os
+    import signal
+
+    from agent.display import launch_app, responsive
+
+    gtk = launch_app("mousepad", vdisplay.display, vdisplay.env, launcher=vdisplay.launch)  # waits for it
+    assert responsive(vdisplay.display, gtk.window.window_id, timeout=2) is True
+    pid = vdisplay._procs[-1].pid
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        assert responsive(vdisplay.display, gtk.window.window_id, timeout=0.5) is False
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    xaw = vdisplay.launch_app("xcalc")
+    assert responsive(vdisplay.display, xaw.window.window_id, timeout=0.5) is None
+
+
 def test_every_backend_conforms_to_the_desktop_protocol(vdisplay: VirtualDisplay) -> None:
     real = PyAutoGUIDesktop(vdisplay.display)
     for backend in (real, FakeDesktop(), DryRunDesktop(real)):
