@@ -125,6 +125,15 @@ class OcrReader:
             while len(store) > limit:
                 store.pop(next(iter(store)))
 
+    def prepare(self) -> None:
+        """Load the engine's models now if it can (a staged engine), not inside the first read;
+        a failure is left for `read` to report."""
+        if isinstance(self.engine, StagedOcrEngine):
+            try:
+                self.engine.load()
+            except OcrUnavailable:
+                pass
+
     def read(self, shot: Screenshot, changed: Sequence[Box] | None = None,
              known: Callable[[], Sequence[Box]] | None = None) -> OcrResult:
         """OCR `shot`, reusing cached lines outside the changed regions.

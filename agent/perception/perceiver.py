@@ -103,6 +103,11 @@ class ScreenPerceiver:
             changed, timings, lambda e: named.append(e.box) if _named(e, most) else None)),
             name="a11y", daemon=True) if self.a11y is not None else None
         if walk is not None:
+            if self.reader is not None:  # the first import holds the GIL for a second: not during the walk
+                t = time.perf_counter()
+                self.reader.prepare()
+                if (load := (time.perf_counter() - t) * 1000) > 1:
+                    timings["ocr_load"] = load
             walk.start()
         ocr_result = None
         if self.reader is not None:

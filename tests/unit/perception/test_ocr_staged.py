@@ -40,6 +40,9 @@ class ScriptedEngine:
         self.lock = threading.Lock()
         self.first_batch = threading.Event()
 
+    def load(self) -> None:
+        pass
+
     def read(self, image: Image.Image) -> list[TextLine]:
         raise AssertionError("a staged read does not call read()")
 
