@@ -432,7 +432,12 @@ def _client_windows(x: Any, root: Any) -> list[Any]:
     children (unmanaged and override-redirect windows, or no window manager at all)."""
     prop = root.get_full_property(x.intern_atom("_NET_CLIENT_LIST"), 0)
     found = [x.create_resource_object("window", int(w)) for w in prop.value] if prop else []
+    from Xlib.error import BadWindow
+
     for child in root.query_tree().children:
         found.append(child)
-        found.extend(child.query_tree().children)
+        try:
+            found.extend(child.query_tree().children)
+        except BadWindow:  # it went away between the two queries (an app mapping its windows)
+            continue
     return found

@@ -141,15 +141,20 @@ class A11yReader:
         self._last: dict[Ref, _Node] = {}
         self._lock = threading.Lock()  # one read at a time: reads share the last walk
 
-    def read(self, changed: Sequence[Box] | None = None) -> A11yResult:
+    def read(self, changed: Sequence[Box] | None = None,
+             found: Callable[[Element], None] | None = None) -> A11yResult:
         """Visible elements of all (or the named) accessible apps; empty or partial with `error`
-        on trouble. `changed`: reuse the last walk outside these screen boxes (None: walk all)."""
+        on trouble. `changed`: reuse the last walk outside these screen boxes (None: walk all).
+        `found` is called (on the walk's thread) with each element as soon as it is known, so a
+        caller can use the first ones before the walk ends (they may still be dropped if the
+        read then fails)."""
         start = time.perf_counter()
         address = self.bus_address or os.environ.get("DBUS_SESSION_BUS_ADDRESS")
         if not address:
             return A11yResult((), error="no session bus (DBUS_SESSION_BUS_ADDRESS unset)", failed=True)
         with self._lock:
-            walker = _Walker(self, self._last if changed is not None else {}, changed, start + self.timeout_s)
+            walker = _Walker(self, self._last if changed is not None else {}, changed, start + self.timeout_s,
+                             found)
             # the walk stops descending at its deadline; calls in flight end within their timeout
             error = _run(self._walk(address, walker), self.timeout_s + self.call_timeout_s + 0.5)
             # a failed connection or a hard timeout: nothing from this walk is trusted (OCR only)
@@ -192,8 +197,9 @@ class A11yReader:
 
 class _Walker:
     def __init__(self, reader: A11yReader, last: dict[Ref, _Node], changed: Sequence[Box] | None,
-                 deadline: float) -> None:
+                 deadline: float, found: Callable[[Element], None] | None = None) -> None:
         self.reader, self.last, self.changed, self.deadline = reader, last, changed, deadline
+        self.found = found
         self.bus: AtspiBus | None = None
         self.elements: list[Element] = []
         self.roots: list[_Node] = []
@@ -205,13 +211,18 @@ class _Walker:
             return False
         return not any(intersection(node.span, c) for c in self.changed)
 
+    def _add(self, element: Element) -> None:
+        self.elements.append(element)
+        if self.found is not None:
+            self.found(element)
+
     async def visit(self, ref: Ref, depth: int) -> _Node | None:
         old = self.last.get(ref)
         if old is not None and self._unchanged(old):
             for n in old.walk():
                 self.reused += 1
                 if n.element is not None:
-                    self.elements.append(n.element)
+                    self._add(n.element)
             return old
         r = self.reader
         if self.nodes >= r.max_nodes or time.perf_counter() > self.deadline:
@@ -248,7 +259,7 @@ class _Walker:
             kids = (await self.bus.call(ref, ACCESSIBLE, "GetChildren"))[0][:self.reader.max_children]
             children = await self._children([(str(k[0]), str(k[1])) for k in kids], depth + 1)
         if element is not None:
-            self.elements.append(element)
+            self._add(element)
         kept = tuple(c for c in children if c is not None)
         boxes = [b for b in [extents, *(c.span for c in kept)] if b is not None]
         return _Node(ref, element, kept, union_box(boxes) if boxes else None,

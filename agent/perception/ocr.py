@@ -65,10 +65,12 @@ class OcrEngine(Protocol):
 @runtime_checkable
 class StagedOcrEngine(OcrEngine, Protocol):
     """An engine whose two stages can be called apart, so a reader can detect in several crops
-    and then recognise all their lines together, spread evenly over `workers`."""
+    and then recognise all their lines together, spread evenly over `workers`. `load` builds
+    its models now (else the first read does)."""
 
     workers: int
 
+    def load(self) -> None: ...
     def detect(self, image: Image.Image) -> list[tuple[Box, np.ndarray]]: ...
     def recognise_all(self, crops: Sequence[np.ndarray]) -> list[tuple[str, float]]: ...
     def lines(self, found: Sequence[tuple[Box, np.ndarray]],

@@ -6,7 +6,10 @@
 
 OCR goes through one `OcrReader`, so its region cache carries over from step to step; the
 accessibility walk runs beside it on a thread (onnxruntime releases the GIL) and re-walks only
-the subtrees under pixels that changed since the last observation. Element ids are stable across
+the subtrees under pixels that changed since the last observation. The walk streams the named
+buttons, menus and labels it finds to OCR, which does not recognise lines inside them (it never
+waits for the walk); OCR lines inside the named elements of the finished walk are not kept, and if
+the walk failed after all, the lines OCR skipped for it are read after all. Element ids are stable across
 steps: an element that is still there (same text and role, overlapping box) keeps its id; new
 ones get fresh ids. Trouble in OCR or accessibility never raises: OCR trouble becomes a note on
 the observation; an accessibility read that failed (bus error, timeout) means OCR only, and a note.
@@ -17,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -27,8 +30,9 @@ from agent.perception.a11y import A11yReader, A11yResult, merge_elements
 from agent.perception.capture import fingerprint
 from agent.perception.elements import Element
 from agent.perception.observation import Observation
-from agent.perception.ocr import OcrEngine
+from agent.perception.ocr import OcrEngine, TextLine
 from agent.perception.ocr_cache import OcrReader, OcrResult, lines_to_elements
+from agent.perception.ocr_staged import Skip
 from agent.perception.regions import changed_regions, expand, iou
 
 log = logging.getLogger(__name__)
@@ -36,7 +40,6 @@ log = logging.getLogger(__name__)
 # Roles whose accessible name is the text they show: OCR need not recognise lines inside them.
 NAMED_ROLES = frozenset({"button", "toggle button", "menu", "menu item", "check menu item", "radio menu item",
                          "check box", "radio button", "page tab", "label"})
-A11Y_WAIT_S = 1.0  # OCR waits at most this long (from the observation's start) for those names
 
 
 @dataclass(frozen=True)
@@ -94,38 +97,47 @@ class ScreenPerceiver:
         t = time.perf_counter()
         last, changed = self._changed(shot)
         timings["diff"] = (time.perf_counter() - t) * 1000
-        walk = threading.Thread(target=lambda: a11y.append(self._read_a11y(changed, timings)), name="a11y",
-                                daemon=True) if self.a11y is not None else None
+        named: list[Box] = []  # streamed by the walk (list.append is atomic)
+        most = shot.image.width * shot.image.height / 16
+        walk = threading.Thread(target=lambda: a11y.append(self._read_a11y(
+            changed, timings, lambda e: named.append(e.box) if _named(e, most) else None)),
+            name="a11y", daemon=True) if self.a11y is not None else None
         if walk is not None:
+            if self.reader is not None:  # the first import holds the GIL for a second: not during the walk
+                t = time.perf_counter()
+                self.reader.prepare()
+                if (load := (time.perf_counter() - t) * 1000) > 1:
+                    timings["ocr_load"] = load
             walk.start()
-        ocr_elements: list[Element] = []
         ocr_result = None
         if self.reader is not None:
             t = time.perf_counter()
-            deadline = t + A11Y_WAIT_S
-
-            def named() -> list[Box]:
-                if walk is None:
-                    return []
-                walk.join(max(0.0, deadline - time.perf_counter()))
-                return _named_boxes(a11y[0], shot) if a11y else []
             # the frame diff is shared when the reader's last read was that same frame
             shared = changed if last is not None and self.reader.last_image is last.image else None
-            ocr_result = self.reader.read(shot, changed=shared, known=named)
+            ocr_result = self.reader.read(shot, changed=shared, known=(lambda: tuple(named)) if walk else None)
             timings["ocr"] = (time.perf_counter() - t) * 1000
-            if ocr_result.error:
-                notes.append(f"OCR unavailable: {ocr_result.error}")
-            elif ocr_result.full and not ocr_result.regions:
-                notes.append("the screen is blank (one flat colour): no text to read")
-            ocr_elements = lines_to_elements(ocr_result.lines)
-        a11y_elements: list[Element] = []
         if walk is not None:
             walk.join()
         a11y_result = a11y[0] if a11y else None
+        a11y_elements: list[Element] = []
         if a11y_result is not None:
             if a11y_result.failed:
                 notes.append(f"{a11y_result.error}: elements from OCR only")
             a11y_elements = [e for e in a11y_result.elements if _inside(e.box, shot)]
+        ocr_elements: list[Element] = []
+        if self.reader is not None and ocr_result is not None:
+            if ocr_result.skipped and (a11y_result is None or a11y_result.failed):
+                # lines skipped for a walk that then failed: nothing names them now
+                t = time.perf_counter()
+                ocr_result = self.reader.read(shot, changed=ocr_result.skipped_boxes)
+                timings["ocr_again"] = (time.perf_counter() - t) * 1000
+            if ocr_result.error:
+                notes.append(f"OCR unavailable: {ocr_result.error}")
+            elif ocr_result.full and not ocr_result.regions:
+                notes.append("the screen is blank (one flat colour): no text to read")
+            named_now = [] if a11y_result is None or a11y_result.failed else \
+                [e.box for e in a11y_result.elements if _named(e, most)]
+            ocr_elements = lines_to_elements(_outside(ocr_result.lines, named_now))
         if self.reader is None and self.a11y is None:
             notes.append("no element source configured (no OCR engine, no accessibility)")
         t = time.perf_counter()
@@ -141,13 +153,15 @@ class ScreenPerceiver:
             return last, None
         return last, [_shift(b, shot) for b in changed_regions(last.image, shot.image)]
 
-    def _read_a11y(self, changed: list[Box] | None, timings: dict[str, float]) -> A11yResult:
-        """The accessibility walk (on its own thread), reusing the last one outside `changed`."""
+    def _read_a11y(self, changed: list[Box] | None, timings: dict[str, float],
+                   found: Callable[[Element], None]) -> A11yResult:
+        """The accessibility walk (on its own thread), reusing the last one outside `changed`;
+        `found` gets each element as soon as it is known."""
         assert self.a11y is not None
         t = time.perf_counter()
         near = None if changed is None else [expand(b, 2) for b in changed]
         try:
-            result = self.a11y.read(near)
+            result = self.a11y.read(near, found)
         except Exception as e:  # a reader never raises; a broken one must not break the step
             log.debug("a11y read raised", exc_info=True)
             result = A11yResult((), error=f"accessibility unavailable: {type(e).__name__}", failed=True)
@@ -181,10 +195,20 @@ class ScreenPerceiver:
         return sorted(result, key=lambda e: e.id)
 
 
-def _named_boxes(result: A11yResult, shot: Screenshot) -> list[Box]:
-    """Boxes of the named labels and buttons accessibility found (small ones: not containers)."""
-    most = shot.image.width * shot.image.height / 16
-    return [e.box for e in result.elements if e.text and e.role in NAMED_ROLES and e.box.width * e.box.height <= most]
+def _named(element: Element, most: float) -> bool:
+    """A named label or button (a small one, not a container: at most `most` px): its name is
+    the text it shows."""
+    return bool(element.text) and element.role in NAMED_ROLES and element.box.width * element.box.height <= most
+
+
+def _outside(lines: Sequence[TextLine], boxes: Sequence[Box]) -> list[TextLine]:
+    """The lines not inside one of `boxes` (>= 90% of their area), the test in plain ints."""
+    skip = Skip(lambda: boxes, (0, 0))
+    skip.refresh()
+    return [ln for ln in lines if not skip.covered(_ORIGIN, ln.box)]
+
+
+_ORIGIN = Box(left=0, top=0, right=0, bottom=0)
 
 
 def _shift(box: Box, shot: Screenshot) -> Box:

@@ -25,7 +25,8 @@ from agent.perception.ocr import (
     find,
     normalise_text,
 )
-from agent.perception.ocr_cache import OcrReader, plan_batches, share_out
+from agent.perception.ocr_cache import OcrReader
+from agent.perception.ocr_staged import plan_batches
 from agent.perception.perceiver import ScreenPerceiver
 from agent.perception.zoom import zoom
 
@@ -303,24 +304,17 @@ def test_draw_marks_with_an_image_space_matches_scale_and_origin() -> None:
     assert a.tobytes() == b.tobytes() and a.getpixel((90, 100)) != (255, 255, 255)
 
 
-@given(st.lists(st.floats(2.0, 40.0), max_size=120), st.integers(1, 4))
-def test_recognition_batches_cover_every_line_once_and_share_out_evenly(ratios: list[float], workers: int) -> None:
+@given(st.lists(st.floats(2.0, 40.0), max_size=120))
+def test_recognition_batches_cover_every_line_once_with_little_padding(ratios: list[float]) -> None:
     batches = plan_batches(ratios)
     assert sorted(i for b in batches for i in b) == list(range(len(ratios)))
     for b in batches:
         assert 1 <= len(b) <= 8
         widest = max(ratios[i] for i in b)
         assert sum(widest - ratios[i] for i in b) <= 1.7 * len(b)  # little padding in any batch
-    shares = share_out(batches, ratios, workers)
-    assert sorted(i for share in shares for b in share for i in b) == list(range(len(ratios)))
-    if batches:
-        loads = [sum(len(b) * max(ratios[i] for i in b) + 1.7 for b in share) for share in shares]
-        biggest = max(len(b) * max(ratios[i] for i in b) + 1.7 for b in batches)
-        assert max(loads) - min(loads) <= biggest  # greedy: never more than one batch apart
 
 
 def test_short_labels_batch_together_and_a_long_line_goes_alone() -> None:
     ratios = [2.0] * 10 + [30.0]
     batches = plan_batches(ratios)
     assert [len(b) for b in batches] == [8, 2, 1] and batches[-1] == [10]
-    assert [len(s) for s in share_out(batches, ratios, 2)] == [1, 2]  # the long line alone on one worker
