@@ -5,7 +5,8 @@ a pointer action or a Return, and to check typed text afterwards. The real one l
 `agent.perception.actionability` (pixels and accessibility; actions never imports agent); the
 executor's default, `NoReadiness`, checks nothing. `FakeReadiness` scripts answers for tests.
 
-    expect(frame)  -> the frame the next action was planned on (its target must still look so)
+    expect(frame, latest=None) -> the frame the next action was planned on (its target must still look
+                   so), and a grab taken just now if the caller has one (spares a grab)
     before(action) -> None when the action may go ahead, else why not (after waiting its deadline)
     after(action, secret=False) -> Check: did the effect arrive? (`ok` None: could not be checked,
                    `note` says why); `secret`: the typed text holds a secret, never read off the screen
@@ -34,7 +35,7 @@ UNCHECKED = Check()
 
 @runtime_checkable
 class Readiness(Protocol):
-    def expect(self, frame: Screenshot) -> None: ...
+    def expect(self, frame: Screenshot, latest: Screenshot | None = None) -> None: ...
     def before(self, action: Action) -> str | None: ...
     def after(self, action: Action, secret: bool = False) -> Check: ...
 
@@ -42,7 +43,7 @@ class Readiness(Protocol):
 class NoReadiness:
     """Checks nothing: every action may go ahead, nothing is read back."""
 
-    def expect(self, frame: Screenshot) -> None:
+    def expect(self, frame: Screenshot, latest: Screenshot | None = None) -> None:
         pass
 
     def before(self, action: Action) -> str | None:
@@ -60,7 +61,7 @@ class FakeReadiness:
     check: Callable[[Action], Check] = lambda action: UNCHECKED
     calls: list[tuple[str, str]] = field(default_factory=list)
 
-    def expect(self, frame: Screenshot) -> None:
+    def expect(self, frame: Screenshot, latest: Screenshot | None = None) -> None:
         self.calls.append(("expect", f"{frame.size[0]}x{frame.size[1]}"))
 
     def before(self, action: Action) -> str | None:

@@ -66,9 +66,11 @@ class Actionability:
         self.clock, self.sleep = clock, sleep
         self._planned: Screenshot | None = None  # the frame the next action was planned on
         self._typing_from: Screenshot | None = None  # the screen just before a Type, for OCR read-back
+        self._latest: Screenshot | None = None  # a grab the caller took just before the action
 
-    def expect(self, frame: Screenshot) -> None:
+    def expect(self, frame: Screenshot, latest: Screenshot | None = None) -> None:
         self._planned = frame
+        self._latest = latest if latest is not frame else None
 
     # -- before
 
@@ -78,7 +80,7 @@ class Actionability:
         if isinstance(action, Key) and tuple(k.lower() for k in action.keys) in RETURN_KEYS:
             return self._default_button_ready()
         if isinstance(action, Type) and self.ocr is not None:
-            self._typing_from = self.desktop.capture()
+            self._typing_from, self._latest = self._latest or self.desktop.capture(), None
         return None
 
     def _until(self, why_not: Callable[[], str | Unknown | None]) -> str | None:
@@ -101,27 +103,39 @@ class Actionability:
         if not self.desktop.geometry().contains(point.x, point.y):
             return f"the target ({point.x}, {point.y}) is off screen"
         box = action.target.bbox if action.target is not None else None
-        return self._until(lambda: self._unstable(point.x, point.y) or self._covered(box)
-                           or self._insensitive(point.x, point.y))
+        # The frame the action was planned on is the first sample of the target: on the fast path
+        # (nothing moved since) one grab checks stability and cover; else two grabs `gap_s` apart.
+        last: list[Screenshot | None] = [self._planned]
+        latest, self._latest = self._latest, None
 
-    def _crop(self, x: int, y: int) -> object:
-        shot = self.desktop.capture()
+        def why_not() -> str | None:
+            nonlocal latest
+            earlier, now = last[0], latest or self.desktop.capture()
+            latest = None
+            if earlier is None:
+                self.sleep(self.gap_s)
+                earlier, now = now, self.desktop.capture()
+            last[0] = now
+            return self._unstable(point.x, point.y, earlier, now) or self._covered(box, now) \
+                or self._insensitive(point.x, point.y)
+        return self._until(why_not)
+
+    @staticmethod
+    def _crop(shot: Screenshot, x: int, y: int) -> Image.Image:
         ox, oy = x - shot.left, y - shot.top
         return shot.image.crop((ox - _RADIUS, oy - _RADIUS, ox + _RADIUS, oy + _RADIUS))
 
-    def _unstable(self, x: int, y: int) -> str | None:
-        first = self._crop(x, y)
-        self.sleep(self.gap_s)
-        second = self._crop(x, y)
-        same = ImageChops.difference(first, second).getbbox() is None  # type: ignore[arg-type]
+    def _unstable(self, x: int, y: int, earlier: Screenshot, now: Screenshot) -> str | None:
+        """The pixels around the point differ between two grabs: still moving."""
+        a, b = self._crop(earlier, x, y).convert("RGB"), self._crop(now, x, y).convert("RGB")
+        same = ImageChops.difference(a, b).getbbox() is None
         return None if same else f"the target at ({x}, {y}) is still moving"
 
-    def _covered(self, box: Box | None) -> str | None:
+    def _covered(self, box: Box | None, now: Screenshot) -> str | None:
         """Most of the target's box changed strongly since it was planned: covered, or gone."""
         planned = self._planned
         if planned is None or box is None or box.width * box.height > 400 * 200 or box.width * box.height <= 0:
             return None
-        now = self.desktop.capture()
         changed = _changed_share(planned, now, box)
         if changed is None or changed <= COVERED_SHARE:
             return None
@@ -160,6 +174,7 @@ class Actionability:
     def after(self, action: Action, secret: bool = False) -> Check:
         self._planned = None  # what comes next was planned on a frame this action may have changed
         before, self._typing_from = self._typing_from, None
+        self._latest = None
         if not isinstance(action, Type):
             return Check()
         if any(c in action.text for c in "\t\n\b"):
@@ -198,7 +213,9 @@ class Actionability:
             shot = self.desktop.capture()
             boxes = [b for b in changed_regions(before.image, shot.image) if b.width * b.height <= READ_BACK_AREA]
             key = fingerprint(shot.image)
-            if boxes and key not in read:
+            if boxes and key in read:
+                break  # the screen is still since it was read: what it reads is final
+            if boxes:
                 read[key] = [line.text for b in boxes[:8] for line in self.ocr.read(_padded(shot.image, b))]
                 if want and want in _fold("".join(read[key])):
                     return Check(True, "read back by OCR of what changed on screen")

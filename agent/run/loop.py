@@ -139,7 +139,7 @@ def _act(ctx: LoopContext, step: StepBuilder, turn: Turn, observation: Observati
         expanded = _expand_secrets(action, ctx.secrets)
         expect = _expect(ctx, expanded, before, observation)
         before = expect.before if expect is not None else before
-        result = step.act(ctx.executor, expanded, action)
+        result = step.act(ctx.executor, expanded, action, latest=before)
         results.append(result)
         if result.ok and expanded is not action and ctx.masker is not None:
             step.mask = ctx.masker  # this action's frame after may show it already

@@ -124,8 +124,9 @@ class StepBuilder:
         finally:
             self._time("plan", t0)
 
-    def act(self, executor: Executor, to_run: Action, planned: Action) -> ActionResult:
-        """Execute `to_run` (secrets expanded); record `planned` with its target crop attached."""
+    def act(self, executor: Executor, to_run: Action, planned: Action, latest: Screenshot | None = None) -> ActionResult:
+        """Execute `to_run` (secrets expanded); record `planned` with its target crop attached.
+        `latest`: a grab taken just before (the reaction's frame before), which readiness may use."""
         recorded = self._with_target(planned)
         if to_run is planned:
             to_run = recorded
@@ -134,7 +135,7 @@ class StepBuilder:
         seen = self.screen_elements or (obs.elements if obs else ())
         focused = next((e.role for e in seen if "focused" in e.states), None)
         if obs is not None and not self.performed:
-            executor.readiness.expect(obs.screenshot)  # the first action's target must still look as planned
+            executor.readiness.expect(obs.screenshot, latest)  # the first action's target must still look as planned
         result = executor.execute(to_run, injection=self.injection[0].text if self.injection else None,
                                   focused_role=focused)
         self._time("act", t0)

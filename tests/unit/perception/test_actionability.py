@@ -228,11 +228,12 @@ def test_typed_text_that_changed_nothing_did_not_arrive_and_a_misread_is_no_fail
     check, _, _ = _typing(_typed_into(True), ["I2"])  # OCR's look-alikes are forgiven
     check.before(Type(text="12"))
     assert check.after(Type(text="12")).ok is True
-    check, _, _ = _typing(_typed_into(True), ["Sheet"])
+    check, _, clock = _typing(_typed_into(True), ["Sheet"])
     check.before(Type(text="12"))
     result = check.after(Type(text="12"))
     assert result.ok is None and result.note == \
         "not read back: what changed on screen reads 'Sheet' (no accessibility)"
+    assert clock.now < 0.2  # the screen was still once read: no waiting out the deadline
 
 
 def test_secrets_and_password_fields_are_never_read_off_the_screen() -> None:
@@ -242,3 +243,13 @@ def test_secrets_and_password_fields_are_never_read_off_the_screen() -> None:
     check, ocr, _ = _typing(_typed_into(True), ["hunter2"], FakeProbe([field_reading("", role="password text")]))
     check.before(Type(text="hunter2"))
     assert check.after(Type(text="hunter2")).note == "not read back: a password field" and ocr.reads == []
+
+
+def test_a_click_on_a_target_that_looks_as_planned_costs_one_grab() -> None:
+    screen = _screen()
+    desktop = FakeDesktop([screen])
+    clock = Clock()
+    check = Actionability(desktop, None, clock=clock, sleep=clock.sleep)
+    check.expect(Screenshot(image=screen))
+    assert check.before(Click(x=130, y=95, target=SAVE)) is None
+    assert desktop._frame == 1 and clock.now == 0  # no second grab, no pause
