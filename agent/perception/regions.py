@@ -203,14 +203,23 @@ def split_tall(gray: np.ndarray, box: Box, max_height: int = 160, threshold: int
     if box.height <= max_height:
         return [box]
     crop = gray[box.top:box.bottom, box.left:box.right].astype(np.int16)
+    # Ink per row, against the row's own median: computed once, every split is of whole rows.
     ink = (np.abs(crop - np.median(crop, axis=1, keepdims=True)) > threshold).sum(axis=1)
-    lo, hi = box.height // 3, 2 * box.height // 3
+    return [Box(left=box.left, top=box.top + a, right=box.right, bottom=box.top + b)
+            for a, b in _split_rows(ink, 0, box.height, max_height, max(4, 0.03 * box.width))]
+
+
+def _split_rows(ink: np.ndarray, a: int, b: int, max_height: int, most: float) -> list[tuple[int, int]]:
+    """Rows a..b cut at the emptiest row of their middle third, recursively, into runs of at most
+    `max_height` rows; a run whose every candidate row has more than `most` ink stays whole."""
+    height = b - a
+    if height <= max_height:
+        return [(a, b)]
+    lo, hi = a + height // 3, a + 2 * height // 3
     row = lo + int(np.argmin(ink[lo:hi]))
-    if ink[row] > max(4, 0.03 * box.width):  # every candidate row crosses text: keep whole
-        return [box]
-    top = Box(left=box.left, top=box.top, right=box.right, bottom=box.top + row)
-    bottom = Box(left=box.left, top=box.top + row, right=box.right, bottom=box.bottom)
-    return split_tall(gray, top, max_height, threshold) + split_tall(gray, bottom, max_height, threshold)
+    if ink[row] > most:  # every candidate row crosses text: keep whole
+        return [(a, b)]
+    return _split_rows(ink, a, row, max_height, most) + _split_rows(ink, row, b, max_height, most)
 
 
 def split_wide(gray: np.ndarray, box: Box, gap: int = 96, margin: int = 6, threshold: int = 48) -> list[Box]:
