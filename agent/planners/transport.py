@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import anthropic
-import openai
+if TYPE_CHECKING:  # each SDK is imported by the client that needs it: an OpenAI run never loads anthropic
+    import anthropic
+    import openai
 
 from actions.errors import ProviderError, UsageError
 
@@ -40,6 +42,8 @@ class Connection:
 
 
 def anthropic_client(conn: Connection) -> anthropic.Anthropic:
+    import anthropic
+
     key = conn.api_key or os.environ.get("ANTHROPIC_API_KEY")
     if not key and not os.environ.get("ANTHROPIC_AUTH_TOKEN"):
         raise UsageError("anthropic: no API key: set ANTHROPIC_API_KEY (or pick another --model)")
@@ -51,6 +55,8 @@ def anthropic_client(conn: Connection) -> anthropic.Anthropic:
 def openai_client(conn: Connection) -> openai.OpenAI:
     """OpenAI or any compatible server. Local servers (a base URL that is not api.openai.com)
     need no key: Ollama and LM Studio want one set but ignore it."""
+    import openai
+
     base_url = conn.base_url or os.environ.get("OPENAI_BASE_URL") or None
     key = conn.api_key or os.environ.get("OPENAI_API_KEY")
     if not key:
@@ -105,18 +111,25 @@ def translate_errors(provider: str, url: str, timeout: float | None = None) -> I
     """Run one SDK call; SDK and decoding errors leave as one ProviderError line."""
     try:
         yield
-    except (openai.APITimeoutError, anthropic.APITimeoutError):
+    except _sdk_errors("APITimeoutError"):
         raise ProviderError(f"{provider}: no answer from {url} within {timeout or '?'} s, after retries") from None
-    except (openai.APIConnectionError, anthropic.APIConnectionError) as e:
+    except _sdk_errors("APIConnectionError") as e:
         cause = e.__cause__ or e
         raise ProviderError(f"{provider}: cannot reach {url} ({type(cause).__name__}): check --base-url "
                             "and that the server is running") from None
-    except (openai.APIStatusError, anthropic.APIStatusError) as e:
-        raise _status_error(provider, url, e) from None
-    except (openai.APIError, anthropic.APIError) as e:
-        raise ProviderError(f"{provider}: bad response from {url}: {_message(e.body, e.message)}") from None
+    except _sdk_errors("APIStatusError") as e:
+        raise _status_error(provider, url, e) from None  # type: ignore[arg-type]
+    except _sdk_errors("APIError") as e:
+        raise ProviderError(f"{provider}: bad response from {url}: "
+                            f"{_message(e.body, e.message)}") from None  # type: ignore[attr-defined]
     except json.JSONDecodeError as e:
         raise ProviderError(f"{provider}: {url} answered invalid JSON ({e.msg} at {e.pos})") from None
+
+
+def _sdk_errors(name: str) -> tuple[type[Exception], ...]:
+    """The SDKs' exception class `name`, of the SDKs loaded (one that was never imported raised nothing)."""
+    return tuple(getattr(sdk, name) for sdk in (sys.modules.get("openai"), sys.modules.get("anthropic"))
+                 if sdk is not None)
 
 
 def unexpected_body(provider: str, url: str, body: object) -> ProviderError:

@@ -126,3 +126,17 @@ def test_usage_estimated_when_server_reports_none(model_server: FakeModelServer)
     assert turn.usage.estimated
     assert turn.usage.input_tokens >= 1105  # one 1365x768 image at high detail is 1105 tokens
     assert turn.usage.cost_usd > 0
+
+
+def test_an_openai_run_never_imports_the_anthropic_sdk_nor_the_other_way_round() -> None:
+    """Each SDK costs its import (anthropic ~1.7 s here): the chosen provider's planner loads only its own."""
+    import subprocess
+    import sys
+
+    probe = ("import sys; import agent.planners.{mod}, agent.planners.model_planner, agent.planners.transport; "
+             "print('anthropic' in sys.modules, 'openai' in sys.modules)")
+    seen = {mod: subprocess.run([sys.executable, "-c", probe.format(mod=mod)], capture_output=True, text=True,
+                                check=True).stdout.split()
+            for mod in ("openai_cua", "openai_chat", "uitars", "anthropic")}
+    assert seen == {"openai_cua": ["False", "True"], "openai_chat": ["False", "True"], "uitars": ["False", "True"],
+                    "anthropic": ["True", "False"]}
