@@ -12,6 +12,7 @@ exit, on exceptions too.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import select
@@ -278,7 +279,7 @@ def responsive(display: str, window: int, timeout: float = 10.0) -> bool | None:
         root = x.screen().root
         root.change_attributes(event_mask=X.SubstructureNotifyMask)  # the answer is sent to the root
         deadline = time.monotonic() + timeout
-        for stamp in range(1, 1_000_000):
+        for stamp in itertools.count(1):
             win.send_event(ClientMessage(window=win, client_type=protocols, data=(32, [ping, stamp, window, 0, 0])),
                            event_mask=X.NoEventMask)
             x.flush()
@@ -287,7 +288,7 @@ def responsive(display: str, window: int, timeout: float = 10.0) -> bool | None:
                     time.monotonic() - sent <= PROMPT_S:
                 return True
             if time.monotonic() >= deadline:
-                return False
+                break
         return False
     finally:
         x.close()

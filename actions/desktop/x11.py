@@ -218,11 +218,13 @@ class PyAutoGUIDesktop:
         manager nothing says which window is active: None."""
         if not window.window_id:
             return None
+        from Xlib import X
+
         try:
             mapped = self._x.create_resource_object("window", window.window_id).get_attributes().map_state
         except Exception:  # BadWindow: it was destroyed
             return " (it closed)"
-        if mapped != 2:  # IsViewable
+        if mapped != X.IsViewable:
             return " (it closed)"
         prop = self._x.screen().root.get_full_property(self._x.intern_atom("_NET_ACTIVE_WINDOW"), 0)
         if prop is None or not len(prop.value) or int(prop.value[0]) == window.window_id:

@@ -105,19 +105,18 @@ class Actionability:
         box = action.target.bbox if action.target is not None else None
         # The frame the action was planned on is the first sample of the target: on the fast path
         # (nothing moved since) one grab checks stability and cover; else two grabs `gap_s` apart.
-        last: list[Screenshot | None] = [self._planned]
-        latest, self._latest = self._latest, None
+        earlier, latest, self._latest = self._planned, self._latest, None
 
         def why_not() -> str | None:
-            nonlocal latest
-            earlier, now = last[0], latest or self.desktop.capture()
-            latest = None
+            nonlocal earlier, latest
+            now, latest = latest or self.desktop.capture(), None
             if earlier is None:
                 self.sleep(self.gap_s)
                 earlier, now = now, self.desktop.capture()
-            last[0] = now
-            return self._unstable(point.x, point.y, earlier, now) or self._covered(box, now) \
+            reason = self._unstable(point.x, point.y, earlier, now) or self._covered(box, now) \
                 or self._insensitive(point.x, point.y)
+            earlier = now
+            return reason
         return self._until(why_not)
 
     @staticmethod
@@ -181,8 +180,7 @@ class Actionability:
             return Check(None, "not read back: the text moves the focus or edits")
         check = self._from_accessibility(action.text) if self.probe is not None else \
             Check(None, "not read back: no accessibility")
-        if check.ok is not None or self.ocr is None or before is None or secret or \
-                (check.note or "").endswith("a password field"):
+        if check.ok is not None or self.ocr is None or before is None or secret or check == PASSWORD_FIELD:
             return check
         try:
             return self._from_screen(action.text, before, check.note or "")
@@ -208,10 +206,10 @@ class Actionability:
         want = _fold(typed[-READ_BACK_TAIL:])
         deadline = self.clock() + self.verify_s
         read: dict[str, list[str]] = {}  # frame fingerprint -> texts read in what changed
-        boxes: list[Box] = []
         while True:
             shot = self.desktop.capture()
-            boxes = [b for b in changed_regions(before.image, shot.image) if b.width * b.height <= READ_BACK_AREA]
+            changed = changed_regions(before.image, shot.image)
+            boxes = [b for b in changed if b.width * b.height <= READ_BACK_AREA]
             key = fingerprint(shot.image)
             if boxes and key in read:
                 break  # the screen is still since it was read: what it reads is final
@@ -222,7 +220,7 @@ class Actionability:
             if self.clock() >= deadline:
                 break
             self.sleep(0.05)
-        if not [b for b in changed_regions(before.image, shot.image) if b.width > 3]:  # a caret's blink is no text
+        if not [b for b in changed if b.width > 3]:  # a caret's blink is no text
             return Check(False, f"typed {typed!r} but nothing changed on screen within {self.verify_s:g}s: "
                                 "the keys did not arrive")
         shown = " ".join(read.get(key, []))
@@ -241,6 +239,7 @@ def _lagging(state: ActiveWindow, active: WindowInfo) -> Unknown | None:
     return None
 
 
+PASSWORD_FIELD = Check(None, "not read back: a password field")  # nor read off the screen
 READ_BACK_TAIL = 24  # characters: the end of a long text is what stays in view near the caret
 READ_BACK_AREA = 640 * 240  # px: a changed box bigger than this is not the typed text alone
 
@@ -280,7 +279,7 @@ def _compare(typed: str, state: ActiveWindow) -> Check:
     if node is None:
         return Check(None, "not read back: no focused accessible")
     if node.role == "password text":
-        return Check(None, "not read back: a password field")
+        return PASSWORD_FIELD
     if node.text is None or "editable" not in node.states:
         return Check(None, f"not read back: the focus is on a {node.role}, not a text field")
     if typed in node.text:

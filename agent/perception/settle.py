@@ -184,12 +184,13 @@ def _reacted(base: np.ndarray, shot: Screenshot, expect: Expectation) -> Literal
         box = (x, y, x + w, y + h)
         if w <= OWN_MAX[0] and h <= OWN_MAX[1] and bool(seeds[labels == label].any()):
             widget = True  # the widget's own press flash or hover highlight (or a change inside it)
-        elif w <= 3 * f and h <= 6 * f and _caret(_diff(expect.before, shot, box)):
             continue
-        elif _focus_ring(_diff(expect.before, shot, box)):
-            widget = True
-        else:
+        diff = _diff(expect.before, shot, box)
+        if w <= 3 * f and h <= 6 * f and _caret(diff):
+            continue
+        if not _focus_ring(diff):
             return "screen"
+        widget = True
     return "widget" if widget else ""
 
 
