@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,6 +72,22 @@ def clickpad(vdisplay: VirtualDisplay, tmp_path: Path) -> Path:
     wait_until(lambda: out.exists() and "ready" in out.read_text(), what="clickpad to start")
     vdisplay.wait_for_window(name="clickpad")
     return out
+
+
+def json_summary(stdout: str) -> dict[str, Any]:
+    """The one JSON summary line a `--json` run prints last."""
+    summary: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
+    return summary
+
+
+def has_window(vd: VirtualDisplay, name: str, timeout: float = 0.5) -> bool:
+    """Whether a window named `name` is up within `timeout`; a window that goes away while being
+    looked at (LibreOffice's splash) is none."""
+    try:
+        vd.wait_for_window(name=name, timeout=timeout)
+    except Exception:  # DisplayError (not there), Xlib BadWindow (it went away meanwhile)
+        return False
+    return True
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60,

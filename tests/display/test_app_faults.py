@@ -4,7 +4,6 @@ run goes on or ends with the right exit code, and what was recorded stays loadab
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
@@ -15,13 +14,10 @@ import pytest
 
 from agent.display import VirtualDisplay
 from agent.recording.format import load_recording
-from tests.conftest import APPS, run_cli, wait_until
+from tests.conftest import APPS, json_summary, run_cli, wait_until
 
 pytestmark = pytest.mark.real_app
 
-
-def _summary(stdout: str) -> dict:
-    return json.loads(stdout.strip().splitlines()[-1])
 
 
 def _delayed(vd: VirtualDisplay, tmp_path: Path, *args: str) -> tuple[Path, object]:
@@ -40,7 +36,7 @@ def test_a_frozen_app_fails_the_step_that_expected_its_reaction(vdisplay: Virtua
                     env=vdisplay.env, timeout=120)
     finally:
         os.kill(proc.pid, signal.SIGCONT)  # type: ignore[attr-defined]
-    summary = _summary(r.stdout)
+    summary = json_summary(r.stdout)
     assert r.returncode == 1 and summary["status"] == "failed", r.stdout[-800:] + r.stderr[-800:]
     assert summary["reason"].startswith("'click Submit': nothing changed on screen within 1 s after click")
     assert "Traceback" not in r.stderr
@@ -54,7 +50,7 @@ def test_a_window_that_closes_while_typed_into_gets_no_more_keys(vdisplay: Virtu
     text = "abcdefghijklmnopqrstuvwxyz" * 8  # ~1 s of typing: the window closes early in it
     r = run_cli("do", f"type '{text}'", "--record-dir", str(tmp_path / "rec"), "--json",
                 env=vdisplay.env, timeout=120)
-    summary = _summary(r.stdout)
+    summary = json_summary(r.stdout)
     assert r.returncode == 1 and summary["status"] == "failed", r.stdout[-800:] + r.stderr[-800:]
     assert "closed" in out.read_text()
     typed = [res for s in load_recording(summary["recording"]).steps for res in s.results][0]
@@ -116,7 +112,7 @@ def test_an_accessibility_bus_that_dies_mid_run_leaves_ocr_and_a_note(busdisplay
     killer.join(5)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     assert "Traceback" not in r.stderr, r.stderr[-2000:]
-    typed = [res for s in load_recording(_summary(r.stdout)["recording"]).steps for res in s.results
+    typed = [res for s in load_recording(json_summary(r.stdout)["recording"]).steps for res in s.results
              if res.action and res.action.kind == "type"]
     assert len(killed) >= 3 and not set(killed) & set(_accessibility_bus(session))
     assert [(res.verified, res.verify_note) for res in typed] == [

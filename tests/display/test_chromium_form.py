@@ -9,7 +9,6 @@ servers, and as record -> replay against a fresh browser and server.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from PIL import Image
 from agent.display import VirtualDisplay
 from agent.recording.format import load_recording
 from tests.apps.webform import WINDOW, WebForm, start_chromium
-from tests.conftest import run_cli
+from tests.conftest import json_summary, run_cli
 from tests.fakes.model_servers import (
     FakeModelServer,
     RecordedRequest,
@@ -38,9 +37,6 @@ TASK = (f"wait for 'Name' up to 30 s, type '{NAME}', click 'Email', type '{EMAIL
         f"click 'Submit', verify 'Thank you, {NAME}' within 5 s, verify 'submission 1'")
 SENT = [{"name": NAME, "email": EMAIL}]
 
-
-def _summary(stdout: str) -> dict[str, Any]:
-    return json.loads(stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +64,7 @@ def offline_run(display_binaries: None,
         start_chromium(vd, app, tmp / "chromium-profile")
         r = run_cli("do", TASK, "--record-dir", str(tmp / "rec"), "--json", env=vd.env, timeout=150)
         assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
-        return _summary(r.stdout), list(app.submissions), app.form_loads
+        return json_summary(r.stdout), list(app.submissions), app.form_loads
 
 
 def test_offline_planner_fills_submits_once_and_reads_the_confirmation(
@@ -184,7 +180,7 @@ def test_a_scripted_model_fills_submits_once_and_sees_the_confirmation(
     assert webform.submissions == SENT, policy.seen
     moves = [kind for kind, _ in policy.moves]
     assert moves == ["type", "click", "type", "click", "done"], (policy.moves, policy.seen)
-    assert calls == 5 and _summary(r.stdout)["model_calls"] == 5
+    assert calls == 5 and json_summary(r.stdout)["model_calls"] == 5
     assert NAME in policy.seen[1], policy.seen           # each screenshot showed the last action's effect
     assert EMAIL in policy.seen[3] and "Thank you" not in policy.seen[3], policy.seen
     assert f"Thank you, {NAME}" in policy.seen[4] and "submission 1" in policy.seen[4], policy.seen
@@ -200,7 +196,7 @@ def test_the_offline_recording_replays_on_a_fresh_browser_and_submits_once(
     r = run_cli("replay", recording, "--record-dir", str(tmp_path / "rec"), "--json", env=vdisplay.env,
                 timeout=150)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
-    summary = _summary(r.stdout)
+    summary = json_summary(r.stdout)
     assert summary["status"] == "done" and summary["model_calls"] == 0
     assert webform.submissions == SENT
     replay = load_recording(summary["recording"])

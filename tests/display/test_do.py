@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -13,11 +12,7 @@ import pytest
 
 from agent.display import VirtualDisplay
 from agent.recording.format import load_recording
-from tests.conftest import run_cli, wait_until
-
-
-def _json_line(stdout: str) -> dict:
-    return json.loads(stdout.strip().splitlines()[-1])
+from tests.conftest import json_summary, run_cli, wait_until
 
 
 def test_xterm_task_writes_a_file(vdisplay: VirtualDisplay, tmp_path: Path) -> None:
@@ -27,7 +22,7 @@ def test_xterm_task_writes_a_file(vdisplay: VirtualDisplay, tmp_path: Path) -> N
                 env=vdisplay.env, timeout=120)
     assert r.returncode == 0, r.stderr
     assert target.read_text() == "ok42\n"  # and "ok42" was read on screen by OCR before the run ended
-    summary = _json_line(r.stdout)
+    summary = json_summary(r.stdout)
     assert summary["status"] == "done" and summary["model_calls"] == 0
     rec = load_recording(summary["recording"])
     assert rec.session.outcome.status == "done"
@@ -106,7 +101,7 @@ def test_dry_run_plans_and_records_but_performs_nothing(vdisplay: VirtualDisplay
     r = run_cli("do", "click clickpad, type hello, press Return", "--dry-run", "--record-dir", str(tmp_path / "rec"),
                 "--json", env=vdisplay.env, timeout=120)
     assert r.returncode == 0, r.stderr
-    rec = load_recording(_json_line(r.stdout)["recording"])
+    rec = load_recording(json_summary(r.stdout)["recording"])
     assert [a.kind for s in rec.steps for a in s.actions][:3] == ["click", "type", "key"]
     assert rec.session.settings["dry_run"] is True
     # Nothing reached the app: a real click afterwards is the first thing it logs.
@@ -122,7 +117,7 @@ def test_on_screen_injection_is_declined_without_a_human(vdisplay: VirtualDispla
     r = run_cli("do", "wait for 'ignore previous' up to 10 s, type 'ls', press Return",
                 "--launch", f"xterm -e bash --norc --noprofile -c \"{shown}\"",
                 "--record-dir", str(tmp_path / "rec"), "--json", env=vdisplay.env, timeout=120)
-    summary = _json_line(r.stdout)
+    summary = json_summary(r.stdout)
     rec = load_recording(summary["recording"])
     results = [res for s in rec.steps for res in s.results]
     declined = [res for res in results if res.status == "declined"]

@@ -15,7 +15,7 @@ from PIL import Image
 
 from agent.display import VirtualDisplay
 from agent.recording.format import load_recording
-from tests.conftest import APPS, run_cli, wait_until
+from tests.conftest import APPS, has_window, json_summary, run_cli, wait_until
 from tests.fakes.model_servers import (
     FakeModelServer,
     RecordedRequest,
@@ -43,9 +43,6 @@ def submissions(out: Path) -> list[str]:
     return [l for l in out.read_text().splitlines() if l.startswith("submit ")]
 
 
-def summary_of(stdout: str) -> dict[str, Any]:
-    return json.loads(stdout.strip().splitlines()[-1])
-
 
 @pytest.mark.parametrize("delay_ms", DELAYS)
 def test_offline_click_then_verify_at_once_sees_the_late_reaction(vdisplay: VirtualDisplay, tmp_path: Path,
@@ -56,7 +53,7 @@ def test_offline_click_then_verify_at_once_sees_the_late_reaction(vdisplay: Virt
                 "--json", env=vdisplay.env, timeout=120)
     assert r.returncode == 0, r.stdout[-800:] + r.stderr[-800:]
     assert submissions(out) == ["submit 1"]
-    step = load_recording(summary_of(r.stdout)["recording"]).steps[0]
+    step = load_recording(json_summary(r.stdout)["recording"]).steps[0]
     reaction = step.reactions[0]
     assert reaction.signal == "screen" and reaction.deadline_s == 1.0
     assert delay_ms / 1000 <= reaction.reacted_s < 1.0, reaction  # not the button's own flash
@@ -67,7 +64,7 @@ def test_offline_a_step_that_changes_nothing_fails_unless_it_says_so(vdisplay: V
     out, _ = launch(vdisplay, tmp_path, 100)
     r = run_cli("do", "click Dead, click Submit", "--record-dir", str(tmp_path / "rec"), "--json",
                 env=vdisplay.env, timeout=120)
-    summary = summary_of(r.stdout)
+    summary = json_summary(r.stdout)
     assert r.returncode == 1 and summary["status"] == "failed", r.stderr[-800:]
     assert summary["reason"].startswith("'click Dead': nothing changed on screen within 1 s after click")
     assert submissions(out) == []  # the run stopped there
@@ -164,16 +161,9 @@ def test_a_recorded_submission_replays_once_on_a_fresh_app(vdisplay: VirtualDisp
     subprocess.run(["pkill", "-f", str(out)], check=True)
     wait_until(lambda: not has_window(vdisplay, "uiagent delayed"), what="the first app to close")
     again, _ = launch(vdisplay, second, 900)
-    replayed = run_cli("replay", summary_of(r.stdout)["recording"], "--record-dir", str(tmp_path / "rec2"), "--json",
+    replayed = run_cli("replay", json_summary(r.stdout)["recording"], "--record-dir", str(tmp_path / "rec2"), "--json",
                        env=vdisplay.env, timeout=120)
     assert replayed.returncode == 0, replayed.stdout[-800:] + replayed.stderr[-800:]
     wait_until(lambda: submissions(again), what="the replayed submission")
     assert submissions(again) == ["submit 1"]
 
-
-def has_window(vd: VirtualDisplay, name: str) -> bool:
-    try:
-        vd.wait_for_window(name=name, timeout=0.2)
-    except Exception:  # DisplayError: no such window
-        return False
-    return True

@@ -12,24 +12,12 @@ import pytest
 
 from agent.display import VirtualDisplay
 from agent.recording.format import load_recording
-from tests.conftest import run_cli, wait_until
+from tests.conftest import has_window, json_summary, run_cli, wait_until
 from tests.fakes.model_servers import FakeModelServer, anthropic_message, chat_body, text_block, tool_use
 from tests.realapps import CALC, libreoffice_profile
 
 pytestmark = pytest.mark.real_app
 
-
-def _window(vd: VirtualDisplay, name: str) -> bool:
-    """Whether a window named `name` is up; LibreOffice's splash windows vanish while being looked at."""
-    try:
-        vd.wait_for_window(name=name, timeout=0.5)
-    except Exception:  # DisplayError (not yet), Xlib BadWindow (a window that went away meanwhile)
-        return False
-    return True
-
-
-def _summary(stdout: str) -> dict:
-    return json.loads(stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture
@@ -49,7 +37,7 @@ def test_mousepad_saves_through_the_gtk_file_chooser_and_reads_it_back(busdispla
                 env=busdisplay.env, timeout=240, cwd=work)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     assert (work / "note.txt").read_text().rstrip("\n") == "hello from uiagent"
-    rec = load_recording(_summary(r.stdout)["recording"])
+    rec = load_recording(json_summary(r.stdout)["recording"])
     typed = [res for s in rec.steps for res in s.results if res.action and res.action.kind == "type"]
     # Both texts were read back from the focused field (the editor, then the chooser's name entry).
     assert [(res.verified, res.verify_note) for res in typed] == [(True, "read back from the focused text")] * 2
@@ -74,7 +62,7 @@ def test_return_into_a_dialog_whose_default_button_stays_disabled_fails(busdispl
     r = run_cli("do", task, "--launch", "mousepad", "--record-dir", str(tmp_path / "rec"), "--json",
                 env=busdisplay.env, timeout=240, cwd=tmp_path)
     assert r.returncode == 1, r.stdout[-2000:] + r.stderr[-2000:]
-    rec = load_recording(_summary(r.stdout)["recording"])
+    rec = load_recording(json_summary(r.stdout)["recording"])
     last = [res for s in rec.steps for res in s.results][-1]
     assert last.action is not None and last.action.kind == "key" and last.status == "failed"
     assert last.error == "the default button 'Save' is not enabled (Return would do nothing) after 2s"
@@ -106,7 +94,7 @@ def test_a_scripted_anthropic_model_saves_through_the_file_chooser(busdisplay: V
         results = json.dumps([req.json for req in server.requests])
     assert (work / "model.txt").read_text().rstrip("\n") == "written by a model"
     assert '"is_error": true' not in results
-    rec = load_recording(_summary(r.stdout)["recording"])
+    rec = load_recording(json_summary(r.stdout)["recording"])
     typed = [res for s in rec.steps for res in s.results if res.action and res.action.kind == "type"]
     assert [res.verified for res in typed] == [True, True]
 
@@ -131,7 +119,7 @@ def test_a_scripted_uitars_model_saves_through_the_file_chooser(busdisplay: Virt
         assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
         assert server.calls() == len(script)
     assert (work / "tars.txt").read_text().rstrip("\n") == "typed by ui-tars"
-    rec = load_recording(_summary(r.stdout)["recording"])
+    rec = load_recording(json_summary(r.stdout)["recording"])
     typed = [res for s in rec.steps for res in s.results if res.action and res.action.kind == "type"]
     assert [res.verified for res in typed] == [True, True]
 
@@ -144,7 +132,7 @@ def test_libreoffice_calc_sorts_through_the_data_menu(vdisplay: VirtualDisplay, 
 
     libreoffice_profile(Path(vdisplay.env["HOME"]))
     vdisplay.launch(CALC)
-    wait_until(lambda: _window(vdisplay, "Calc"), timeout=120, what="the Calc window")
+    wait_until(lambda: has_window(vdisplay, "Calc"), timeout=120, what="the Calc window")
     task = ("wait for 'Sheet1' up to 30 s, type 'pear', press Return, type 'apple', press Return, type 'fig', "
             "press Return, press ctrl+Home, click Data, wait for 'Sort Ascending' up to 10 s, "
             "click 'Sort Ascending', wait 1 second")
@@ -198,19 +186,19 @@ def test_libreoffice_calc_takes_values_and_a_formula_offline_replayed_and_from_m
 
     libreoffice_profile(Path(vdisplay.env["HOME"]))
     vdisplay.launch(CALC)
-    wait_until(lambda: _window(vdisplay, "Calc"), timeout=120, what="the Calc window")
+    wait_until(lambda: has_window(vdisplay, "Calc"), timeout=120, what="the Calc window")
     ocr = RapidOcrEngine()
     task = "wait for 'Sheet1' up to 30 s, type '12', press Tab, type '30', press Tab, type '=A1+B1', press Return"
     r = run_cli("do", task, "--record-dir", str(tmp_path / "rec"), "--json", env=vdisplay.env, timeout=300)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     wait_until(lambda: _row_1(vdisplay, ocr) == ["12", "30", "42"], timeout=10, what="12 30 42 in row 1")
-    typed = [res for s in load_recording(_summary(r.stdout)["recording"]).steps for res in s.results
+    typed = [res for s in load_recording(json_summary(r.stdout)["recording"]).steps for res in s.results
              if res.action and res.action.kind == "type"]
     # No session bus here: each typed text was read back by OCR of what it changed (cell, input line).
     assert [(res.verified, res.verify_note) for res in typed] == [(True, "read back by OCR of what changed on screen")] * 3
 
     _cleared(vdisplay, ocr)
-    replayed = run_cli("replay", _summary(r.stdout)["recording"], "--record-dir", str(tmp_path / "rec2"), "--json",
+    replayed = run_cli("replay", json_summary(r.stdout)["recording"], "--record-dir", str(tmp_path / "rec2"), "--json",
                        env=vdisplay.env, timeout=300)
     assert replayed.returncode == 0, replayed.stdout[-2000:] + replayed.stderr[-2000:]
     wait_until(lambda: _row_1(vdisplay, ocr) == ["12", "30", "42"], timeout=10, what="the replayed row 1")

@@ -18,7 +18,7 @@ from actions.desktop.x11 import PyAutoGUIDesktop
 from actions.models import Click
 from agent.display import VirtualDisplay
 from agent.recording.format import load_recording
-from tests.conftest import APPS, run_cli, wait_until
+from tests.conftest import APPS, json_summary, run_cli, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -26,9 +26,6 @@ TASK = "click 1, click 2, click +, click 3, click 0, click =, verify 42"
 CALC_AT = (400, 150)
 UIAGENT = str(Path(sys.executable).parent / "uiagent")
 
-
-def _summary(stdout: str) -> dict:
-    return json.loads(stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +36,7 @@ def xcalc_recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
         r = run_cli("do", TASK, "--launch", f"xcalc -geometry +{CALC_AT[0]}+{CALC_AT[1]}", "--record-dir",
                     str(out), "--json", env=vd.env, timeout=150)
     assert r.returncode == 0, r.stderr
-    return Path(_summary(r.stdout)["recording"])
+    return Path(json_summary(r.stdout)["recording"])
 
 
 def _screen_text(display: str) -> list[str]:
@@ -55,7 +52,7 @@ def _screen_text(display: str) -> list[str]:
 
 def _replay(vd: VirtualDisplay, recording: Path, out: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict]:
     r = run_cli("replay", str(recording), "--record-dir", str(out), "--json", *args, env=vd.env, timeout=120)
-    return r, _summary(r.stdout) if r.stdout.strip() else {}
+    return r, json_summary(r.stdout) if r.stdout.strip() else {}
 
 
 def _clicks(folder: Path) -> list[Click]:
@@ -263,7 +260,7 @@ def test_cassette_records_a_model_run_and_replays_it_offline(tmp_path: Path, dis
                     "--record-dir", str(tmp_path / "rec"), "--json", env={**vd.env, **env}, timeout=120)
         assert r.returncode == 0, r.stderr
         assert server.calls("/v1/messages") == 3
-    recorded = _summary(r.stdout)
+    recorded = json_summary(r.stdout)
     folder = Path(recorded["recording"])
     assert len((folder / "cassette.jsonl").read_text().splitlines()) == 3
     assert b"base64," not in (folder / "cassette.jsonl").read_bytes() and any((folder / "cassette").iterdir())
@@ -277,7 +274,7 @@ def test_cassette_records_a_model_run_and_replays_it_offline(tmp_path: Path, dis
                     env=vd.env, timeout=120)
         assert r.returncode == 0, r.stderr
         assert [line for line in again.read_text().splitlines() if line.startswith("click")] == clicks
-        replayed = _summary(r.stdout)
+        replayed = json_summary(r.stdout)
         assert (replayed["status"], replayed["model_calls"], replayed["steps"]) == \
             (recorded["status"], recorded["model_calls"], recorded["steps"])
 
