@@ -36,6 +36,7 @@ from agent.planners.uitars import UITarsPlanner
 from agent.recording.format import Outcome, Session
 from agent.recording.writer import FolderRecorder, MemoryRecorder, Recorder
 from agent.replay.recorded import RecordedPlanner
+from agent.status import ListStatus, NoStatus, StatusSink
 from agent.testing.judge import FakeJudge, Judge, ModelJudge
 
 IMPLEMENTATIONS: list[tuple[type, type, list[type]]] = [   # (Protocol, fake, real ones)
@@ -49,6 +50,7 @@ IMPLEMENTATIONS: list[tuple[type, type, list[type]]] = [   # (Protocol, fake, re
     (Labeler, FakeLabeler, [OcrLabeler]),
     (Readiness, FakeReadiness, [Actionability, NoReadiness]),
     (Probe, FakeProbe, [FocusProbe]),
+    (StatusSink, ListStatus, [NoStatus]),
 ]
 
 
