@@ -6,6 +6,7 @@ Every error a user can see is a `UIAgentError` with an exit code from the CLI co
     ├── TaskFailed (1)
     │   └── PlannerOutputError      the model's output stayed malformed after re-asks
     ├── UsageError (2)             bad input: flags, files, key names, a missing display or binary
+    │   └── UnsafeRecording         a recording names a file outside itself, or a non-file
     ├── Stopped (3)                a guard, the user, the kill switch or a budget stopped the run
     │   ├── GuardStopped
     │   ├── KillSwitchPressed
@@ -40,6 +41,11 @@ class UsageError(UIAgentError):
 
 class DisplayError(UsageError):
     """No usable X display (DISPLAY unset, unreachable, Xvfb missing)."""
+
+
+class UnsafeRecording(UsageError):
+    """A recording names a file that is not its own (outside its folder, not a regular file,
+    not a name the format writes): refused, and nothing outside was opened."""
 
 
 class Stopped(UIAgentError):

@@ -20,21 +20,22 @@ from __future__ import annotations
 import json
 import logging
 import platform
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from actions.desktop.base import ScreenGeometry, WindowInfo
-from actions.errors import UsageError
+from actions.errors import UnsafeRecording, UsageError
 from actions.models import Action, ActionResult, Point, Verdict, validation_message
 from agent import __version__
 from agent.perception.elements import Element
 from agent.perception.reaction import Reaction
 from agent.planners.base import Usage
+from agent.recording.files import inside, open_inside, safe_crop_hash, safe_frame_name, shown
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +179,11 @@ def summarize_perception(elements: Iterable[Element], used: Iterable[int] = (), 
 
 @dataclass(frozen=True)
 class Recording:
-    """A loaded recording. `warnings` says what was skipped or is missing; reading goes on."""
+    """A loaded recording. `warnings` says what was skipped or is missing; reading goes on.
+
+    Every frame and crop name in `steps` is one the format writes (names that were not are
+    dropped at load with a warning); open them with `open_frame` / `open_crop`, which also
+    refuse a file that is not a regular file inside `folder`."""
 
     session: Session
     steps: tuple[Step, ...]
@@ -192,22 +197,64 @@ class Recording:
     def crop_path(self, crop_hash: str) -> Path:
         return self.folder / CROPS_DIR / f"{crop_hash}.png"
 
+    def open_frame(self, name: str) -> BinaryIO:
+        """The frame file, opened only if `name` is a frame name and the file is inside the folder
+        (FileNotFoundError if missing, UnsafeRecording otherwise)."""
+        return open_frame(self.folder, name)
+
+    def open_crop(self, crop_hash: str) -> BinaryIO:
+        return open_crop(self.folder, crop_hash)
+
+
+def open_frame(folder: Path, name: str) -> BinaryIO:
+    if not safe_frame_name(name):
+        raise UnsafeRecording(f"{shown(name)} is not a frame name of the recording format: refused, not opened")
+    return open_inside(folder, FRAMES_DIR, name)
+
+
+def open_crop(folder: Path, crop_hash: str) -> BinaryIO:
+    if not safe_crop_hash(crop_hash):
+        raise UnsafeRecording(f"{shown(crop_hash)} is not a crop hash of the recording format: refused, not opened")
+    return open_inside(folder, CROPS_DIR, f"{crop_hash}.png")
+
 
 def load_recording(path: Path | str) -> Recording:
     """Read and validate a recording folder (or its session.json). Bad input is one UsageError line;
-    a truncated last step (a killed session) and missing frames become `warnings`."""
-    folder = Path(path)
-    if folder.is_file() and folder.name == SESSION_FILE:
-        folder = folder.parent
-    session = _load_session(folder)
-    steps, warnings = _load_steps(folder / STEPS_FILE)
+    a truncated last step (a killed session), a bad line in the middle (skipped), frame or crop
+    names that are not the format's own (dropped) and missing frames become `warnings`."""
+    folder, session = load_session(path)
+    warnings: list[str] = []
+    steps = list(iter_steps(folder, warnings))
     if session.outcome.status == "running":
-        warnings.append("the session did not finish (it was killed, or is still running)")
-    missing = sorted({f for s in steps for f in s.frames() if not (folder / FRAMES_DIR / f).is_file()})
+        warnings.append(UNFINISHED)
+    missing = sorted({f for s in steps for f in s.frames() if not frame_exists(folder, f)})
     if missing:
-        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-        warnings.append(f"{len(missing)} frame(s) missing from {folder / FRAMES_DIR}: {shown}")
+        warnings.append(missing_frames_warning(folder, missing))
     return Recording(session, tuple(steps), folder, tuple(warnings), tuple(missing))
+
+
+UNFINISHED = "the session did not finish (it was killed, or is still running)"
+
+
+def missing_frames_warning(folder: Path, missing: Sequence[str]) -> str:
+    shown_names = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+    return f"{len(missing)} frame(s) missing from {folder / FRAMES_DIR}: {shown_names}"
+
+
+def frame_exists(folder: Path, name: str) -> bool:
+    """Whether frames/`name` is a file inside `folder` (checked without opening it)."""
+    try:
+        return inside(folder, FRAMES_DIR, name).is_file()
+    except UnsafeRecording:
+        return False
+
+
+def load_session(path: Path | str) -> tuple[Path, Session]:
+    """The recording folder (given it or its session.json) and its validated session."""
+    folder = Path(path)
+    if folder.name == SESSION_FILE and folder.is_file():
+        folder = folder.parent
+    return folder, _load_session(folder)
 
 
 def _load_session(folder: Path) -> Session:
@@ -217,7 +264,11 @@ def _load_session(folder: Path) -> Session:
     if not file.is_file():
         raise UsageError(f"{folder} is not a recording: it has no {SESSION_FILE}")
     try:
-        data = json.loads(file.read_text(encoding="utf-8"))
+        with open_inside(folder, SESSION_FILE) as f:
+            raw = f.read(_MAX_SESSION_BYTES + 1)
+        if len(raw) > _MAX_SESSION_BYTES:
+            raise UsageError(f"{file} is over {_MAX_SESSION_BYTES // 1_000_000} MB: not a session")
+        data = json.loads(raw.decode("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise UsageError(f"{file} is unreadable: {e}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
@@ -231,33 +282,89 @@ def _load_session(folder: Path) -> Session:
     if version < FORMAT_VERSION:
         raise UsageError(f"{folder} uses recording format {version}, older than this uiagent reads "
                          f"({FORMAT_VERSION}): show it with the uiagent that wrote it "
-                         f"({data.get('uiagent_version', 'unknown')})")
+                         f"({shown(str(data.get('uiagent_version', 'unknown')))})")
     try:
         return Session.model_validate(data)
     except ValidationError as e:
         raise UsageError(f"{file} is invalid: {validation_message(e)}") from None
 
 
-def _load_steps(file: Path) -> tuple[list[Step], list[str]]:
-    if not file.exists():
-        return [], [f"{file.name} is missing: no steps were recorded"]
+_MAX_SESSION_BYTES = 16_000_000
+
+
+def iter_steps(folder: Path, warnings: list[str]) -> Iterator[Step]:
+    """The steps of `folder/steps.jsonl`, one at a time (a 10,000-step recording is never held
+    whole). Lines that are not valid steps are skipped and said in `warnings` (a truncated last
+    line: a killed session); frame and crop names that are not the format's own are dropped from
+    their step, with a warning naming it. An unreadable file is a UsageError."""
+    file = folder / STEPS_FILE
     try:
-        raw = file.read_bytes()
+        f = open_inside(folder, STEPS_FILE)
+    except FileNotFoundError:
+        warnings.append(f"{file.name} is missing: no steps were recorded")
+        return
     except OSError as e:
         raise UsageError(f"{file} is unreadable: {e.strerror}") from None
-    lines = raw.split(b"\n")
-    complete = raw.endswith(b"\n")
-    steps: list[Step] = []
-    warnings: list[str] = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            steps.append(Step.model_validate_json(line))
-        except ValidationError as e:
-            if not complete and number == len(lines):  # a write cut short by a crash
-                warnings.append(f"{file.name}: the last line ({len(line)} bytes) is truncated and was "
-                                f"skipped; {len(steps)} step(s) loaded")
-                break
-            raise UsageError(f"{file} line {number} is not a valid step: {validation_message(e)}") from None
-    return steps, warnings
+    count, bad = 0, []
+    with f:
+        for number, line in enumerate(_lines(f, file), 1):
+            if not line.strip():
+                continue
+            try:
+                step = Step.model_validate_json(line)
+            except ValidationError as e:
+                if not line.endswith(b"\n"):  # a write cut short by a crash: the end of the file
+                    warnings.append(f"{file.name}: the last line ({len(line)} bytes) is truncated and was "
+                                    f"skipped; {count} step(s) loaded")
+                    break
+                bad.append(f"line {number} ({_short(validation_message(e))})")
+                continue
+            count += 1
+            yield _checked(step, number, warnings)
+    if bad:
+        warnings.append(f"{file.name}: {len(bad)} line(s) are not valid steps and were skipped: "
+                        + "; ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else ""))
+
+
+MAX_STEP_LINE = 32_000_000  # bytes: a longer line is skipped unread (it is not a step uiagent writes)
+
+
+def _lines(f: BinaryIO, file: Path) -> Iterator[bytes]:
+    """Lines of `f`; a line over MAX_STEP_LINE is read past in chunks and yielded as a short
+    placeholder (not a valid step), so memory stays bounded whatever the file holds."""
+    try:
+        while line := f.readline(MAX_STEP_LINE + 1):
+            if len(line) > MAX_STEP_LINE and not line.endswith(b"\n"):
+                while (chunk := f.readline(1 << 20)) and not chunk.endswith(b"\n"):
+                    pass
+                line = b"<a line over %d MB>" % (MAX_STEP_LINE // 1_000_000) + (b"\n" if chunk else b"")
+            yield line
+    except OSError as e:
+        raise UsageError(f"{file} is unreadable: {e.strerror}") from None
+
+
+def _short(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _checked(step: Step, number: int, warnings: list[str]) -> Step:
+    """`step` without the frame and crop names the format never writes (absolute paths, `../`,
+    anything but a content hash): those are refused with a warning, so nothing reads them."""
+    update: dict[str, Any] = {}
+    for field in ("frame_before", "frame_after"):
+        name = getattr(step, field)
+        if name is not None and not safe_frame_name(name):
+            warnings.append(f"step {step.index} (line {number}): {field} {shown(name)} is not a frame name of "
+                            "the recording format: refused, not opened")
+            update[field] = None
+    actions = []
+    for action in step.actions:
+        target = getattr(action, "target", None)
+        if target is not None and target.crop_hash is not None and not safe_crop_hash(target.crop_hash):
+            warnings.append(f"step {step.index} (line {number}): crop_hash {shown(target.crop_hash)} is not a "
+                            "crop hash of the recording format: refused, not opened")
+            action = action.model_copy(update={"target": target.model_copy(update={"crop_hash": None})})
+        actions.append(action)
+    if any(a is not b for a, b in zip(actions, step.actions)):
+        update["actions"] = tuple(actions)
+    return step.model_copy(update=update) if update else step

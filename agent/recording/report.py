@@ -1,40 +1,70 @@
 """A self-contained HTML report of a recording: one file, no network, written by `uiagent show`.
 
-Every distinct frame is embedded once, as a CSS class holding a JPEG data URI (downscaled to at
-most 1280 px wide; quality drops further if the file would pass ~18 MB). Markers are absolutely
-positioned HTML/SVG overlays in percent of the frame, so they stay on the recorded screen point at
-any displayed size. `--diff B` aligns two runs step by step (difflib on step signatures: action
-kind + target label, or the typed text / key chord) and marks where they diverge.
+Every distinct frame of the steps shown in full is embedded once, as a CSS class holding a JPEG
+data URI (downscaled to at most 1280 px wide; quality drops further if the file would pass ~18 MB).
+Markers are absolutely positioned HTML/SVG overlays in percent of the frame, so they stay on the
+recorded screen point at any displayed size. `--diff B` aligns two runs step by step (difflib on
+step signatures: action kind + target label, or the typed text / key chord) and marks where they
+diverge.
+
+Long recordings stream (`agent.recording.digest`): steps are read one at a time; up to 300 steps
+every step is shown in full, beyond that the first and last 150 and up to 50 failed steps are,
+and every other step is one row of the timeline with links to its frame files. The page is written
+to a temp file as it renders; over the 20 MB budget it is rendered again with fewer full steps.
+Recorded text is clipped per field. A write error (disk full) removes the temp file.
 """
 
 from __future__ import annotations
 
 import base64
 import difflib
+import errno
 import io
 import logging
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from PIL import Image, UnidentifiedImageError
 
-from actions.errors import UsageError
-from actions.models import Action, ActionResult, Click, Drag, Key, Move, Scroll, Type
-from agent.planners.base import Usage
-from agent.recording.format import Recording, Step, load_recording
+from actions.errors import UnsafeRecording, UsageError
+from actions.models import Action, ActionResult, Click, Drag, Move, Scroll
+from agent.recording.digest import FULL_FAILED, FULL_HEAD, FULL_TAIL, Digest, StepLine, clip, digest, line_of
+from agent.recording.digest import signature as signature
+from agent.recording.format import (
+    FRAMES_DIR,
+    UNFINISHED,
+    Recording,
+    Session,
+    Step,
+    frame_exists,
+    iter_steps,
+    load_session,
+    missing_frames_warning,
+    open_crop,
+    open_frame,
+)
 
 log = logging.getLogger(__name__)
 
 REPORT_FILE = "report.html"
+REPORT_BUDGET = 20_000_000  # bytes of HTML
 # (max width, JPEG quality) tried in order until the embedded images fit the budget.
 _ENCODINGS = ((1280, 70), (960, 60), (720, 50))
-_IMAGE_BUDGET = 18_000_000  # bytes of base64 image data; the page must stay under 20 MB
+_IMAGE_BUDGET = 18_000_000  # bytes of base64 image data when every step is shown in full
+_IMAGE_BUDGET_SUMMARISED = 10_000_000  # when the timeline's rows and text need the rest
+# (head, tail, failed) steps in full: tried in order until the page fits REPORT_BUDGET.
+_LIMITS = ((FULL_HEAD, FULL_TAIL, FULL_FAILED), (40, 40, 20), (5, 5, 5))
+_MAX_ACTIONS_SHOWN = 50
+_MAX_PATH_POINTS = 400
+_MAX_PIXELS = 40_000_000  # an 8K screen is 33 Mpx
 
 
 @dataclass(frozen=True)
@@ -83,104 +113,261 @@ class StepView:
     drag_paths: list[str]     # SVG polyline points, in frame pixels
     actions: list[ActionView]
     diverged: bool = False
+    position: int = 0         # order in steps.jsonl
+    number: int = 0           # order among the steps shown in full
+
+
+@dataclass
+class Row:
+    """A step shown as one row of the timeline (not in full)."""
+
+    line: StepLine
+    frame_href: str            # '' when there is no frame file to link
+    diverged: bool = False
+
+
+@dataclass
+class Block:
+    """A step shown in full, or a run of rows between two of them."""
+
+    view: StepView | None = None
+    rows: list[Row] = field(default_factory=list)
+    unlisted: int = 0          # steps past digest.MAX_LINES, counted but not listed
+
+
+@dataclass
+class Source:
+    """A recording to render: its session, a way to read its steps, and the warnings so far."""
+
+    folder: Path
+    session: Session
+    steps: Callable[[list[str]], Iterable[Step]]
+    warnings: tuple[str, ...] = ()
+    missing: tuple[str, ...] | None = None   # known missing frames (None: find out while reading)
+
+
+def source(recording: Recording | Path | str) -> Source:
+    """A loaded Recording as a Source, or a folder read lazily (only its session now)."""
+    if isinstance(recording, Recording):
+        return Source(recording.folder, recording.session, lambda w: recording.steps, recording.warnings,
+                      recording.missing_frames)
+    folder, session = load_session(recording)
+    return Source(folder, session, partial(iter_steps, folder))
 
 
 def write_report(recording: Path | str, out: Path | None = None, diff: Path | str | None = None) -> Written:
     """Render `recording` (optionally against `diff`) to `out` (default RECORDING/report.html).
 
-    Only that one file is written, atomically. Bad input is one UsageError line."""
-    rec = load_recording(recording)
-    other = load_recording(diff) if diff is not None else None
-    target = _output_path(rec, other, out)
-    html, warnings = render_report(rec, other)
+    Only that one file is written, atomically; on a write error the temp file is removed. Bad
+    input is one UsageError line."""
+    a = source(recording)
+    b = source(diff) if diff is not None else None
+    target = _output_path(a.folder, b.folder if b else None, out)
+    for n, limits in enumerate(_LIMITS):
+        size, warnings = _write_once(target, a, b, limits, last=n == len(_LIMITS) - 1)
+        if size:
+            log.info("report written to %s (%d bytes)", target, size)
+            return Written(target, warnings)
+        log.info("the report passed %d bytes with %s steps in full: rendering with fewer", REPORT_BUDGET, limits)
+    raise AssertionError("unreachable: the last limits always write")
+
+
+def _write_once(target: Path, a: Source, b: Source | None, limits: tuple[int, int, int],
+                last: bool) -> tuple[int, tuple[str, ...]]:
+    """Render into a temp file beside `target`; rename it over `target` if it fits the budget (or
+    `last`). Returns the size written (0: over the budget, nothing written) and the warnings."""
+    tmp = ""
     try:
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), 0o644)
-            f.write(html)
+            chunks, warnings = _render(a, b, limits, target.parent)
+            size = 0
+            for chunk in chunks:
+                data = chunk.encode("utf-8")
+                f.write(data)
+                size += len(data)
+        if size > REPORT_BUDGET and not last:
+            Path(tmp).unlink()
+            return 0, warnings
         os.replace(tmp, target)
+        return size, warnings
     except OSError as e:
-        raise UsageError(f"cannot write the report {target}: {e.strerror} (choose another place with --out)") from None
-    log.info("report written to %s (%d bytes)", target, len(html))
-    return Written(target, warnings)
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)
+        why = "disk full" if e.errno in (errno.ENOSPC, errno.EDQUOT) else e.strerror or type(e).__name__
+        raise UsageError(f"cannot write the report {target}: {why} (choose another place with --out)") from None
+    except BaseException:
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)
+        raise
 
 
-def _output_path(rec: Recording, other: Recording | None, out: Path | None) -> Path:
+def _output_path(folder: Path, other: Path | None, out: Path | None) -> Path:
     if out is None:
-        return rec.folder / REPORT_FILE
+        return folder / REPORT_FILE
     target = out.resolve()
     if target.is_dir():
         raise UsageError(f"--out {out} is a folder: give a file name such as {out / REPORT_FILE}")
-    for r in (rec, other):
-        folder = r.folder.resolve() if r else None
-        if folder and folder in target.parents and target != folder / REPORT_FILE:
+    for f in (folder, other):
+        resolved = f.resolve() if f else None
+        if resolved and resolved in target.parents and target != resolved / REPORT_FILE:
             raise UsageError(f"refusing to write {out}: inside a recording only {REPORT_FILE} may be written")
     if not target.parent.is_dir():
         raise UsageError(f"cannot write the report {out}: the folder {target.parent} does not exist")
     return target
 
 
-def render_report(rec: Recording, other: Recording | None = None) -> tuple[str, tuple[str, ...]]:
+def render_report(rec: Recording | Path | str, other: Recording | Path | str | None = None,
+                  limits: tuple[int, int, int] = _LIMITS[0]) -> tuple[str, tuple[str, ...]]:
     """The report's HTML and the warnings (the recording's own, and images that could not be read)."""
-    warnings = list(rec.warnings) + ([f"{other.folder}: {w}" for w in other.warnings] if other else [])
-    images = _embed_frames(rec, warnings)
-    crops = _embed_crops(rec)
-    views = [_step_view(rec, s, images, crops) for s in rec.steps]
-    rows, divergence = _align(rec.steps, other.steps) if other else ([], None)
-    if other:
-        for row in rows:
-            if row.kind != "equal" and row.a is not None:
-                views[row.a].diverged = True
+    a = source(rec)
+    chunks, warnings = _render(a, source(other) if other is not None else None, limits, a.folder)
+    return "".join(chunks), warnings
+
+
+def _read(src: Source, limits: tuple[int, int, int]) -> tuple[Digest, list[str], set[str]]:
+    """One pass over the steps: the digest, the warnings, and the frames that are missing."""
+    warnings = list(src.warnings)
+    d = digest(src.steps(warnings), *limits)
+    if src.missing is not None:
+        return d, warnings, set(src.missing)
+    missing = sorted(f for f in d.frames if not frame_exists(src.folder, f))
+    if src.session.outcome.status == "running":
+        warnings.append(UNFINISHED)
+    if missing:
+        warnings.append(missing_frames_warning(src.folder, missing))
+    return d, warnings, set(missing)
+
+
+def _render(a: Source, b: Source | None, limits: tuple[int, int, int],
+            out_dir: Path) -> tuple[Iterator[str], tuple[str, ...]]:
+    da, warnings, missing = _read(a, limits)
+    db = None
+    if b is not None:
+        db, other_warnings, _ = _read(b, (0, 0, 0))
+        warnings += [f"{b.folder}: {w}" for w in other_warnings]
+    full = [s for _, s in da.full]
+    budget = _IMAGE_BUDGET_SUMMARISED if da.summarised else _IMAGE_BUDGET
+    images = _embed_frames(a.folder, full, missing, warnings, budget)
+    crops = _embed_crops(a.folder, full, warnings)
+    views = [_step_view(a.session, s, images, crops, position, number)
+             for number, (position, s) in enumerate(da.full)]
+    rows, divergence = _align(da.lines, db.lines) if db else ([], None)
+    diverged = {r.a for r in rows if r.kind != "equal" and r.a is not None}
+    for v in views:
+        v.diverged = v.position in diverged
     env = Environment(loader=PackageLoader("agent.recording", "templates"), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
-    first_error = next((s.index for s in rec.steps if s.failed), None)
-    html = env.get_template("report.html.j2").render(
-        rec=rec, session=rec.session, views=views, totals=_totals(rec.steps), warnings=warnings,
-        images=[*images.values(), *crops.values()], first_error=first_error,
-        other=other, rows=rows, divergence=divergence)
-    return html, tuple(warnings)
+    env.filters["clip"] = clip
+    first_error = da.first_error if any(v.step.index == da.first_error for v in views) or da.summarised else None
+    chunks = env.get_template("report.html.j2").generate(
+        folder=a.folder, session=a.session, views=views, blocks=_blocks(a.folder, da, views, diverged, out_dir),
+        digest=da, warnings=warnings, images=[*images.values(), *crops.values()], first_error=first_error,
+        other=b, other_count=db.count if db else 0, rows=rows, divergence=divergence,
+        max_actions=_MAX_ACTIONS_SHOWN)
+    return chunks, tuple(warnings)
+
+
+def _blocks(folder: Path, d: Digest, views: list[StepView], diverged: set[int], out_dir: Path) -> Iterator[Block]:
+    """Full steps and, between them, the rows of the steps not shown in full, in recorded order."""
+    by_position = {v.position: v for v in views}
+    pending = Block()
+    for position in range(d.count):
+        if (view := by_position.get(position)) is not None:
+            if pending.rows or pending.unlisted:
+                yield pending
+                pending = Block()
+            yield Block(view=view)
+        elif position < len(d.lines):
+            line = d.lines[position]
+            pending.rows.append(Row(line, _frame_href(folder, line.frame_before, out_dir), position in diverged))
+        else:
+            pending.unlisted += 1
+    if pending.rows or pending.unlisted:
+        yield pending
+
+
+def _frame_href(folder: Path, name: str | None, out_dir: Path) -> str:
+    if not name or not frame_exists(folder, name):
+        return ""
+    return quote(os.path.relpath(folder / FRAMES_DIR / name, out_dir))
 
 
 # --------------------------------------------------------------------------- images
 
 
-def _embed_frames(rec: Recording, warnings: list[str]) -> dict[str, EmbeddedImage]:
-    names = list(dict.fromkeys(f for s in rec.steps for f in s.frames() if f not in rec.missing_frames))
+def _embed_frames(folder: Path, steps: Sequence[Step], missing: set[str], warnings: list[str],
+                  budget: int) -> dict[str, EmbeddedImage]:
+    """The frames of `steps` as data URIs, at the first encoding that fits `budget`; at the last
+    one, frames past the budget (the later steps' first) are left out and said."""
+    names = list(dict.fromkeys(f for s in steps for f in s.frames() if f not in missing))
     images: dict[str, EmbeddedImage] = {}
+    encoded: list[tuple[str, int, int] | str] = []
     for width, quality in _ENCODINGS:
         with ThreadPoolExecutor(max_workers=2) as pool:  # Pillow releases the GIL while coding
-            encoded = list(pool.map(partial(_encode, width=width, quality=quality), map(rec.frame_path, names)))
-        images = {n: EmbeddedImage(f"f{i}", *e) for i, (n, e) in enumerate(zip(names, encoded)) if e}
-        if sum(len(e.data_uri) for e in images.values()) <= _IMAGE_BUDGET:
+            encoded = list(pool.map(partial(_encode_frame, folder, width=width, quality=quality), names))
+        images = {n: EmbeddedImage(f"f{i}", *e) for i, (n, e) in enumerate(zip(names, encoded))
+                  if not isinstance(e, str)}
+        if sum(len(e.data_uri) for e in images.values()) <= budget:
             break
-    unreadable = [n for n, e in zip(names, encoded) if e is None]
+    else:
+        total, kept = 0, {}
+        for n, e in images.items():
+            total += len(e.data_uri)
+            if total > budget:
+                break
+            kept[n] = e
+        warnings.append(f"{len(images) - len(kept)} frame(s) were left out of the report to keep it under "
+                        f"{REPORT_BUDGET // 1_000_000} MB (they are in {folder / FRAMES_DIR})")
+        images = kept
+    unreadable = [f"{n} ({e})" for n, e in zip(names, encoded) if isinstance(e, str)]
     if unreadable:
         warnings.append(f"{len(unreadable)} frame(s) could not be read: {', '.join(unreadable[:5])}")
     return images
 
 
-def _embed_crops(rec: Recording) -> dict[str, EmbeddedImage]:
-    hashes = list(dict.fromkeys(c for s in rec.steps for c in s.crops()))
+def _embed_crops(folder: Path, steps: Sequence[Step], warnings: list[str]) -> dict[str, EmbeddedImage]:
+    hashes = list(dict.fromkeys(c for s in steps for c in s.crops()))
     crops: dict[str, EmbeddedImage] = {}
+    refused = []
     for i, h in enumerate(hashes):
-        if (e := _encode(rec.crop_path(h), 256, 85, png=True)) is not None:
+        e = _encode(partial(open_crop, folder, h), 256, 85, png=True)
+        if isinstance(e, str):
+            if "refused" in e:
+                refused.append(f"{h} ({e})")
+        else:
             crops[h] = EmbeddedImage(f"c{i}", *e)
+    if refused:
+        warnings.append(f"{len(refused)} crop(s) were refused: {', '.join(refused[:5])}")
     return crops
 
 
-def _encode(path: Path, width: int, quality: int, png: bool = False) -> tuple[str, int, int] | None:
-    """(data URI, original width, original height), or None if the file is missing or unreadable."""
+def _encode_frame(folder: Path, name: str, width: int, quality: int) -> tuple[str, int, int] | str:
+    return _encode(partial(open_frame, folder, name), width, quality)
+
+
+def _encode(opener: Callable[[], BinaryIO], width: int, quality: int,
+            png: bool = False) -> tuple[str, int, int] | str:
+    """(data URI, original width, original height), or why the file could not be read."""
     try:
-        with Image.open(path) as original:
+        with opener() as f, Image.open(f) as original:
             size = original.size
+            if size[0] * size[1] > _MAX_PIXELS:  # decoding it would take hundreds of MB
+                return f"{size[0]}x{size[1]} is too large for a screenshot"
             img = original.convert("RGB")
         if img.width > width:
             img = img.resize((width, round(img.height * width / img.width)), Image.Resampling.BOX)  # BOX: 2x faster, fine for downscaling
         buf = io.BytesIO()
         img.save(buf, "PNG" if png else "JPEG", quality=quality)
-    except (OSError, UnidentifiedImageError, ValueError) as e:
-        log.warning("cannot read %s: %s", path, e)
-        return None
+    except FileNotFoundError:
+        return "missing"
+    except UnsafeRecording as e:
+        log.warning("%s", e)
+        return str(e)
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as e:
+        log.warning("cannot read an image: %s", e)
+        return type(e).__name__
     mime = "image/png" if png else "image/jpeg"
     return f"data:{mime};base64,{base64.b64encode(buf.getvalue()).decode()}", *size
 
@@ -188,25 +375,28 @@ def _encode(path: Path, width: int, quality: int, png: bool = False) -> tuple[st
 # --------------------------------------------------------------------------- steps
 
 
-def _step_view(rec: Recording, step: Step, images: dict[str, EmbeddedImage],
-               crops: dict[str, EmbeddedImage]) -> StepView:
+def _step_view(session: Session, step: Step, images: dict[str, EmbeddedImage],
+               crops: dict[str, EmbeddedImage], position: int, number: int) -> StepView:
     frame = images.get(step.frame_before) if step.frame_before else None
-    screen = rec.session.screen
+    screen = session.screen
     size = (frame.width, frame.height) if frame else (screen.width, screen.height) if screen else (1920, 1080)
     overlays: list[Overlay] = []
     paths: list[str] = []
     ox, oy = step.frame_origin.x, step.frame_origin.y
-    for action in step.actions:
+    for action in step.actions[:_MAX_ACTIONS_SHOWN]:
         overlays += _overlays(action, size, ox, oy)
         if isinstance(action, Drag):
-            paths.append(" ".join(f"{p.x - ox},{p.y - oy}" for p in action.path))
+            stride = max(1, len(action.path) // _MAX_PATH_POINTS)
+            points = [*action.path[:-1:stride], action.path[-1]]
+            paths.append(" ".join(f"{p.x - ox},{p.y - oy}" for p in points))
     after = images.get(step.frame_after) if step.frame_after and step.frame_after != step.frame_before else None
-    return StepView(step, frame, after, size, overlays, paths, _action_views(step, crops))
+    return StepView(step, frame, after, size, overlays, paths, _action_views(step, crops), position=position,
+                    number=number)
 
 
 def _action_views(step: Step, crops: dict[str, EmbeddedImage]) -> list[ActionView]:
     views = []
-    for i, action in enumerate(step.actions):
+    for i, action in enumerate(step.actions[:_MAX_ACTIONS_SHOWN]):
         target = getattr(action, "target", None)
         crop = crops.get(target.crop_hash) if target is not None and target.crop_hash else None
         coords = step.model_coordinates[i] if i < len(step.model_coordinates) else ""
@@ -225,7 +415,7 @@ def _overlays(action: Action, size: tuple[int, int], ox: int, oy: int) -> list[O
     if target is not None and target.bbox is not None:
         b = target.bbox
         marks.append(Overlay("target", (b.left - ox) * 100 / w, (b.top - oy) * 100 / h, b.width * 100 / w,
-                             b.height * 100 / h, label=target.label or ""))
+                             b.height * 100 / h, label=clip(target.label or "", 200)))
     match action:
         case Click(x=x, y=y, count=count):
             marks.append(at("click", x, y, "" if count == 1 else f"x{count}"))
@@ -239,36 +429,7 @@ def _overlays(action: Action, size: tuple[int, int], ox: int, oy: int) -> list[O
     return marks
 
 
-@dataclass(frozen=True)
-class Totals:
-    steps: int
-    failed: int
-    usage: Usage
-    duration_s: float
-
-
-def _totals(steps: Sequence[Step]) -> Totals:
-    usage = sum((s.usage for s in steps), Usage())
-    duration = (steps[-1].ended - steps[0].started).total_seconds() if steps else 0.0
-    return Totals(len(steps), sum(1 for s in steps if s.failed), usage, duration)
-
-
 # --------------------------------------------------------------------------- diff
-
-
-def signature(step: Step) -> tuple[str, ...]:
-    """What a step did, for aligning two runs: each action's kind and target label (the typed
-    text or key chord for keyboard actions). Coordinates are left out on purpose."""
-    parts = []
-    for a in step.actions:
-        target = getattr(a, "target", None)
-        detail = target.label if target is not None and target.label else ""
-        if isinstance(a, Type):
-            detail = a.text
-        elif isinstance(a, Key):
-            detail = a.chord
-        parts.append(f"{a.kind}:{detail}")
-    return tuple(parts)
 
 
 @dataclass(frozen=True)
@@ -276,13 +437,15 @@ class DiffRow:
     kind: str             # equal | replace | delete (only in A) | insert (only in B)
     a: int | None         # position in A's steps
     b: int | None
-    a_step: Step | None
-    b_step: Step | None
+    a_step: StepLine | None
+    b_step: StepLine | None
 
 
-def _align(a: Sequence[Step], b: Sequence[Step]) -> tuple[list[DiffRow], int | None]:
+def _align(a: Sequence[Step] | Sequence[StepLine], b: Sequence[Step] | Sequence[StepLine]
+           ) -> tuple[list[DiffRow], int | None]:
     """Rows of the alignment and the row index of the first divergence (None if the runs agree)."""
-    matcher = difflib.SequenceMatcher(None, [signature(s) for s in a], [signature(s) for s in b], autojunk=False)
+    la, lb = _lines(a), _lines(b)
+    matcher = difflib.SequenceMatcher(None, [s.signature for s in la], [s.signature for s in lb], autojunk=False)
     rows: list[DiffRow] = []
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         for k in range(max(i2 - i1, j2 - j1)):
@@ -291,6 +454,16 @@ def _align(a: Sequence[Step], b: Sequence[Step]) -> tuple[list[DiffRow], int | N
             kind = tag if tag in ("equal", "replace") else "delete" if j is None else "insert"
             if tag == "replace" and (i is None or j is None):
                 kind = "delete" if j is None else "insert"
-            rows.append(DiffRow(kind, i, j, a[i] if i is not None else None, b[j] if j is not None else None))
+            rows.append(DiffRow(kind, i, j, la[i] if i is not None else None, lb[j] if j is not None else None))
     divergence = next((n for n, r in enumerate(rows) if r.kind != "equal"), None)
     return rows, divergence
+
+
+def _lines(steps: Sequence[Step] | Sequence[StepLine]) -> list[StepLine]:
+    lines: list[StepLine] = []
+    for n, s in enumerate(steps):
+        if isinstance(s, Step):
+            lines.append(line_of(s, n))
+        elif isinstance(s, StepLine):
+            lines.append(s)
+    return lines

@@ -23,6 +23,7 @@ from typing import Literal
 from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, ConfigDict
 
+from actions.errors import UnsafeRecording
 from actions.executor import ConfirmCallback, decline_all
 from actions.models import Action
 from agent.perception.verify import Verification, verify_target
@@ -96,9 +97,9 @@ def _frame_loader(recording: Recording) -> Callable[[str], Image.Image | None]:
     """Recorded frames, read on demand (only to judge a step after which the screen did not change)."""
     def load(name: str) -> Image.Image | None:
         try:
-            with Image.open(recording.frame_path(name)) as image:
+            with recording.open_frame(name) as f, Image.open(f) as image:
                 return image.convert("RGB")
-        except (OSError, UnidentifiedImageError):
+        except (OSError, UnidentifiedImageError, UnsafeRecording):
             return None
     return load
 
@@ -111,12 +112,11 @@ def load_crops(recording: Recording) -> tuple[dict[str, Image.Image], list[str]]
         for crop_hash in step.crops():
             if crop_hash in crops:
                 continue
-            path = recording.crop_path(crop_hash)
             try:
-                with Image.open(path) as image:
+                with recording.open_crop(crop_hash) as f, Image.open(f) as image:
                     crops[crop_hash] = image.convert("RGB")
-            except (OSError, UnidentifiedImageError):
-                bad.append(path.name)
+            except (OSError, UnidentifiedImageError, UnsafeRecording):
+                bad.append(f"{crop_hash}.png")
     warnings = [(f"{len(bad)} crop(s) missing or unreadable in {recording.folder / 'crops'}: "
                  f"{', '.join(sorted(set(bad))[:5])}")] if bad else []
     return crops, warnings

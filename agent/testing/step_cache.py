@@ -32,8 +32,9 @@ import yaml
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from actions.errors import UsageError
+from actions.errors import UnsafeRecording, UsageError
 from actions.models import Action, Box, parse_action, validation_message
+from agent.recording.files import open_inside, safe_crop_hash
 
 FORMAT = "uiagent-step-cache"
 VERSION = 1
@@ -168,11 +169,15 @@ class CacheFile:
         self.changed = True
 
     def crop(self, crop_hash: str) -> Image.Image | None:
-        path = self.crops_dir / f"{crop_hash}.png"
-        if not path.is_file():
+        """The cached crop, or None if missing; a hash that is not one (`../x`, an absolute path) or
+        a file that leads out of the crops folder is refused: nothing outside is opened."""
+        if not safe_crop_hash(crop_hash):
             return None
-        with Image.open(path) as img:
-            return img.convert("RGB")
+        try:
+            with open_inside(self.crops_dir, f"{crop_hash}.png") as f, Image.open(f) as img:
+                return img.convert("RGB")
+        except (FileNotFoundError, UnsafeRecording):
+            return None
 
     def save_crops(self, crops: dict[str, Image.Image]) -> None:
         self.crops_dir.mkdir(parents=True, exist_ok=True)

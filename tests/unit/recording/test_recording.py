@@ -213,13 +213,15 @@ def test_truncated_last_line_loads_the_good_steps(tmp_path: Path) -> None:
     assert any("truncated" in w and "3 step(s) loaded" in w for w in rec.warnings)
 
 
-def test_corrupt_middle_line_is_a_usage_error(tmp_path: Path) -> None:
-    folder = write_sample(tmp_path, steps=3, distinct=2, size=(320, 200))
+def test_corrupt_middle_lines_are_skipped_with_a_warning(tmp_path: Path) -> None:
+    folder = write_sample(tmp_path, steps=4, distinct=2, size=(320, 200))
     steps = folder / "steps.jsonl"
     lines = steps.read_text().splitlines(keepends=True)
-    steps.write_text(lines[0] + '{"index": "x"}\n' + lines[2])
-    with pytest.raises(UsageError, match=r"steps.jsonl line 2 is not a valid step: index"):
-        load_recording(folder)
+    steps.write_text(lines[0] + '{"index": "x"}\n' + lines[2] + "\x00garbage\n" + lines[3])
+    rec = load_recording(folder)
+    assert [s.index for s in rec.steps] == [0, 2, 3]
+    assert any("2 line(s) are not valid steps and were skipped: line 2 (index" in w and "line 4 (" in w
+               for w in rec.warnings), rec.warnings
 
 
 @pytest.mark.parametrize(("version", "words"), [(FORMAT_VERSION + 1, "newer than this uiagent reads"),
