@@ -227,9 +227,7 @@ def load_recording(path: Path | str) -> Recording:
     steps = list(iter_steps(folder, warnings))
     if session.outcome.status == "running":
         warnings.append(UNFINISHED)
-    missing = sorted({f for s in steps for f in s.frames() if not frame_exists(folder, f)})
-    if missing:
-        warnings.append(missing_frames_warning(folder, missing))
+    missing = check_frames(folder, {f for s in steps for f in s.frames()}, warnings)
     return Recording(session, tuple(steps), folder, tuple(warnings), tuple(missing))
 
 
@@ -242,11 +240,30 @@ def missing_frames_warning(folder: Path, missing: Sequence[str]) -> str:
 
 
 def frame_exists(folder: Path, name: str) -> bool:
-    """Whether frames/`name` is a file inside `folder` (checked without opening it)."""
+    """Whether frames/`name` is a regular file inside `folder` (checked without opening it)."""
+    return _frame_problem(folder, name) is None
+
+
+def _frame_problem(folder: Path, name: str) -> str | None:
     try:
-        return inside(folder, FRAMES_DIR, name).is_file()
-    except UnsafeRecording:
-        return False
+        path = inside(folder, FRAMES_DIR, name)
+        if not path.exists():
+            return "missing"
+        return None if path.is_file() else f"{FRAMES_DIR}/{name} in {folder} is not a regular file: refused, not opened"
+    except UnsafeRecording as e:
+        return str(e)
+
+
+def check_frames(folder: Path, names: Iterable[str], warnings: list[str]) -> list[str]:
+    """The frames of `names` that cannot be read (sorted): missing ones in one warning, those that
+    lead outside the folder or are not regular files one warning each (at most 5)."""
+    problems = {n: p for n in names if (p := _frame_problem(folder, n)) is not None}
+    missing = sorted(n for n, p in problems.items() if p == "missing")
+    if missing:
+        warnings.append(missing_frames_warning(folder, missing))
+    refused = sorted(p for p in problems.values() if p != "missing")
+    warnings += refused[:5] + ([f"and {len(refused) - 5} more frame(s) refused"] if len(refused) > 5 else [])
+    return sorted(problems)
 
 
 def load_session(path: Path | str) -> tuple[Path, Session]:
@@ -261,7 +278,7 @@ def _load_session(folder: Path) -> Session:
     file = folder / SESSION_FILE
     if not folder.is_dir():
         raise UsageError(f"{folder} is not a recording: no such folder")
-    if not file.is_file():
+    if not (file.exists() or file.is_symlink()):
         raise UsageError(f"{folder} is not a recording: it has no {SESSION_FILE}")
     try:
         with open_inside(folder, SESSION_FILE) as f:

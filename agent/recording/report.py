@@ -26,12 +26,12 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import quote
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment, PackageLoader, StrictUndefined, Template
 from PIL import Image, UnidentifiedImageError
 
 from actions.errors import UnsafeRecording, UsageError
@@ -44,10 +44,10 @@ from agent.recording.format import (
     Recording,
     Session,
     Step,
+    check_frames,
     frame_exists,
     iter_steps,
     load_session,
-    missing_frames_warning,
     open_crop,
     open_frame,
 )
@@ -232,12 +232,9 @@ def _read(src: Source, limits: tuple[int, int, int]) -> tuple[Digest, list[str],
     d = digest(src.steps(warnings), *limits)
     if src.missing is not None:
         return d, warnings, set(src.missing)
-    missing = sorted(f for f in d.frames if not frame_exists(src.folder, f))
     if src.session.outcome.status == "running":
         warnings.append(UNFINISHED)
-    if missing:
-        warnings.append(missing_frames_warning(src.folder, missing))
-    return d, warnings, set(missing)
+    return d, warnings, set(check_frames(src.folder, d.frames, warnings))
 
 
 def _render(a: Source, b: Source | None, limits: tuple[int, int, int],
@@ -257,16 +254,21 @@ def _render(a: Source, b: Source | None, limits: tuple[int, int, int],
     diverged = {r.a for r in rows if r.kind != "equal" and r.a is not None}
     for v in views:
         v.diverged = v.position in diverged
-    env = Environment(loader=PackageLoader("agent.recording", "templates"), autoescape=True, undefined=StrictUndefined,
-                      trim_blocks=True, lstrip_blocks=True)
-    env.filters["clip"] = clip
     first_error = da.first_error if any(v.step.index == da.first_error for v in views) or da.summarised else None
-    chunks = env.get_template("report.html.j2").generate(
+    chunks = _template().generate(
         folder=a.folder, session=a.session, views=views, blocks=_blocks(a.folder, da, views, diverged, out_dir),
         digest=da, warnings=warnings, images=[*images.values(), *crops.values()], first_error=first_error,
         other=b, other_count=db.count if db else 0, rows=rows, divergence=divergence,
         max_actions=_MAX_ACTIONS_SHOWN)
     return chunks, tuple(warnings)
+
+
+@cache
+def _template() -> Template:
+    env = Environment(loader=PackageLoader("agent.recording", "templates"), autoescape=True, undefined=StrictUndefined,
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters["clip"] = clip
+    return env.get_template("report.html.j2")
 
 
 def _blocks(folder: Path, d: Digest, views: list[StepView], diverged: set[int], out_dir: Path) -> Iterator[Block]:
