@@ -5,8 +5,10 @@ Importable from any test as `recording_samples` (pytest puts tests/ on sys.path 
 
 from __future__ import annotations
 
+import json
 import os
 import random
+import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -121,6 +123,34 @@ def write_sample(record_dir: Path, steps: int = 6, size: tuple[int, int] = (1920
                                tokens=steps * 1580, cost_usd=steps * 0.0057, duration_s=steps * 1.0))
         assert rec.folder is not None
         return rec.folder
+
+
+def write_long_sample(record_dir: Path, steps: int, distinct: int = 200, size: tuple[int, int] = (1920, 1080),
+                      template_steps: int = 10) -> Path:
+    """A long recording fast: `distinct` real frames (written by the recorder) shared by `steps`
+    steps as a real run shares them (step i goes from frame i % distinct to the next), the step
+    lines copied from a `template_steps`-step sample (a failed step every 10th)."""
+    folder = write_sample(record_dir, steps=template_steps, size=size, distinct=min(distinct, template_steps))
+    names = sorted(p.name for p in (folder / "frames").iterdir())
+    if distinct > len(names):
+        with FolderRecorder(record_dir / "extra") as rec:
+            rec.start(Session(task="extra frames"))
+            names += [rec.add_frame(desktop_frame(1000 + k, size)) for k in range(distinct - len(names))]
+            rec.flush()
+            assert rec.folder is not None
+            for p in (rec.folder / "frames").iterdir():
+                os.replace(p, folder / "frames" / p.name)
+        shutil.rmtree(record_dir / "extra")
+    templates = [json.loads(line) for line in (folder / "steps.jsonl").read_text().splitlines()][:-1]
+    start = utc_now()
+    with open(folder / "steps.jsonl", "w") as f:
+        for i in range(steps):
+            step = dict(templates[i % len(templates)], index=i, frame_before=names[i % distinct],
+                        frame_after=names[(i + 1) % distinct],
+                        started=(start + timedelta(seconds=i)).isoformat(),
+                        ended=(start + timedelta(seconds=i + 0.8)).isoformat())
+            f.write(json.dumps(step) + "\n")
+    return folder
 
 
 def _with_crop(action: Action, crop: str) -> Action:

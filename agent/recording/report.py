@@ -64,6 +64,7 @@ _IMAGE_BUDGET_SUMMARISED = 10_000_000  # when the timeline's rows and text need 
 _LIMITS = ((FULL_HEAD, FULL_TAIL, FULL_FAILED), (40, 40, 20), (5, 5, 5))
 _MAX_ACTIONS_SHOWN = 50
 _MAX_PATH_POINTS = 400
+_SAMPLE_ABOVE = 24  # frames: more than this, pick the encoding from a sample
 _MAX_PIXELS = 40_000_000  # an 8K screen is 33 Mpx
 
 
@@ -306,7 +307,8 @@ def _embed_frames(folder: Path, steps: Sequence[Step], missing: set[str], warnin
     names = list(dict.fromkeys(f for s in steps for f in s.frames() if f not in missing))
     images: dict[str, EmbeddedImage] = {}
     encoded: list[tuple[str, int, int] | str] = []
-    for width, quality in _ENCODINGS:
+    encodings = _ENCODINGS if len(names) <= _SAMPLE_ABOVE else (_choose_encoding(folder, names, budget),)
+    for width, quality in encodings:
         with ThreadPoolExecutor(max_workers=2) as pool:  # Pillow releases the GIL while coding
             encoded = list(pool.map(partial(_encode_frame, folder, width=width, quality=quality), names))
         images = {n: EmbeddedImage(f"f{i}", *e) for i, (n, e) in enumerate(zip(names, encoded))
@@ -327,6 +329,17 @@ def _embed_frames(folder: Path, steps: Sequence[Step], missing: set[str], warnin
     if unreadable:
         warnings.append(f"{len(unreadable)} frame(s) could not be read: {', '.join(unreadable[:5])}")
     return images
+
+
+def _choose_encoding(folder: Path, names: Sequence[str], budget: int) -> tuple[int, int]:
+    """The best encoding whose size, estimated from a few frames, lets all of `names` fit `budget`
+    (so a long recording's frames are decoded and encoded once, not once per encoding tried)."""
+    sample = list(names[:: max(1, len(names) // 6)][:6])
+    for width, quality in _ENCODINGS[:-1]:
+        sizes = [len(e[0]) for n in sample if not isinstance(e := _encode_frame(folder, n, width, quality), str)]
+        if not sizes or sum(sizes) / len(sizes) * len(names) * 1.1 <= budget:
+            return width, quality
+    return _ENCODINGS[-1]
 
 
 def _embed_crops(folder: Path, steps: Sequence[Step], warnings: list[str]) -> dict[str, EmbeddedImage]:
