@@ -1,7 +1,8 @@
 """Benchmark: recorder hot path, `uiagent show` on a 100-step 1920x1080 recording, report size and
-first render in headless Chromium.
+first render in headless Chromium; `show` time and peak RSS on long recordings.
 
     python bench/report.py [--steps 100] [--distinct 12 100] [--runs 3]
+    python bench/report.py --long 1000 10000 [--long-distinct 200] [--runs 3]   # long recordings only
 
 Prints a Markdown table (paste into BENCHMARKS.md) and writes bench/results/report.json.
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from recording_samples import desktop_frame, write_sample
+from recording_samples import desktop_frame, write_long_sample, write_sample
 
 from agent.recording.format import Session, Step, utc_now
 from agent.recording.writer import FolderRecorder
@@ -61,6 +62,38 @@ def time_show(folder: Path, runs: int) -> tuple[float, int]:
     return statistics.median(times), (folder / "report.html").stat().st_size
 
 
+MEASURE = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); "
+           "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+
+
+def show_long(work: Path, steps: int, distinct: int, runs: int) -> dict[str, object]:
+    """`uiagent show` on a `steps`-step 1920x1080 recording over `distinct` real frames: wall time
+    and peak RSS (medians), and the checks that the report is whole: every step is in it (a full
+    section or a row), within the 20 MB budget."""
+    import re
+
+    t0 = time.perf_counter()
+    folder = write_long_sample(work / f"long{steps}", steps=steps, distinct=distinct)
+    write_s = time.perf_counter() - t0
+    exe = Path(sys.executable).parent / "uiagent"
+    times, rss = [], []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        out = subprocess.run([sys.executable, "-c", MEASURE, str(exe), "show", str(folder)], check=True,
+                             capture_output=True, text=True)
+        times.append(time.perf_counter() - t0)
+        rss.append(int(out.stdout.split()[-1]) / 1024)
+    html = (folder / "report.html").read_text()
+    full = len(re.findall(r'<section class="step', html))
+    rows = len(re.findall(r'<tr id="step-', html))
+    size = (folder / "report.html").stat().st_size
+    assert full + rows == steps and size <= 20_000_000, (full, rows, size)
+    return {"steps": steps, "distinct_frames": distinct, "generate_s": round(write_s, 1),
+            "show_s": round(statistics.median(times), 2), "show_s_all": [round(t, 2) for t in times],
+            "peak_rss_mb": round(statistics.median(rss)), "report_mb": round(size / 1e6, 2),
+            "steps_in_full": full, "steps_as_rows": rows, "load_average": round(os.getloadavg()[0], 1)}
+
+
 def first_render(report: Path, runs: int, home: Path) -> dict[str, float]:
     from playwright.sync_api import sync_playwright
 
@@ -86,7 +119,22 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--distinct", type=int, nargs="+", default=[12, 100])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--long", type=int, nargs="*", default=[], help="step counts of long recordings")
+    parser.add_argument("--long-distinct", type=int, default=200)
     args = parser.parse_args()
+    if args.long:
+        with tempfile.TemporaryDirectory() as tmp:
+            long_rows = [show_long(Path(tmp), n, args.long_distinct, args.runs) for n in args.long]
+        out = ROOT / "bench" / "results"
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "report_long.json").write_text(json.dumps(long_rows, indent=2))
+        print("| steps | distinct frames | `uiagent show` (wall, median) | peak RSS | report size | in full | as rows "
+              "| load average |")
+        print("|---|---|---|---|---|---|---|---|")
+        for r in long_rows:
+            print(f"| {r['steps']} | {r['distinct_frames']} | {r['show_s']} s | {r['peak_rss_mb']} MB "
+                  f"| {r['report_mb']} MB | {r['steps_in_full']} | {r['steps_as_rows']} | {r['load_average']} |")
+        return
     results: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

@@ -10,11 +10,14 @@ import os
 import random
 import shutil
 import subprocess
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 
+import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from actions.models import (
@@ -158,6 +161,61 @@ def _with_crop(action: Action, crop: str) -> Action:
     if target is None:
         return action
     return action.model_copy(update={"target": target.model_copy(update={"crop_hash": crop})})
+
+
+class FifoTrap:
+    """FIFOs planted outside a recording, and a PNG beside them. Opening a FIFO for reading blocks
+    until a writer comes, so code that opened one hangs: `call(fn)` runs fn in a thread and, if it
+    is still running after `timeout`, opens the FIFOs for writing (releasing a blocked reader) and
+    fails the test; it also fails if a FIFO is still held open afterwards."""
+
+    def __init__(self, outside: Path) -> None:
+        outside.mkdir(exist_ok=True)
+        self.fifos = [outside / "fifo.png", outside / "fifo"]
+        for f in self.fifos:
+            if not f.exists():
+                os.mkfifo(f)
+        self.secret = outside / "secret.png"
+        write_png(self.secret, (200, 10, 10))
+
+    def call(self, fn: Callable[[], T], timeout: float = 20.0) -> T:
+        box: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                box["value"] = fn()
+            except BaseException as e:  # noqa: BLE001 - handed to the test thread
+                box["error"] = e
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        thread.join(timeout)
+        if thread.is_alive():
+            opened = [f for f in self.fifos if _release(f)]
+            thread.join(5)
+            pytest.fail(f"still reading after {timeout:g}s: it opened {opened or 'something that blocks'}")
+        assert not any(_release(f) for f in self.fifos), "a FIFO outside the recording is held open"
+        if "error" in box:
+            raise box["error"]
+        return box["value"]  # type: ignore[no-any-return]
+
+
+def _release(fifo: Path) -> bool:
+    """Open the FIFO for writing without blocking: that succeeds only if a reader has it open."""
+    try:
+        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
+def write_png(path: Path, colour: tuple[int, int, int]) -> None:
+    from PIL import Image
+    Image.new("RGB", (64, 48), colour).save(path)
+
+
+T = TypeVar("T")
 
 
 @contextmanager

@@ -36,6 +36,7 @@ from PIL import Image, UnidentifiedImageError
 
 from actions.errors import UnsafeRecording, UsageError
 from actions.models import Action, ActionResult, Click, Drag, Move, Scroll
+from agent import status
 from agent.recording.digest import FULL_FAILED, FULL_HEAD, FULL_TAIL, Digest, StepLine, clip, digest, line_of
 from agent.recording.digest import signature as signature
 from agent.recording.format import (
@@ -165,7 +166,10 @@ def write_report(recording: Path | str, out: Path | None = None, diff: Path | st
     b = source(diff) if diff is not None else None
     target = _output_path(a.folder, b.folder if b else None, out)
     for n, limits in enumerate(_LIMITS):
-        size, warnings = _write_once(target, a, b, limits, last=n == len(_LIMITS) - 1)
+        try:
+            size, warnings = _write_once(target, a, b, limits, last=n == len(_LIMITS) - 1)
+        finally:
+            status.clear()
         if size:
             log.info("report written to %s (%d bytes)", target, size)
             return Written(target, warnings)
@@ -183,6 +187,7 @@ def _write_once(target: Path, a: Source, b: Source | None, limits: tuple[int, in
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), 0o644)
             chunks, warnings = _render(a, b, limits, target.parent)
+            status.show(f"writing {target.name}")
             size = 0
             for chunk in chunks:
                 data = chunk.encode("utf-8")
@@ -230,6 +235,7 @@ def render_report(rec: Recording | Path | str, other: Recording | Path | str | N
 def _read(src: Source, limits: tuple[int, int, int]) -> tuple[Digest, list[str], set[str]]:
     """One pass over the steps: the digest, the warnings, and the frames that are missing."""
     warnings = list(src.warnings)
+    status.show(f"reading the steps of {src.folder.name}")
     d = digest(src.steps(warnings), *limits)
     if src.missing is not None:
         return d, warnings, set(src.missing)
@@ -255,7 +261,7 @@ def _render(a: Source, b: Source | None, limits: tuple[int, int, int],
     diverged = {r.a for r in rows if r.kind != "equal" and r.a is not None}
     for v in views:
         v.diverged = v.position in diverged
-    first_error = da.first_error if any(v.step.index == da.first_error for v in views) or da.summarised else None
+    first_error = da.first_error
     chunks = _template().generate(
         folder=a.folder, session=a.session, views=views, blocks=_blocks(a.folder, da, views, diverged, out_dir),
         digest=da, warnings=warnings, images=[*images.values(), *crops.values()], first_error=first_error,
@@ -305,6 +311,7 @@ def _embed_frames(folder: Path, steps: Sequence[Step], missing: set[str], warnin
     """The frames of `steps` as data URIs, at the first encoding that fits `budget`; at the last
     one, frames past the budget (the later steps' first) are left out and said."""
     names = list(dict.fromkeys(f for s in steps for f in s.frames() if f not in missing))
+    status.show(f"embedding {len(names)} frame(s) in the report")
     images: dict[str, EmbeddedImage] = {}
     encoded: list[tuple[str, int, int] | str] = []
     encodings = _ENCODINGS if len(names) <= _SAMPLE_ABOVE else (_choose_encoding(folder, names, budget),)

@@ -283,3 +283,27 @@ def test_cassette_records_a_model_run_and_replays_it_offline(tmp_path: Path, dis
         assert other.returncode == 4, other.stderr
         assert "cassette: request 1 differs from the recording at body.messages" in other.stderr
         assert "Traceback" not in other.stderr
+
+
+def test_crafted_names_are_refused_and_nothing_outside_is_read(vdisplay: VirtualDisplay, broken: Path,
+                                                               tmp_path: Path) -> None:
+    """Crop hashes and frame names that point outside (at FIFOs: opening one would hang the
+    replay) are refused with a warning naming the step; the labels still verify every target."""
+    from tests.recording_samples import FifoTrap
+
+    trap = FifoTrap(tmp_path / "outside")
+    steps = [json.loads(line) for line in (broken / "steps.jsonl").read_text().splitlines()]
+    for step in steps:
+        step["frame_after"] = str(trap.fifos[0])
+        for action in step["actions"]:
+            if action.get("target"):
+                action["target"]["crop_hash"] = "../../outside/fifo"
+    lines = [json.dumps(s) for s in steps]
+    lines.insert(2, "{not a step")
+    (broken / "steps.jsonl").write_text("\n".join(lines) + "\n")
+    vdisplay.launch_app(["xcalc", "-geometry", f"+{CALC_AT[0]}+{CALC_AT[1]}"])
+    r, summary = trap.call(lambda: _replay(vdisplay, broken, tmp_path / "rec"), timeout=150)
+    assert r.returncode == 0, r.stderr
+    assert "step 1 (line 1): frame_after" in r.stderr and "crop_hash '../../outside/fifo'" in r.stderr
+    assert "line 3 (" in r.stderr and "Traceback" not in r.stderr
+    assert "42" in _screen_text(vdisplay.display)

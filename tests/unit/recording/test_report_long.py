@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from agent import status
 from agent.recording.digest import FULL_FAILED, FULL_HEAD, FULL_TAIL
-from agent.recording.report import REPORT_BUDGET, render_report
+from agent.recording.report import REPORT_BUDGET, render_report, write_report
+from agent.status import ListStatus
 from tests.recording_samples import write_long_sample, write_sample
 
 MEASURE = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
@@ -56,6 +58,15 @@ def test_100_steps_are_all_shown_in_full(tmp_path: Path) -> None:
     assert warnings == ()
     assert len(re.findall(r'<section class="step', html)) == 100 and 'id="summarised"' not in html
     assert "<tr id=" not in html
+
+
+def test_show_says_what_it_is_doing_on_the_status_line(tmp_path: Path) -> None:
+    folder = write_sample(tmp_path, steps=3, distinct=2, size=(320, 200))
+    with status.use(ListStatus()) as sink:
+        write_report(folder)
+    assert sink.texts == [f"reading the steps of {folder.name}", "embedding 2 frame(s) in the report",
+                          "writing report.html"]
+    assert sink.cleared >= 1
 
 
 def test_huge_recorded_fields_are_clipped(tmp_path: Path) -> None:

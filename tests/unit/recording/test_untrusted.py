@@ -2,9 +2,7 @@
 one typed error, and nothing outside the recording folder is ever opened.
 
 "Never opened" is proven with FIFOs planted outside the folder (and where a crafted name or a
-symlink points): opening one for reading blocks until a writer comes, so a reader that opened it
-hangs. `FifoTrap` runs the code under test in a thread, and if it is still running after a few
-seconds opens the FIFOs for writing (which releases a blocked reader) and fails the test.
+symlink points): see `recording_samples.FifoTrap`.
 """
 
 from __future__ import annotations
@@ -12,10 +10,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -28,58 +24,7 @@ from agent.recording.report import render_report
 from agent.replay.playback import _frame_loader, load_crops
 from agent.testing.step_cache import CacheFile
 from tests.conftest import run_cli
-from tests.recording_samples import write_sample
-
-T = TypeVar("T")
-
-
-class FifoTrap:
-    """FIFOs outside the recording: `call(fn)` fails if fn opened one (it would block)."""
-
-    def __init__(self, outside: Path) -> None:
-        outside.mkdir(exist_ok=True)
-        self.fifos = [outside / "fifo.png", outside / "fifo"]
-        for f in self.fifos:
-            if not f.exists():
-                os.mkfifo(f)
-        self.secret = outside / "secret.png"
-        write_png(self.secret, (200, 10, 10))
-
-    def call(self, fn: Callable[[], T], timeout: float = 20.0) -> T:
-        box: dict[str, Any] = {}
-
-        def run() -> None:
-            try:
-                box["value"] = fn()
-            except BaseException as e:  # noqa: BLE001 - handed to the test thread
-                box["error"] = e
-
-        thread = threading.Thread(target=run, daemon=True)
-        thread.start()
-        thread.join(timeout)
-        if thread.is_alive():
-            opened = [f for f in self.fifos if _release(f)]
-            thread.join(5)
-            pytest.fail(f"still reading after {timeout:g}s: it opened {opened or 'something that blocks'}")
-        assert not any(_release(f) for f in self.fifos), "a FIFO outside the recording is held open"
-        if "error" in box:
-            raise box["error"]
-        return box["value"]  # type: ignore[no-any-return]
-
-
-def _release(fifo: Path) -> bool:
-    """Open the FIFO for writing without blocking: that succeeds only if a reader has it open."""
-    try:
-        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-    except OSError:
-        return False
-    os.close(fd)
-    return True
-
-
-def write_png(path: Path, colour: tuple[int, int, int]) -> None:
-    from PIL import Image
-    Image.new("RGB", (64, 48), colour).save(path)
+from tests.recording_samples import FifoTrap, write_png, write_sample
 
 
 @pytest.fixture(scope="module")
