@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from actions.models import Click, Drag, Move, Scroll
 from agent.recording.format import Recording, load_recording
 from tests.conftest import run_cli
-from tests.recording_samples import write_sample
+from tests.recording_samples import write_long_sample, write_sample
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -189,5 +189,33 @@ def test_diff_marks_the_divergence(browser: Browser, recording: Recording, tmp_p
     pg.click("#first-divergence")
     assert divergence.evaluate("e => e.getBoundingClientRect().top") < 200
     assert pg.locator("section.step.diverged").evaluate_all("es => es.map(e => e.id)") == ["step-5", "step-6"]
+    assert network.offline(), network.urls
+    pg.close()
+
+
+def test_a_long_recording_renders_summarised_and_offline(browser: Browser, tmp_path: Path) -> None:
+    """2,000 steps: the first and last 150 and 50 failed steps in full, the rest as rows that deep
+    links reach, each row linking its frame file; the arrow keys walk the full steps."""
+    folder = write_long_sample(tmp_path, steps=2000, distinct=20, size=(480, 270))
+    result = run_cli("show", str(folder), timeout=120)
+    assert result.returncode == 0, result.stderr
+    pg = browser.new_page(viewport={"width": 1400, "height": 900})
+    network = Network(pg)
+    pg.goto((folder / "report.html").as_uri() + "#step-1000")
+    assert pg.locator("section.step").count() == 350 and pg.locator("table.rows tr[id]").count() == 1650
+    row = pg.locator("#step-1000")
+    assert row.locator("td").first.inner_text() == "1000"
+    assert 0 <= row.evaluate("e => e.getBoundingClientRect().top") < 200
+    href = row.locator("a").get_attribute("href") or ""
+    assert (folder / href).is_file() and href.startswith("frames/")
+    assert network.offline(), network.urls
+    pg.close()
+    pg = browser.new_page(viewport={"width": 1400, "height": 900})
+    network = Network(pg)
+    pg.goto((folder / "report.html").as_uri() + "#step-149")
+    assert pg.evaluate("document.body.dataset.current") == "step-149"
+    pg.keyboard.press("ArrowRight")
+    assert pg.evaluate("document.body.dataset.current") == "step-150"  # the next step in full: a failed one
+    assert pg.locator("#step-150 .error").inner_text() == "the action was denied"
     assert network.offline(), network.urls
     pg.close()
