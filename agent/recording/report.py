@@ -16,29 +16,25 @@ Recorded text is clipped per field. A write error (disk full) removes the temp f
 
 from __future__ import annotations
 
-import base64
 import difflib
 import errno
-import io
 import logging
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache, partial
 from pathlib import Path
-from typing import BinaryIO
 from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template
-from PIL import Image, UnidentifiedImageError
 
-from actions.errors import UnsafeRecording, UsageError
+from actions.errors import UsageError
 from actions.models import Action, ActionResult, Click, Drag, Move, Scroll
 from agent import status
 from agent.recording.digest import FULL_FAILED, FULL_HEAD, FULL_TAIL, Digest, StepLine, clip, digest, line_of
 from agent.recording.digest import signature as signature
+from agent.recording.embed import REPORT_BUDGET, EmbeddedImage, embed_crops, embed_frames
 from agent.recording.format import (
     FRAMES_DIR,
     UNFINISHED,
@@ -49,24 +45,17 @@ from agent.recording.format import (
     frame_exists,
     iter_steps,
     load_session,
-    open_crop,
-    open_frame,
 )
 
 log = logging.getLogger(__name__)
 
 REPORT_FILE = "report.html"
-REPORT_BUDGET = 20_000_000  # bytes of HTML
-# (max width, JPEG quality) tried in order until the embedded images fit the budget.
-_ENCODINGS = ((1280, 70), (960, 60), (720, 50))
 _IMAGE_BUDGET = 18_000_000  # bytes of base64 image data when every step is shown in full
 _IMAGE_BUDGET_SUMMARISED = 10_000_000  # when the timeline's rows and text need the rest
 # (head, tail, failed) steps in full: tried in order until the page fits REPORT_BUDGET.
 _LIMITS = ((FULL_HEAD, FULL_TAIL, FULL_FAILED), (40, 40, 20), (5, 5, 5))
 _MAX_ACTIONS_SHOWN = 50
 _MAX_PATH_POINTS = 400
-_SAMPLE_ABOVE = 24  # frames: more than this, pick the encoding from a sample
-_MAX_PIXELS = 40_000_000  # an 8K screen is 33 Mpx
 
 
 @dataclass(frozen=True)
@@ -75,14 +64,6 @@ class Written:
 
     path: Path
     warnings: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class EmbeddedImage:
-    css: str          # CSS class that carries the image
-    data_uri: str
-    width: int        # size of the recorded image (markers are placed against it)
-    height: int
 
 
 @dataclass
@@ -201,7 +182,10 @@ def _write_once(target: Path, a: Source, b: Source | None, limits: tuple[int, in
     except OSError as e:
         if tmp:
             Path(tmp).unlink(missing_ok=True)
-        why = "disk full" if e.errno in (errno.ENOSPC, errno.EDQUOT) else e.strerror or type(e).__name__
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise UsageError(f"cannot write the report {target}: disk full (free some space or choose another "
+                             "place with --out)") from None
+        why = e.strerror or type(e).__name__
         raise UsageError(f"cannot write the report {target}: {why} (choose another place with --out)") from None
     except BaseException:
         if tmp:
@@ -253,8 +237,8 @@ def _render(a: Source, b: Source | None, limits: tuple[int, int, int],
         warnings += [f"{b.folder}: {w}" for w in other_warnings]
     full = [s for _, s in da.full]
     budget = _IMAGE_BUDGET_SUMMARISED if da.summarised else _IMAGE_BUDGET
-    images = _embed_frames(a.folder, full, missing, warnings, budget)
-    crops = _embed_crops(a.folder, full, warnings)
+    images = embed_frames(a.folder, full, missing, warnings, budget)
+    crops = embed_crops(a.folder, full, warnings)
     views = [_step_view(a.session, s, images, crops, position, number)
              for number, (position, s) in enumerate(da.full)]
     rows, divergence = _align(da.lines, db.lines) if db else ([], None)
@@ -301,97 +285,6 @@ def _frame_href(folder: Path, name: str | None, out_dir: Path) -> str:
     if not name or not frame_exists(folder, name):
         return ""
     return quote(os.path.relpath(folder / FRAMES_DIR / name, out_dir))
-
-
-# --------------------------------------------------------------------------- images
-
-
-def _embed_frames(folder: Path, steps: Sequence[Step], missing: set[str], warnings: list[str],
-                  budget: int) -> dict[str, EmbeddedImage]:
-    """The frames of `steps` as data URIs, at the first encoding that fits `budget`; at the last
-    one, frames past the budget (the later steps' first) are left out and said."""
-    names = list(dict.fromkeys(f for s in steps for f in s.frames() if f not in missing))
-    status.show(f"embedding {len(names)} frame(s) in the report")
-    images: dict[str, EmbeddedImage] = {}
-    encoded: list[tuple[str, int, int] | str] = []
-    encodings = _ENCODINGS if len(names) <= _SAMPLE_ABOVE else (_choose_encoding(folder, names, budget),)
-    for width, quality in encodings:
-        with ThreadPoolExecutor(max_workers=2) as pool:  # Pillow releases the GIL while coding
-            encoded = list(pool.map(partial(_encode_frame, folder, width=width, quality=quality), names))
-        images = {n: EmbeddedImage(f"f{i}", *e) for i, (n, e) in enumerate(zip(names, encoded))
-                  if not isinstance(e, str)}
-        if sum(len(e.data_uri) for e in images.values()) <= budget:
-            break
-    else:
-        total, kept = 0, {}
-        for n, e in images.items():
-            total += len(e.data_uri)
-            if total > budget:
-                break
-            kept[n] = e
-        warnings.append(f"{len(images) - len(kept)} frame(s) were left out of the report to keep it under "
-                        f"{REPORT_BUDGET // 1_000_000} MB (they are in {folder / FRAMES_DIR})")
-        images = kept
-    unreadable = [f"{n} ({e})" for n, e in zip(names, encoded) if isinstance(e, str)]
-    if unreadable:
-        warnings.append(f"{len(unreadable)} frame(s) could not be read: {', '.join(unreadable[:5])}")
-    return images
-
-
-def _choose_encoding(folder: Path, names: Sequence[str], budget: int) -> tuple[int, int]:
-    """The best encoding whose size, estimated from a few frames, lets all of `names` fit `budget`
-    (so a long recording's frames are decoded and encoded once, not once per encoding tried)."""
-    sample = list(names[:: max(1, len(names) // 6)][:6])
-    for width, quality in _ENCODINGS[:-1]:
-        sizes = [len(e[0]) for n in sample if not isinstance(e := _encode_frame(folder, n, width, quality), str)]
-        if not sizes or sum(sizes) / len(sizes) * len(names) * 1.1 <= budget:
-            return width, quality
-    return _ENCODINGS[-1]
-
-
-def _embed_crops(folder: Path, steps: Sequence[Step], warnings: list[str]) -> dict[str, EmbeddedImage]:
-    hashes = list(dict.fromkeys(c for s in steps for c in s.crops()))
-    crops: dict[str, EmbeddedImage] = {}
-    refused = []
-    for i, h in enumerate(hashes):
-        e = _encode(partial(open_crop, folder, h), 256, 85, png=True)
-        if isinstance(e, str):
-            if "refused" in e:
-                refused.append(f"{h} ({e})")
-        else:
-            crops[h] = EmbeddedImage(f"c{i}", *e)
-    if refused:
-        warnings.append(f"{len(refused)} crop(s) were refused: {', '.join(refused[:5])}")
-    return crops
-
-
-def _encode_frame(folder: Path, name: str, width: int, quality: int) -> tuple[str, int, int] | str:
-    return _encode(partial(open_frame, folder, name), width, quality)
-
-
-def _encode(opener: Callable[[], BinaryIO], width: int, quality: int,
-            png: bool = False) -> tuple[str, int, int] | str:
-    """(data URI, original width, original height), or why the file could not be read."""
-    try:
-        with opener() as f, Image.open(f) as original:
-            size = original.size
-            if size[0] * size[1] > _MAX_PIXELS:  # decoding it would take hundreds of MB
-                return f"{size[0]}x{size[1]} is too large for a screenshot"
-            img = original.convert("RGB")
-        if img.width > width:
-            img = img.resize((width, round(img.height * width / img.width)), Image.Resampling.BOX)  # BOX: 2x faster, fine for downscaling
-        buf = io.BytesIO()
-        img.save(buf, "PNG" if png else "JPEG", quality=quality)
-    except FileNotFoundError:
-        return "missing"
-    except UnsafeRecording as e:
-        log.warning("%s", e)
-        return str(e)
-    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as e:
-        log.warning("cannot read an image: %s", e)
-        return type(e).__name__
-    mime = "image/png" if png else "image/jpeg"
-    return f"data:{mime};base64,{base64.b64encode(buf.getvalue()).decode()}", *size
 
 
 # --------------------------------------------------------------------------- steps
