@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 CASSETTE_FILE = "cassette.jsonl"
 IMAGES_DIR = "cassette"
+IMAGE_DIGEST = re.compile(r"[0-9a-f]{20}")  # what `_image_ref` names an image: sha1, 20 hex digits
 _KEEP_HEADERS = ("content-type", "request-id", "x-request-id", "retry-after", "retry-after-ms", "x-should-retry")
 _DATA_URL = re.compile(r"^data:(image/[\w.+-]+);base64,(.*)$", re.DOTALL)
 _VOLATILE = [(re.compile(r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\b"),
@@ -193,9 +194,12 @@ class CassettePlayer(httpx2.BaseTransport):
 
     def _images_close(self, old: str, new: str, seen: dict[str, bytes]) -> bool:
         """A screenshot with another hash still matches if it shows nearly the same pixels."""
-        stored = next((self.recording / IMAGES_DIR).glob(f"{old.removeprefix('image:')}.*"), None)
+        digest = old.removeprefix("image:")
+        if not IMAGE_DIGEST.fullmatch(digest):   # a cassette is untrusted: its hash names no path
+            return False
+        stored = next((self.recording / IMAGES_DIR).glob(f"{digest}.*"), None)
         raw = seen.get(new.removeprefix("image:"))
-        if stored is None or raw is None:
+        if stored is None or raw is None or stored.is_symlink() or not stored.is_file():
             return False
         try:
             return image_close(stored.read_bytes(), raw)

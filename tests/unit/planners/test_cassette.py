@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
+import re
+import threading
 from pathlib import Path
 
 import anthropic
@@ -132,3 +135,28 @@ def test_a_folder_without_a_cassette_is_a_usage_error(tmp_path: Path) -> None:
 
     with pytest.raises(UsageError, match="has no cassette.jsonl"):
         CassettePlayer(tmp_path)
+
+
+def test_a_crafted_image_name_in_a_cassette_opens_nothing_outside(tmp_path: Path) -> None:
+    """A cassette is untrusted input: an image reference that is not a content hash names no file."""
+    folder = recorded(tmp_path / "recording")
+    tape = folder / CASSETTE_FILE
+    tape.write_text(re.sub(r"image:[0-9a-f]{20}", "image:../../outside", tape.read_text()))
+    os.mkfifo(tmp_path / "outside.png")   # opening it would block until a writer comes
+    player = CassettePlayer(folder)
+    client = anthropic_client(Connection("anthropic", base_url="http://127.0.0.1:9", api_key="x", transport=player))
+    errors: list[BaseException] = []
+
+    def replay() -> None:
+        try:
+            ask(client, "step 1 on 2025-01-31 at 10:42", png(dot=(21, 20)))
+        except Exception as e:
+            errors.append(e)
+
+    worker = threading.Thread(target=replay, daemon=True)
+    worker.start()
+    worker.join(timeout=20)
+    if worker.is_alive():   # blocked in open(): release it, then fail
+        os.close(os.open(tmp_path / "outside.png", os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail("the cassette player opened a file outside the recording")
+    assert len(errors) == 1 and "request 1 differs from the recording" in str(errors[0])
