@@ -64,6 +64,7 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     body: bytes
+    received: float = field(default_factory=time.monotonic)
 
     @property
     def json(self) -> Any:
