@@ -215,6 +215,8 @@ def do_task(
                           "record_dir": record_dir, "guards.confirm": confirm, "sandbox": sandbox,
                           "sandbox_net": sandbox_net or None,
                           "guards.secret_visible": tuple(secret_visible) if secret_visible else None})
+    if cassette:
+        tape.max_bytes = settings.max_answer_bytes  # what it stores is bounded like what the SDK reads
     secrets = _secrets(secret or [])
     if stray := [n for n in secret_visible or [] if n not in secrets]:
         raise UsageError(f"--secret-visible {stray[0]}: not given as --secret {stray[0]}")

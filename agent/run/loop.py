@@ -126,7 +126,7 @@ def _check_limits(ctx: LoopContext, deadline: Deadline, usage: Usage) -> None:
     if ctx.stop.is_set():
         raise Stopped("stopped by the user (interrupt)")
     if deadline.expired():
-        raise BudgetExceeded(f"timed out after {ctx.settings.timeout:g}s (--timeout)")
+        raise BudgetExceeded(f"timed out after {deadline.describe()}")
     if ctx.settings.max_cost is not None and usage.cost_usd >= ctx.settings.max_cost:
         raise BudgetExceeded(f"spent ${usage.cost_usd:.4f} of --max-cost ${ctx.settings.max_cost:g}")
 

@@ -178,3 +178,18 @@ def test_an_empty_answer_is_not_done_and_the_next_one_counts(model_server: FakeM
     assert isinstance(turn.actions[0], Click) and turn.usage.model_calls == 2
     reask = str(model_server.last_json["messages"][-1])
     assert "the answer was empty" in reask
+
+
+def test_a_cassette_never_stores_an_answer_over_the_bound(model_server: FakeModelServer, tmp_path) -> None:
+    from agent.planners.cassette import CASSETTE_FILE, CassetteRecorder
+
+    model_server.script(huge_reply(100_000_000))
+    tape = CassetteRecorder(max_bytes=1_000_000)
+    tape.attach(tmp_path)
+    deadline = Deadline(20)
+    p = build_planner(Settings(model="anthropic:claude-haiku-4-5", base_url=model_server.url), api_key="k",
+                      max_retries=2, deadline=deadline.start(), transport=tape)
+    error, took = turn_error(p)
+    assert isinstance(error, ProviderError) and "larger than 1 MB" in str(error) and took < 3
+    stored = tmp_path / CASSETTE_FILE
+    assert not stored.exists() or stored.stat().st_size < 10_000
