@@ -25,6 +25,7 @@ class UIAgentError(Exception):
     """Base of all uiagent errors. `exit_code` is what the CLI exits with."""
 
     exit_code = 1
+    model_calls = 0  # model requests the failing turn had made (set by the planner; the outcome counts them)
 
 
 class TaskFailed(UIAgentError):

@@ -24,7 +24,12 @@ class Settings(BaseModel):
     base_url: str | None = None
     max_steps: int = Field(default=30, ge=1, le=1000)
     max_cost: float | None = Field(default=None, ge=0)
-    timeout: float = Field(default=600.0, gt=0)
+    timeout: float = Field(default=600.0, gt=0, description="Wall-clock deadline of the whole run, in seconds: "
+                           "every model request and retry wait is cut to what remains (exit 3 when it passes)")
+    max_answer_bytes: int = Field(default=1_000_000, ge=1_000, description="Largest model answer read (HTTP "
+                                  "body bytes); a larger one is refused unread (exit 4)")
+    max_actions_per_turn: int = Field(default=20, ge=1, le=1000, description="Most actions one model answer "
+                                      "may hold; more is refused (exit 4)")
     monitor: int | None = Field(default=None, ge=0)
     virtual: tuple[int, int] | None = None
     dry_run: bool = False

@@ -18,6 +18,7 @@ import typer
 from actions.errors import UIAgentError, UsageError
 from agent.cli.record import record
 from agent.cli.terminal import confirm_safety_checks, interrupt_handler, terminal_confirm
+from agent.deadline import Deadline
 
 if TYPE_CHECKING:
     from agent.cli.output import StepPrinter
@@ -175,7 +176,8 @@ def do_task(
     monitor: Annotated[int | None, typer.Option(help="Only this monitor (1-based)")] = None,
     max_steps: Annotated[int | None, typer.Option(help="Stop after this many steps (exit 3)")] = None,
     max_cost: Annotated[float | None, typer.Option(help="Stop before spending more than this many USD (exit 3)")] = None,
-    timeout: Annotated[float | None, typer.Option(help="Stop after this many seconds (exit 3)")] = None,
+    timeout: Annotated[float | None, typer.Option(help="Stop after this many seconds, model requests and "
+                                                  "retries included (exit 3)")] = None,
     confirm: Annotated[str | None, typer.Option(help="never|risky|always: which actions need a yes")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan and log, perform nothing")] = False,
     record_dir: Annotated[Path | None, typer.Option(help="Where recordings go (default recordings/)")] = None,
@@ -213,10 +215,14 @@ def do_task(
                           "record_dir": record_dir, "guards.confirm": confirm, "sandbox": sandbox,
                           "sandbox_net": sandbox_net or None,
                           "guards.secret_visible": tuple(secret_visible) if secret_visible else None})
+    if cassette:
+        tape.max_bytes = settings.max_answer_bytes  # what it stores is bounded like what the SDK reads
     secrets = _secrets(secret or [])
     if stray := [n for n in secret_visible or [] if n not in secrets]:
         raise UsageError(f"--secret-visible {stray[0]}: not given as --secret {stray[0]}")
-    planner = build_planner(settings, transport=tape, api_key=api_key, confirm_safety=confirm_safety_checks)
+    deadline = Deadline(settings.timeout).start()  # --timeout counts from here: start-up, display, launch
+    planner = build_planner(settings, transport=tape, api_key=api_key, confirm_safety=confirm_safety_checks,
+                            deadline=deadline)
     planner.prepare(task)  # an unparseable offline instruction fails here, before anything starts
     if not task.strip():
         raise UsageError("empty task: say what to do")
@@ -224,7 +230,7 @@ def do_task(
     with ExitStack() as stack:
         display = _display_env(stack, _virtual_size(virtual))
         _launch_apps(stack, launch or [], display, settings, virtual is not None)
-        result = _run_live(stack, task, settings, display, planner, secrets, as_json, tape)
+        result = _run_live(stack, task, settings, display, planner, secrets, as_json, tape, deadline)
     _finish(result, as_json)
 
 
@@ -323,7 +329,8 @@ def _secrets(names: list[str]) -> dict[str, str]:
 
 
 def _run_live(stack: ExitStack, task: str, settings: Settings, display: str, planner: Planner,
-              secrets: dict[str, str], as_json: bool, cassette: Cassette | None = None) -> RunResult:
+              secrets: dict[str, str], as_json: bool, cassette: Cassette | None = None,
+              deadline: Deadline | None = None) -> RunResult:
     from agent.cli.output import StepPrinter
     from agent.run.wiring import run_agent
 
@@ -331,7 +338,7 @@ def _run_live(stack: ExitStack, task: str, settings: Settings, display: str, pla
     printer.intro(f"task: {task}  ({planner.name}:{planner.model}, display {display})")
     stop = stack.enter_context(interrupt_handler())
     return run_agent(task, settings, display, planner, confirm=terminal_confirm, on_step=printer.step,
-                     secrets=secrets, stop=stop, cassette=cassette)
+                     secrets=secrets, stop=stop, cassette=cassette, deadline=deadline)
 
 
 def _finish(result: RunResult | ReplayResult, as_json: bool, printer: StepPrinter | None = None) -> None:

@@ -37,7 +37,7 @@ from agent.planners import prompts
 from agent.planners.base import HistoryItem, Turn, Usage
 from agent.planners.history import Call, Exchange, Transcript, call_answer, step_notes, summarise
 from agent.planners.imaging import EncodedImage, zoom
-from agent.planners.model_planner import ModelPlanner, PlannerConfig, tool_turn
+from agent.planners.model_planner import EMPTY_ANSWER, ModelPlanner, PlannerConfig, tool_turn, unusable
 from agent.planners.parsing import numbers
 from agent.planners.transport import anthropic_client, client_url, unexpected_body
 
@@ -74,7 +74,7 @@ class AnthropicPlanner(ModelPlanner):
 
     def __init__(self, config: PlannerConfig) -> None:
         super().__init__(config)
-        self.client = anthropic_client(config.connection)
+        self.client = anthropic_client(config.connection, own_retries=True)
         self.tool_version = config.profile.tool_version or "computer_20250124"
         if self.tool_version not in BETAS:
             raise ValueError(f"unknown computer tool {self.tool_version}")
@@ -87,7 +87,7 @@ class AnthropicPlanner(ModelPlanner):
         return client_url(self.client)
 
     # ------------------------------------------------------------------ turn
-    def next_turn(self, task: str, observation: Observation, history: Sequence[HistoryItem]) -> Turn:
+    def plan(self, task: str, observation: Observation, history: Sequence[HistoryItem]) -> Turn:
         image = self._encode(observation)
         usage, reasks, follow_ups = Usage(), 0, 0
         self.transcript.bind(history)
@@ -100,8 +100,7 @@ class AnthropicPlanner(ModelPlanner):
             if parsed.errors:
                 reasks += 1
                 if reasks > self.config.max_reasks:
-                    raise PlannerOutputError(f"{self.spec}: unusable answer after {reasks - 1} re-asks: "
-                                             f"{parsed.errors[0]}")
+                    raise unusable(self.spec, reasks - 1, parsed.errors[0])
                 self._reject(image, reply, parsed, reasks)
                 continue
             if parsed.follow_up and follow_ups < MAX_FOLLOW_UPS:
@@ -198,6 +197,7 @@ class AnthropicPlanner(ModelPlanner):
     # ------------------------------------------------------------------ parsing
     def _parse(self, message: BetaMessage, space: ImageSpace, observation: Observation) -> _Parsed:
         parsed = _Parsed()
+        self._check_actions(sum(1 for b in message.content if getattr(b, "type", "") == "tool_use"))
         for block in message.content:
             kind = getattr(block, "type", "")
             if kind == "text":
@@ -208,6 +208,9 @@ class AnthropicPlanner(ModelPlanner):
                 self._parse_call(block.id, block.name, block.input, space, observation, parsed)  # type: ignore[union-attr]
         if not parsed.calls and message.stop_reason == "max_tokens":
             parsed.errors.append("the answer was cut off (max_tokens); answer with a tool call")
+        elif not parsed.calls and not parsed.text.strip():
+            parsed.errors.append(EMPTY_ANSWER)
+        self._check_actions(len(parsed.actions))
         return parsed
 
     def _parse_call(self, call_id: str, name: str, data: Any, space: ImageSpace, observation: Observation,

@@ -33,6 +33,7 @@ import httpx2
 
 from actions.errors import UsageError
 from actions.secrets import Redactor
+from agent.planners.limits import DEFAULT_MAX_ANSWER_BYTES, too_large
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +98,10 @@ def _body(content: bytes) -> Any:
 class CassetteRecorder(httpx2.BaseTransport):
     """Passes requests to the real transport and appends each exchange to RECORDING/cassette.jsonl."""
 
-    def __init__(self, inner: httpx2.BaseTransport | None = None) -> None:
+    def __init__(self, inner: httpx2.BaseTransport | None = None,
+                 max_bytes: int = DEFAULT_MAX_ANSWER_BYTES) -> None:
         self.inner = inner or httpx2.HTTPTransport()
+        self.max_bytes = max_bytes  # an answer over the bound is refused before it is read or stored
         self.folder: Path | None = None
         self.count = 0
         self.redactor = Redactor()
@@ -113,11 +116,22 @@ class CassetteRecorder(httpx2.BaseTransport):
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         sent = request.read()
         response = self.inner.handle_request(request)
-        content = response.read()
+        content = self._read(request, response)
         self._write(request, sent, response, content)
         headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-encoding",
                                                                                   "content-length", "transfer-encoding")}
         return httpx2.Response(response.status_code, headers=headers, content=content, request=request)
+
+    def _read(self, request: httpx2.Request, response: httpx2.Response) -> bytes:
+        """The body, read up to `max_bytes` (the SDK's own bound comes after this transport)."""
+        chunks, seen = [], 0
+        for chunk in response.iter_bytes():
+            seen += len(chunk)
+            if seen > self.max_bytes:
+                response.close()
+                raise too_large("cassette", str(request.url.copy_with(query=None)), self.max_bytes)
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     def _write(self, request: httpx2.Request, sent: bytes, response: httpx2.Response, content: bytes) -> None:
         if self.folder is None:

@@ -1,8 +1,11 @@
 """What every model-backed planner shares: configuration, the guarded call, usage, points.
 
-A concrete planner builds a request, calls `self._call(send, request, images)` (which checks the
-cost budget first, times the SDK call and translates its errors) and converts the model's
-coordinates with `self._point(...)`, which refuses points outside the image it saw.
+A concrete planner implements `plan` (ModelPlanner.next_turn calls it and tags an error with the
+model requests the failed turn made), builds a request, calls `self._call(send, request, images)`
+(which checks the cost budget first, then sends it through `agent.planners.retry` within the run's
+deadline) and converts the model's coordinates with `self._point(...)`, which refuses points
+outside the image it saw. `self._check_actions(n)` bounds the actions of one answer; an empty
+answer is re-asked like a malformed one and, if it stays empty, is a ProviderError (`unusable`).
 """
 
 from __future__ import annotations
@@ -15,21 +18,25 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from actions.errors import PlannerOutputError
+from actions.errors import PlannerOutputError, ProviderError, UIAgentError
 from actions.models import Done, Fail, Point
+from agent.deadline import Deadline
 from agent.perception.elements import Element
 from agent.perception.observation import Observation
 from agent.perception.scaling import Convention, ImageSpace, image_to_screen, in_image
-from agent.planners.base import Capabilities, Turn, Usage
+from agent.planners.base import Capabilities, HistoryItem, Turn, Usage
 from agent.planners.cost import CostGuard, image_tokens, price, text_tokens, usage_of
 from agent.planners.imaging import EncodedImage, encode_observation
+from agent.planners.limits import DEFAULT_MAX_ACTIONS, too_many_actions
 from agent.planners.profiles import ModelProfile
-from agent.planners.transport import Connection, translate_errors
+from agent.planners.retry import Retrier
+from agent.planners.transport import Connection
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_REASKS = 2
+EMPTY_ANSWER = "the answer was empty: no text and no tool call"
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,8 @@ class PlannerConfig:
     cost_guard: CostGuard = field(default_factory=CostGuard)
     confirm_safety: SafetyConfirm = decline_safety_checks
     max_reasks: int = MAX_REASKS
+    max_actions: int = DEFAULT_MAX_ACTIONS  # per answer; more is a ProviderError (agent.planners.limits)
+    deadline: Deadline = field(default_factory=lambda: Deadline(None))  # the run's --timeout
 
 
 @dataclass
@@ -93,6 +102,18 @@ class ModelPlanner:
     def prepare(self, task: str) -> None:
         """A model reads any task; the CLI refuses an empty one."""
 
+    def next_turn(self, task: str, observation: Observation, history: Sequence[HistoryItem]) -> Turn:
+        """The subclass's `plan`; an error leaves carrying the model requests this turn made."""
+        first = self.stats.calls
+        try:
+            return self.plan(task, observation, history)
+        except UIAgentError as e:
+            e.model_calls = self.stats.calls - first
+            raise
+
+    def plan(self, task: str, observation: Observation, history: Sequence[HistoryItem]) -> Turn:
+        raise NotImplementedError
+
     def _encode(self, observation: Observation, elements: tuple[Element, ...] = ()) -> EncodedImage:
         """The observation as the model sees it; an unchanged frame (same `frame_hash`) is reused."""
         key = (observation.frame_hash, observation.screenshot.size, tuple((e.id, e.box) for e in elements))
@@ -116,23 +137,33 @@ class ModelPlanner:
         image_chars = sum(len(i.b64) for i in images)
         return text_tokens(max(0, len(body) - image_chars)) + sum(image_tokens(self.profile, i.size) for i in images)
 
-    def _call(self, send: Callable[[], T], request: dict[str, Any], images: Sequence[EncodedImage],
+    def _call(self, send: Callable[..., T], request: dict[str, Any], images: Sequence[EncodedImage],
               url: str) -> tuple[T, int]:
-        """Check the budget, then send; returns the SDK's answer and the estimated input tokens."""
+        """Check the budget, then send (`send(timeout=..., extra_headers=...)`, retried within the
+        deadline); returns the SDK's answer and the estimated input tokens."""
         estimate = self.estimate_input_tokens(request, images)
         guard = self.config.cost_guard
         guard.check(price(self.profile, estimate, guard.expected_output_tokens()), f"the next {self.spec} call")
         self.stats.request_bytes.append(self.stats.last_request_bytes)
+        conn = self.config.connection
+        retrier = Retrier(provider=self.config.provider, spec=self.spec, url=url, deadline=self.config.deadline,
+                          max_retries=conn.max_retries, timeout=conn.timeout, on_request=self._count)
         started = time.perf_counter()
         try:
-            with translate_errors(self.config.provider, url, self.config.connection.timeout):
-                answer = send()
+            answer = retrier.send(send)
         finally:
             self.stats.sdk_s += time.perf_counter() - started
-            self.stats.calls += 1
         log.debug("%s: call %d, %d bytes, ~%d input tokens", self.spec, self.stats.calls,
                   self.stats.last_request_bytes, estimate)
         return answer, estimate
+
+    def _count(self) -> None:
+        self.stats.calls += 1
+
+    def _check_actions(self, count: int) -> None:
+        """An answer with more than `max_actions` actions is refused whole (never performed or stored)."""
+        if count > self.config.max_actions:
+            raise too_many_actions(self.spec, count, self.config.max_actions)
 
     def _usage(self, input_tokens: int | None, output_tokens: int | None, cached: int,
                estimate_input: int, output_text: str) -> Usage:
@@ -167,6 +198,14 @@ def _number(value: Any) -> float | None:
             return None
         return number if math.isfinite(number) else None
     return None
+
+
+def unusable(spec: str, reasks: int, error: str) -> UIAgentError:
+    """The error of an answer still unusable after `reasks` re-asks: an empty one is the provider's
+    failure (exit 4), a malformed one the task's (exit 1)."""
+    if error == EMPTY_ANSWER:
+        return ProviderError(f"{spec}: empty answers after {reasks} re-asks ({error})")
+    return PlannerOutputError(f"{spec}: unusable answer after {reasks} re-asks: {error}")
 
 
 def tool_turn(parsed: Any, raw: str, usage: Usage, prompt_ref: str) -> Turn:

@@ -26,7 +26,7 @@ from agent.planners.base import HistoryItem, Turn, Usage
 from agent.planners.grounding import Grounder, Mode
 from agent.planners.history import Call, Exchange, Transcript, call_answer, step_notes, summarise
 from agent.planners.imaging import EncodedImage, legend
-from agent.planners.model_planner import ModelPlanner, PlannerConfig
+from agent.planners.model_planner import EMPTY_ANSWER, ModelPlanner, PlannerConfig, unusable
 from agent.planners.parsing import extract_json
 from agent.planners.transport import client_url, openai_client, unexpected_body
 
@@ -109,7 +109,7 @@ def calls_from_payload(payload: Any) -> tuple[list[RawCall], str]:
     if not isinstance(items, list) or not items:
         raise PlannerOutputError("the JSON has no actions: use {\"thought\": ..., \"actions\": [...]}")
     calls = []
-    for item in items[:20]:
+    for item in items:
         if not isinstance(item, dict):
             raise PlannerOutputError(f"each action must be an object, got {item!r}"[:200])
         args = dict(item)
@@ -133,7 +133,7 @@ class ChatPlanner(ModelPlanner):
 
     def __init__(self, config: PlannerConfig) -> None:
         super().__init__(config)
-        self.client = openai_client(config.connection)
+        self.client = openai_client(config.connection, own_retries=True)
         self.transcript = Transcript(keep=config.keep_screenshots)
         self.use_tools = config.profile.tool_calling
 
@@ -152,7 +152,7 @@ class ChatPlanner(ModelPlanner):
         return Grounder(space=image.space, observation=observation, mode=mode, convention=convention)
 
     # ------------------------------------------------------------------ turn
-    def next_turn(self, task: str, observation: Observation, history: Sequence[HistoryItem]) -> Turn:
+    def plan(self, task: str, observation: Observation, history: Sequence[HistoryItem]) -> Turn:
         mode = self._mode(observation)
         elements = observation.elements if mode == "marks" else ()
         image = self._encode(observation, elements)
@@ -167,12 +167,13 @@ class ChatPlanner(ModelPlanner):
             if not isinstance(completion, ChatCompletion):
                 raise unexpected_body(self.provider, self.url, completion)
             reading = self._read_safely(completion)
+            self._check_actions(len(reading.calls))
             usage = usage + self._completion_usage(completion, estimate, reading.raw)
             try:
                 actions, coords, calls = self._ground(reading, grounder)
             except PlannerOutputError as e:
                 if attempt == self.config.max_reasks:
-                    raise PlannerOutputError(f"{self.spec}: unusable answer after {attempt} re-asks: {e}") from None
+                    raise unusable(self.spec, attempt, str(e)) from None
                 self._reject(image, context, reading, str(e), attempt + 1)
                 continue
             self.transcript.add(Exchange(image=image, reply=reading.reply, calls=calls, context=context))
@@ -195,6 +196,8 @@ class ChatPlanner(ModelPlanner):
         content = message.content or ""
         raw = _raw(completion)
         tool_calls = [tc for tc in (message.tool_calls or []) if getattr(tc, "function", None) is not None]
+        if not tool_calls and not content.strip():
+            raise PlannerOutputError(EMPTY_ANSWER)
         if tool_calls:
             calls = []
             for tc in tool_calls:

@@ -26,7 +26,14 @@ from agent.planners.base import HistoryItem, Turn, Usage
 from agent.planners.grounding import modifiers_arg
 from agent.planners.history import Call, Exchange, Transcript, result_text, step_notes, summarise
 from agent.planners.imaging import EncodedImage
-from agent.planners.model_planner import ModelPlanner, PlannerConfig, SafetyCheck, tool_turn
+from agent.planners.model_planner import (
+    EMPTY_ANSWER,
+    ModelPlanner,
+    PlannerConfig,
+    SafetyCheck,
+    tool_turn,
+    unusable,
+)
 from agent.planners.transport import client_url, openai_client, unexpected_body
 
 log = logging.getLogger(__name__)
@@ -54,7 +61,7 @@ class OpenAICUAPlanner(ModelPlanner):
 
     def __init__(self, config: PlannerConfig) -> None:
         super().__init__(config)
-        self.client = openai_client(config.connection)
+        self.client = openai_client(config.connection, own_retries=True)
         self.preview = config.profile.cua_tool == "computer_use_preview"
         self.transcript = Transcript(keep=1)
         self.previous_id: str | None = None
@@ -72,7 +79,7 @@ class OpenAICUAPlanner(ModelPlanner):
         return {"type": "computer"}
 
     # ------------------------------------------------------------------ turn
-    def next_turn(self, task: str, observation: Observation, history: Sequence[HistoryItem]) -> Turn:
+    def plan(self, task: str, observation: Observation, history: Sequence[HistoryItem]) -> Turn:
         image = self._encode(observation)
         usage = Usage()
         for attempt in range(self.config.max_reasks + 1):
@@ -92,7 +99,7 @@ class OpenAICUAPlanner(ModelPlanner):
                 self._confirm(parsed.acks)
                 return self._turn(parsed, raw, usage)
             if attempt == self.config.max_reasks:
-                raise PlannerOutputError(f"{self.spec}: unusable answer after {attempt} re-asks: {parsed.errors[0]}")
+                raise unusable(self.spec, attempt, parsed.errors[0])
             self._reask = prompts.render("reask.j2", error="; ".join(parsed.errors), attempt=attempt + 1,
                                          attempts=self.config.max_reasks)
         raise AssertionError("unreachable")
@@ -177,7 +184,8 @@ class OpenAICUAPlanner(ModelPlanner):
             elif kind == "computer_call":
                 self._parse_call(data, space, parsed)
         if not parsed.calls and not parsed.text.strip():
-            parsed.errors.append("the answer had neither a computer action nor a message")
+            parsed.errors.append(EMPTY_ANSWER)
+        self._check_actions(len(parsed.actions))
         return parsed
 
     def _parse_call(self, data: dict[str, Any], space: ImageSpace, parsed: _Parsed) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from actions.errors import UsageError
+from agent.deadline import Deadline
 from agent.planners.base import Planner
 from agent.planners.cost import CostGuard
 from agent.settings import Settings
@@ -79,9 +80,12 @@ def _load_class(provider: str) -> Callable[..., Planner]:
 def build_planner(settings: Settings, *, cost_guard: CostGuard | None = None,
                   confirm_safety: SafetyConfirm | None = None, api_key: str | None = None,
                   max_retries: int | None = None, request_timeout: float | None = None,
-                  env: Mapping[str, str] | None = None, transport: Any = None) -> Planner:
+                  env: Mapping[str, str] | None = None, transport: Any = None,
+                  deadline: Deadline | None = None) -> Planner:
     """The planner for `settings.model` (+ `settings.base_url`). Raises UsageError for a bad spec,
-    a missing key or a bad profiles file; nothing is sent to a provider here."""
+    a missing key or a bad profiles file; nothing is sent to a provider here. `deadline` (the run's
+    --timeout, started by the caller) bounds every request and retry; None: requests are bounded
+    by `request_timeout` alone."""
     provider, model = parse_spec(settings.model, env)
     cls = _load_class(provider)
     if provider == "offline":
@@ -98,7 +102,9 @@ def build_planner(settings: Settings, *, cost_guard: CostGuard | None = None,
     config = PlannerConfig(
         provider=provider, model=model, profile=profile,
         connection=Connection(provider=provider, base_url=settings.base_url, api_key=api_key,
-                              max_retries=max_retries, timeout=request_timeout, transport=transport),
+                              max_retries=max_retries, timeout=request_timeout, transport=transport,
+                              max_answer_bytes=settings.max_answer_bytes, deadline=deadline),
         keep_screenshots=min(settings.keep_screenshots, profile.max_images),
-        cost_guard=cost_guard or CostGuard(settings.max_cost), confirm_safety=confirm_safety)
+        cost_guard=cost_guard or CostGuard(settings.max_cost), confirm_safety=confirm_safety,
+        max_actions=settings.max_actions_per_turn, deadline=deadline or Deadline(None))
     return cls(config)

@@ -1,8 +1,10 @@
 """SDK clients and the edge where their errors become ours.
 
-Clients retry 429/5xx/529/timeouts themselves (exponential backoff, `retry-after` honoured);
-`max_retries` and `timeout` are set here. What still fails afterwards leaves `translate_errors`
-as one `ProviderError` line naming the provider, the URL and the provider's message.
+Planners build their clients with `own_retries=True`: the SDK does not retry, `agent.planners.retry`
+does, within the run's deadline (`--timeout`); other users (the pytest judge) keep the SDKs' own
+retries. Every client bounds the answers it reads (`agent.planners.limits.bound_answers`). What
+still fails leaves `translate` as one `ProviderError` line naming the provider, the URL and the
+provider's message.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ if TYPE_CHECKING:  # each SDK is imported by the client that needs it: an OpenAI
     import anthropic
     import openai
 
-from actions.errors import ProviderError, UsageError
+from actions.errors import ProviderError, UIAgentError, UsageError
+from agent.deadline import Deadline
+from agent.planners.limits import DEFAULT_MAX_ANSWER_BYTES, bound_answers
 
 DEFAULT_MAX_RETRIES = 4
 DEFAULT_TIMEOUT_S = 120.0
@@ -39,20 +43,32 @@ class Connection:
     max_retries: int = DEFAULT_MAX_RETRIES
     timeout: float = DEFAULT_TIMEOUT_S
     transport: Any = None  # an httpx2 transport under the SDK (agent.planners.cassette); None: the SDK's own
+    max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES
+    deadline: Deadline | None = None  # the run's --timeout: no request, retry or answer outlasts it
 
 
-def anthropic_client(conn: Connection) -> anthropic.Anthropic:
+def _http_kwargs(conn: Connection) -> dict[str, Any]:
+    """What the SDK's DefaultHttpxClient gets: the answer bound, and the cassette's transport if any."""
+    kwargs: dict[str, Any] = {"event_hooks": {"response": [bound_answers(conn.provider, conn.max_answer_bytes,
+                                                                         conn.deadline)]}}
+    if conn.transport is not None:
+        kwargs["transport"] = conn.transport
+    return kwargs
+
+
+def anthropic_client(conn: Connection, *, own_retries: bool = False) -> anthropic.Anthropic:
+    """`own_retries`: the SDK sends each request once (the caller retries, `agent.planners.retry`)."""
     import anthropic
 
     key = conn.api_key or os.environ.get("ANTHROPIC_API_KEY")
     if not key and not os.environ.get("ANTHROPIC_AUTH_TOKEN"):
         raise UsageError("anthropic: no API key: set ANTHROPIC_API_KEY (or pick another --model)")
-    http = anthropic.DefaultHttpxClient(transport=conn.transport) if conn.transport is not None else None
-    return anthropic.Anthropic(api_key=key, base_url=conn.base_url or None, max_retries=conn.max_retries,
-                               timeout=conn.timeout, http_client=http)
+    return anthropic.Anthropic(api_key=key, base_url=conn.base_url or None,
+                               max_retries=0 if own_retries else conn.max_retries, timeout=conn.timeout,
+                               http_client=anthropic.DefaultHttpxClient(**_http_kwargs(conn)))
 
 
-def openai_client(conn: Connection) -> openai.OpenAI:
+def openai_client(conn: Connection, *, own_retries: bool = False) -> openai.OpenAI:
     """OpenAI or any compatible server. Local servers (a base URL that is not api.openai.com)
     need no key: Ollama and LM Studio want one set but ignore it."""
     import openai
@@ -64,9 +80,8 @@ def openai_client(conn: Connection) -> openai.OpenAI:
             raise UsageError(f"{conn.provider}: no API key: set OPENAI_API_KEY, or --base-url for a local "
                              "OpenAI-compatible server")
         key = "not-needed"
-    http = openai.DefaultHttpxClient(transport=conn.transport) if conn.transport is not None else None
-    return openai.OpenAI(api_key=key, base_url=base_url, max_retries=conn.max_retries, timeout=conn.timeout,
-                         http_client=http)
+    return openai.OpenAI(api_key=key, base_url=base_url, max_retries=0 if own_retries else conn.max_retries,
+                         timeout=conn.timeout, http_client=openai.DefaultHttpxClient(**_http_kwargs(conn)))
 
 
 def client_url(client: Any) -> str:
@@ -111,22 +126,47 @@ def translate_errors(provider: str, url: str, timeout: float | None = None) -> I
     """Run one SDK call; SDK and decoding errors leave as one ProviderError line."""
     try:
         yield
-    except _sdk_errors("APITimeoutError"):
-        raise ProviderError(f"{provider}: no answer from {url} within {timeout or '?'} s, after retries") from None
-    except _sdk_errors("APIConnectionError") as e:
+    except Exception as e:
+        translated = translate(provider, url, e, timeout)
+        if translated is None:
+            raise
+        raise translated from None
+
+
+def translate(provider: str, url: str, e: Exception, timeout: float | None = None) -> UIAgentError | None:
+    """`e` (an SDK or decoding error) as our one-line error; None for anything else. A uiagent error
+    raised under the SDK (an answer bound, the deadline) comes back as itself."""
+    if (own := own_cause(e)) is not None:
+        return own
+    if isinstance(e, sdk_errors("APITimeoutError")):
+        return ProviderError(f"{provider}: no answer from {url} within {timeout or '?'} s, after retries")
+    if isinstance(e, sdk_errors("APIConnectionError")):
         cause = e.__cause__ or e
-        raise ProviderError(f"{provider}: cannot reach {url} ({type(cause).__name__}): check --base-url "
-                            "and that the server is running") from None
-    except _sdk_errors("APIStatusError") as e:
-        raise _status_error(provider, url, e) from None  # type: ignore[arg-type]
-    except _sdk_errors("APIError") as e:
-        raise ProviderError(f"{provider}: bad response from {url}: "
-                            f"{_message(e.body, e.message)}") from None  # type: ignore[attr-defined]
-    except json.JSONDecodeError as e:
-        raise ProviderError(f"{provider}: {url} answered invalid JSON ({e.msg} at {e.pos})") from None
+        return ProviderError(f"{provider}: cannot reach {url} ({type(cause).__name__}): check --base-url "
+                             "and that the server is running")
+    if isinstance(e, sdk_errors("APIStatusError")):
+        return _status_error(provider, url, e)  # type: ignore[arg-type]
+    if isinstance(e, sdk_errors("APIError")):
+        return ProviderError(f"{provider}: bad response from {url}: "
+                             f"{_message(e.body, e.message)}")  # type: ignore[attr-defined]
+    if isinstance(e, json.JSONDecodeError):
+        return ProviderError(f"{provider}: {url} answered invalid JSON ({e.msg} at {e.pos})")
+    return None
 
 
-def _sdk_errors(name: str) -> tuple[type[Exception], ...]:
+def own_cause(e: BaseException) -> UIAgentError | None:
+    """A uiagent error in `e`'s cause chain (the Anthropic SDK wraps what a response hook raises)."""
+    seen: set[int] = set()
+    current: BaseException | None = e
+    while current is not None and id(current) not in seen:
+        if isinstance(current, UIAgentError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__
+    return None
+
+
+def sdk_errors(name: str) -> tuple[type[Exception], ...]:
     """The SDKs' exception class `name`, of the SDKs loaded (one that was never imported raised nothing)."""
     return tuple(getattr(sdk, name) for sdk in (sys.modules.get("openai"), sys.modules.get("anthropic"))
                  if sdk is not None)

@@ -20,7 +20,7 @@ from agent.planners.base import HistoryItem
 from agent.planners.grounding import Grounder, Mode
 from agent.planners.history import Exchange, call_answer, step_notes, summarise
 from agent.planners.imaging import EncodedImage
-from agent.planners.model_planner import PlannerConfig
+from agent.planners.model_planner import EMPTY_ANSWER, PlannerConfig
 from agent.planners.openai_chat import ChatPlanner, RawCall, Reading, _raw
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -187,6 +187,8 @@ class UITarsPlanner(ChatPlanner):
         if not completion.choices:
             raise PlannerOutputError("the server returned no choices")
         content = completion.choices[0].message.content or ""
+        if not content.strip():
+            raise PlannerOutputError(EMPTY_ANSWER)
         thought, parsed = parse_uitars(content)
         calls = []
         for name, kwargs in parsed:

@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from actions.desktop.base import Desktop, Screenshot
-from actions.errors import BudgetExceeded, ProviderError, Stopped, TaskFailed, UIAgentError
+from actions.errors import BudgetExceeded, ProviderError, Stopped, UIAgentError
 from actions.executor import Executor
 from actions.models import Action, ActionResult, Done, Fail, Type
+from agent.deadline import Deadline
 from agent.perception.masking import SecretMasker
 from agent.perception.observation import Observation
 from agent.perception.perceiver import Perceiver
@@ -58,12 +59,15 @@ class LoopContext:
     masker: SecretMasker | None = None  # blacks out secrets on screen once one was typed
     clock: Callable[[], float] = time.monotonic
     reactions: Reactions | None = None  # None: no reaction waits (dry run, replay, tests)
+    deadline: Deadline | None = None  # --timeout, shared with the planner; None: settings.timeout from the start
 
 
 def run_task(task: str, ctx: LoopContext) -> Outcome:
     """Run `task` to an Outcome; the recording is finished whatever happens."""
     started = ctx.clock()
+    deadline = (ctx.deadline or Deadline(ctx.settings.timeout, clock=ctx.clock)).start()
     usage = Usage()
+    failed_calls = 0  # model requests of a turn that ended in an error (its Usage never arrived)
     history: list[HistoryItem] = []
     stuck = StuckDetector()
     last_frame: Screenshot | None = None  # the settled frame of the last action: no need to grab again
@@ -73,7 +77,7 @@ def run_task(task: str, ctx: LoopContext) -> Outcome:
     outcome = Outcome(status="failed", reason=f"gave up after {ctx.settings.max_steps} steps (--max-steps)")
     try:
         for index in range(1, ctx.settings.max_steps + 1):
-            _check_limits(ctx, started, usage)
+            _check_limits(ctx, deadline, usage)
             step = StepBuilder(index, ctx.recorder, ctx.clock, mask=mask)
             observation = step.observe(ctx.perceiver, last_frame, ctx.planner.needs_elements)
             if scanner is not None:
@@ -95,17 +99,13 @@ def run_task(task: str, ctx: LoopContext) -> Outcome:
                 break
         else:
             outcome = Outcome(status="stopped", reason=f"reached --max-steps {ctx.settings.max_steps}")
-    except Stopped as e:
-        outcome = Outcome(status="stopped", reason=str(e))
-    except ProviderError as e:
-        outcome = Outcome(status="error", reason=str(e))
-    except TaskFailed as e:
-        outcome = Outcome(status="failed", reason=str(e))
-    except UIAgentError as e:  # e.g. the display went away mid-run
-        outcome = Outcome(status="failed", reason=str(e))
+    except UIAgentError as e:  # a budget, a provider, a task that failed, the display going away mid-run
+        outcome = _ending(e)
+        failed_calls = e.model_calls
     finally:
         outcome = outcome.model_copy(update={
-            "steps": len(history), "model_calls": usage.model_calls, "cost_usd": round(usage.cost_usd, 6),
+            "steps": len(history), "model_calls": usage.model_calls + failed_calls,
+            "cost_usd": round(usage.cost_usd, 6),
             "tokens": usage.input_tokens + usage.output_tokens, "denials": len(ctx.executor.denied),
             "duration_s": round(ctx.clock() - started, 3)})
         ctx.recorder.finish(outcome)
@@ -114,11 +114,19 @@ def run_task(task: str, ctx: LoopContext) -> Outcome:
     return outcome
 
 
-def _check_limits(ctx: LoopContext, started: float, usage: Usage) -> None:
+def _ending(error: UIAgentError) -> Outcome:
+    if isinstance(error, Stopped):
+        return Outcome(status="stopped", reason=str(error))
+    if isinstance(error, ProviderError):
+        return Outcome(status="error", reason=str(error))
+    return Outcome(status="failed", reason=str(error))
+
+
+def _check_limits(ctx: LoopContext, deadline: Deadline, usage: Usage) -> None:
     if ctx.stop.is_set():
         raise Stopped("stopped by the user (interrupt)")
-    if ctx.clock() - started > ctx.settings.timeout:
-        raise BudgetExceeded(f"timed out after {ctx.settings.timeout:g}s (--timeout)")
+    if deadline.expired():
+        raise BudgetExceeded(f"timed out after {deadline.describe()}")
     if ctx.settings.max_cost is not None and usage.cost_usd >= ctx.settings.max_cost:
         raise BudgetExceeded(f"spent ${usage.cost_usd:.4f} of --max-cost ${ctx.settings.max_cost:g}")
 

@@ -30,6 +30,7 @@ from actions.executor import ConfirmCallback, Executor, decline_all
 from actions.killswitch import KillSwitch
 from actions.readiness import NoReadiness, Readiness
 from actions.secrets import Redactor, redact_logs
+from agent.deadline import Deadline
 from agent.perception.perceiver import Perceiver, ScreenPerceiver
 from agent.perception.reaction import Reactions, X11Windows
 from agent.planners.base import Capabilities, Planner
@@ -169,10 +170,11 @@ def planner_factory(settings: Settings) -> Callable[[], Planner]:
 def run_agent(task: str, settings: Settings, display: str, planner: Planner, *,
               confirm: ConfirmCallback = decline_all, on_step: Callable[[Step], None] = lambda s: None,
               secrets: Mapping[str, str] | None = None, stop: threading.Event | None = None,
-              kind: Kind = "do", cassette: Cassette | None = None) -> RunResult:
-    """Run `task` on `display` with `planner`; the recording lands under settings.record_dir."""
+              kind: Kind = "do", cassette: Cassette | None = None, deadline: Deadline | None = None) -> RunResult:
+    """Run `task` on `display` with `planner`; the recording lands under settings.record_dir.
+    `deadline`: the --timeout the planner was built with (None: settings.timeout from the loop's start)."""
     with live_context(task, settings, display, planner, confirm=confirm, on_step=on_step, secrets=secrets,
-                      stop=stop, kind=kind, cassette=cassette) as ctx:
+                      stop=stop, kind=kind, cassette=cassette, deadline=deadline) as ctx:
         outcome = run_task(task, ctx)
         return RunResult(outcome=outcome, folder=ctx.recorder.folder)
 
@@ -182,7 +184,7 @@ def live_context(task: str, settings: Settings, display: str, planner: Planner, 
                  confirm: ConfirmCallback = decline_all, on_step: Callable[[Step], None] = lambda s: None,
                  secrets: Mapping[str, str] | None = None, stop: threading.Event | None = None,
                  kind: Kind = "do", replay_of: str | None = None,
-                 cassette: Cassette | None = None) -> Iterator[LoopContext]:
+                 cassette: Cassette | None = None, deadline: Deadline | None = None) -> Iterator[LoopContext]:
     """`wire`d parts around a started recording, as the loop takes them; released on exit.
     `cassette` (agent.planners.cassette) is attached to the recording folder. A replay checks each
     step's effect against the recording itself (`agent.replay`): it waits for no reactions."""
@@ -197,7 +199,7 @@ def live_context(task: str, settings: Settings, display: str, planner: Planner, 
                           perceiver=parts.perceiver, settle=parts.settle, recorder=parts.recorder,
                           settings=settings, stop=stop or threading.Event(), on_step=on_step, secrets=secrets,
                           masker=_masker(parts) if secrets else None,
-                          reactions=parts.reactions if kind != "replay" else None)
+                          reactions=parts.reactions if kind != "replay" else None, deadline=deadline)
 
 
 def _masker(parts: Parts) -> SecretMasker:

@@ -13,6 +13,10 @@ Scripting: `script(*replies)` queues replies served in order; a `policy(request)
 answers once the queue is empty (e.g. a scripted agent policy for loop tests); with neither, the
 server answers 500 "no scripted reply". A dict is sent as JSON with status 200. Every request is
 recorded (`requests`, `calls(path)`, `last_json`) so tests can count calls and inspect bodies.
+
+Stalling servers: `never_reply()` holds the connection without a byte until the server stops,
+`retry_after_reply(3600)` is a 429 asking for an hour, `huge_reply(100_000_000)` streams a 100 MB
+answer (chunked, or with its content-length declared) for as long as the client reads.
 """
 
 from __future__ import annotations
@@ -42,6 +46,9 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = "application/json"
     delay: float = 0.0
+    never: bool = False                        # hold the connection, send nothing (until the server stops)
+    chunks: Callable[[], Iterator[bytes]] | None = None  # a body streamed as it is generated
+    declare_length: int | None = None          # with `chunks`: send this content-length instead of chunking
 
     def payload(self) -> bytes:
         if isinstance(self.body, bytes):
@@ -57,6 +64,7 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     body: bytes
+    received: float = field(default_factory=time.monotonic)
 
     @property
     def json(self) -> Any:
@@ -80,6 +88,7 @@ class FakeModelServer:
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.stopping = threading.Event()  # releases the handlers of replies that never come
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> Self:
@@ -91,6 +100,7 @@ class FakeModelServer:
         return self
 
     def stop(self) -> None:
+        self.stopping.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -159,8 +169,15 @@ def _handler_for(server: FakeModelServer) -> type[BaseHTTPRequestHandler]:
             request = RecordedRequest(method=self.command, path=self.path.split("?")[0],
                                       headers={k.lower(): v for k, v in self.headers.items()}, body=body)
             reply = server._answer(request)
+            if reply.never:
+                server.stopping.wait()
+                self.close_connection = True
+                return
             if reply.delay:
                 time.sleep(reply.delay)
+            if reply.chunks is not None:
+                self._stream(reply)
+                return
             payload = reply.payload()
             try:
                 self.send_response(reply.status)
@@ -172,6 +189,27 @@ def _handler_for(server: FakeModelServer) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(payload)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client timed out and left
+
+        def _stream(self, reply: Reply) -> None:
+            assert reply.chunks is not None
+            chunked = reply.declare_length is None
+            try:
+                self.send_response(reply.status)
+                self.send_header("content-type", reply.content_type)
+                if chunked:
+                    self.send_header("transfer-encoding", "chunked")
+                else:
+                    self.send_header("content-length", str(reply.declare_length))
+                self.end_headers()
+                for chunk in reply.chunks():
+                    if server.stopping.is_set():
+                        break
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
+                if chunked:
+                    self.wfile.write(b"0\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client stopped reading: what a bounded client should do
+            self.close_connection = True
 
         do_POST = _serve
         do_GET = _serve
@@ -209,6 +247,35 @@ def truncated_json_reply(body: dict[str, Any]) -> Reply:
 
 def slow_reply(body: Any, delay: float) -> Reply:
     return Reply(body=body, delay=delay)
+
+
+def never_reply() -> Reply:
+    """A request that is read and never answered (not even headers)."""
+    return Reply(never=True)
+
+
+def retry_after_reply(seconds: float = 3600, status: int = 429) -> Reply:
+    """A rate limit asking the client to come back after `seconds` (a `retry-after` header only)."""
+    return Reply(status=status, headers={"retry-after": f"{seconds:g}"},
+                 body={"type": "error", "error": {"type": "rate_limit_error", "message": "Rate limit reached"}})
+
+
+def huge_reply(size: int = 100_000_000, *, declared: bool = False, chunk: int = 64 * 1024) -> Reply:
+    """A 200 answer of `size` bytes: an Anthropic message whose one text block is `size` x's, streamed
+    as it is generated (chunked, or `declared` with its content-length)."""
+    head = b'{"id":"msg_huge","type":"message","role":"assistant","model":"m","content":[{"type":"text","text":"'
+    tail = b'"}],"stop_reason":"end_turn","usage":{"input_tokens":1,"output_tokens":1}}'
+    block = b"x" * chunk
+
+    def chunks() -> Iterator[bytes]:
+        yield head
+        left = size - len(head) - len(tail)
+        while left > 0:
+            yield block[:left]
+            left -= chunk
+        yield tail
+
+    return Reply(chunks=chunks, declare_length=size if declared else None)
 
 
 # ====================================================================== Anthropic Messages

@@ -257,3 +257,29 @@ def test_the_escalation_summary_never_shows_a_secret() -> None:
     outcome = run_task("t", ctx)
     assert outcome.denials == 3 and "type 'rm -rf ~ {{PW}}\\n'" in outcome.reason
     assert "hunter2" not in outcome.reason
+
+
+def test_a_failed_turn_counts_its_model_requests_and_the_deadline_stops_the_next_step() -> None:
+    from actions.errors import ProviderError
+    from agent.deadline import Deadline
+
+    def failing(observation, history):
+        error = ProviderError("openai: no answer")
+        error.model_calls = 3
+        raise error
+
+    answered = Turn(actions=(Click(x=10, y=10),), usage=Usage(model_calls=2))
+    outcome = run_task("t", context(ScriptedPlanner([answered, failing]))[0])
+    assert (outcome.status, outcome.reason, outcome.model_calls) == ("error", "openai: no answer", 5)
+
+    now = [0.0]
+    ctx = context(ScriptedPlanner([[Click(x=10, y=10)]] * 5))[0]
+    ctx.deadline = Deadline(20, clock=lambda: now[0]).start()
+
+    def late(observation, history):
+        now[0] = 21.0  # the model took the rest of the deadline
+        return Turn(actions=(Click(x=50, y=10),), usage=Usage(model_calls=1))
+
+    ctx.planner = ScriptedPlanner([late, [Click(x=90, y=10)]])
+    outcome = run_task("t", ctx)
+    assert outcome.status == "stopped" and outcome.reason == "timed out after 20 s (--timeout)" and outcome.steps == 1
