@@ -256,3 +256,31 @@ def test_http_needs_the_bearer_token_and_then_drives_xcalc(calc_display: Virtual
     loaded = load_recording(_recording(record_dir))
     assert loaded.session.kind == "mcp" and len(loaded.steps) == 4
     assert loaded.session.outcome.status == "done"
+
+
+INSPECTOR = Path(__file__).parents[2] / ".cache" / "mcp-inspector" / "node_modules" / ".bin" / "mcp-inspector"
+
+
+def _inspector(vd: VirtualDisplay, record_dir: Path, *method: str) -> dict[str, Any]:
+    """One call of the MCP Inspector's CLI (an independent client, in Node) against `uiagent mcp`."""
+    assert INSPECTOR.exists(), "the MCP Inspector is missing: run scripts/setup.sh test"
+    env = [f"{k}={v}" for k, v in {**vd.env, "PYTHONPATH": os.environ.get("PYTHONPATH", "")}.items()
+           if k in ("DISPLAY", "HOME", "XAUTHORITY", "PYTHONPATH", "DBUS_SESSION_BUS_ADDRESS")]
+    cmd = [str(INSPECTOR), "--cli", *(a for pair in env for a in ("-e", pair)), UIAGENT, "mcp", "--record-dir",
+           str(record_dir), *method]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)  # digits as text: "\"4\"" (JSON)
+    assert done.stdout.strip(), done.stderr
+    answer: dict[str, Any] = json.JSONDecoder().raw_decode(done.stdout.strip())[0]  # an error line may follow
+    return answer
+
+
+def test_the_mcp_inspector_cli_lists_the_tools_and_clicks_xcalc(calc_display: VirtualDisplay,
+                                                                tmp_path: Path) -> None:
+    listed = _inspector(calc_display, tmp_path / "rec", "--method", "tools/list")
+    assert len(listed["tools"]) == 10
+    clicked = _inspector(calc_display, tmp_path / "rec", "--method", "tools/call", "--tool-name", "click",
+                         "--tool-arg", "text=\"4\"")
+    assert not clicked.get("isError"), clicked
+    found = _inspector(calc_display, tmp_path / "rec", "--method", "tools/call", "--tool-name", "find_text",
+                       "--tool-arg", "text=\"4\"")
+    assert sum(m["text"].strip() == "4" for m in found["structuredContent"]["matches"]) == 2  # key and display
