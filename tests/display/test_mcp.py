@@ -236,6 +236,9 @@ def test_http_needs_the_bearer_token_and_then_drives_xcalc(calc_display: Virtual
         assert httpx2.post(url, json=init, headers=headers).status_code == 401
         wrong = {**headers, "Authorization": "Bearer nope"}
         assert httpx2.post(url, json=init, headers=wrong).status_code == 401
+        garbage = httpx2.post(url, content=b"not json {", headers={**headers, "Authorization": f"Bearer {token}",
+                                                                  "Content-Type": "application/json"})
+        assert garbage.status_code == 400 and garbage.json()["error"]["code"] == -32700
 
         async def main() -> None:
             client = create_mcp_http_client(headers={"Authorization": f"Bearer {token}"})
@@ -284,3 +287,29 @@ def test_the_mcp_inspector_cli_lists_the_tools_and_clicks_xcalc(calc_display: Vi
     found = _inspector(calc_display, tmp_path / "rec", "--method", "tools/call", "--tool-name", "find_text",
                        "--tool-arg", "text=\"4\"")
     assert sum(m["text"].strip() == "4" for m in found["structuredContent"]["matches"]) == 2  # key and display
+
+
+def test_run_task_reports_progress_per_step_and_its_recording_replays_through_the_replay_tool(
+        calc_display: VirtualDisplay, tmp_path: Path) -> None:
+    progress: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        progress.append((done, total, message))
+
+    async def main() -> None:
+        async with stdio_session(calc_display, tmp_path / "rec") as session:
+            ran = await session.call_tool("run_task", {"task": "click 1, click 2, click +, click 3, click 0, "
+                                                                "click =, verify 42"},
+                                          progress_callback=on_progress)
+            assert not ran.is_error, text_of(ran)
+            data = ran.structured_content or {}
+            assert data["status"] == "done" and Path(data["recording"]).is_dir()
+            assert [p[0] for p in progress] == list(range(1, data["steps"] + 1))
+            assert any("click '1'" in (p[2] or "") for p in progress), progress
+            await ok(session, "click", text="AC")
+            replayed = await session.call_tool("replay", {"recording": data["recording"]})
+            assert not replayed.is_error, text_of(replayed)
+            assert (replayed.structured_content or {})["status"] == "done"
+            assert await shows(session, "42")
+
+    anyio.run(main)
