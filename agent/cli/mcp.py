@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -72,7 +72,6 @@ def mcp(
 
     from agent.cli.app import _check_sandbox, _display_env, _launch_apps, _secrets, _settings, _virtual_size
     from agent.mcp.server import DesktopServer, serve_http, serve_stdio
-    from agent.mcp.session import DesktopSession
 
     listen = parse_listen(http) if http is not None else None
     settings = _settings({"model": model, "record_dir": record_dir, "guards.confirm": confirm, "sandbox": sandbox,
@@ -84,8 +83,12 @@ def mcp(
     with ExitStack() as stack:
         display = _display_env(stack, _virtual_size(virtual))
         _launch_apps(stack, launch or [], display, settings, virtual is not None)
-        server = DesktopServer(lambda: DesktopSession.open(settings, display, secrets=secrets,
-                                                            max_actions=max_actions))
+
+        def opener() -> AbstractContextManager[Any]:
+            from agent.mcp.session import DesktopSession  # the desktop side loads on the first tool call
+            return DesktopSession.open(settings, display, secrets=secrets, max_actions=max_actions)
+
+        server = DesktopServer(opener)
         _interrupt_on_term()
         try:
             if listen is None:

@@ -7,6 +7,8 @@ for Claude's computer tool); the server maps them to the screen.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -142,3 +144,8 @@ TOOLS: tuple[ToolSpec, ...] = (
                          "what was done, relocated and skipped."),
 )
 TOOLS_BY_NAME = {t.name: t for t in TOOLS}
+
+
+def call_text(tool: str, arguments: Mapping[str, Any]) -> str:
+    """The tool call as the recording keeps it (the step's raw output)."""
+    return json.dumps({"tool": tool, "arguments": dict(arguments)}, sort_keys=True, default=str)

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
@@ -31,9 +31,11 @@ from pydantic import ValidationError
 from actions.executor import decline_all
 from actions.models import Action, Verdict, validation_message
 from agent import __version__, status
-from agent.mcp.models import TOOLS, TOOLS_BY_NAME
-from agent.mcp.session import DesktopSession, call_text
-from agent.mcp.tools import Reply, error, run_tool
+from agent.mcp.models import TOOLS, TOOLS_BY_NAME, call_text
+
+if TYPE_CHECKING:  # the desktop side (wiring, perception, OCR) loads on the first tool call, not at start
+    from agent.mcp.session import DesktopSession
+    from agent.mcp.tools import Reply
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +48,7 @@ APPROVE_SCHEMA: dict[str, Any] = {
                                "description": "true performs it; anything else declines it"}},
     "required": ["approve"],
 }
-Opener = Callable[[], AbstractContextManager[DesktopSession]]
+Opener = Callable[[], "AbstractContextManager[DesktopSession]"]
 
 
 class DesktopServer:
@@ -77,6 +79,8 @@ class DesktopServer:
 
     async def call_tool(self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
                         ) -> types.CallToolResult:
+        from agent.mcp.tools import error, run_tool
+
         spec = TOOLS_BY_NAME.get(params.name)
         if spec is None:
             raise MCPError(INVALID_PARAMS, f"unknown tool {params.name!r}: the tools are "

@@ -8,7 +8,6 @@ secrets expanded, the reaction it should cause awaited, the screen settled, stuc
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -84,6 +83,7 @@ class Acted:
     result: ActionResult
     notes: tuple[str, ...]
     step: int
+    settle_ms: float = 0.0  # waiting for the app's reaction and stillness (the record's settle phase)
 
 
 @dataclass
@@ -208,17 +208,14 @@ class DesktopSession:
         self.steps += 1
         self.frame = step.raw_frame or step.last_frame or self.frame
         self.masked = self.masked or step.mask is not None
-        if finished is not None and finished.status != "done":
+        if finished is not None and finished.status == "stopped":  # the guards' escalation (max_denials)
             self.stopped = finished.reason
-        return Acted(result=results[-1], notes=tuple(notes), step=record.index)
+        elif finished is not None:  # a stuck run: the client plans, so it hears it and decides
+            notes = [*notes, f"{finished.reason}: the last actions changed nothing new on screen"]
+        return Acted(result=results[-1], notes=tuple(notes), step=record.index, settle_ms=record.durations.settle)
 
     def _check_budget(self) -> None:
         if self.stopped:
             raise Stopped(f"this session was stopped: {self.stopped}")
         if self.steps >= self.max_actions:
             raise Stopped(f"this session's action budget of {self.max_actions} actions is spent")
-
-
-def call_text(tool: str, arguments: Mapping[str, Any]) -> str:
-    """The tool call as the recording keeps it (the step's raw output)."""
-    return json.dumps({"tool": tool, "arguments": dict(arguments)}, sort_keys=True, default=str)

@@ -211,7 +211,9 @@ def _perform(s: DesktopSession, a: _Acting, step: Any, obs: Any, action: Action,
     extra = [n for n in acted.notes if "was not performed" not in n]
     if result.verify_note:
         extra.append(result.verify_note)
-    data = {"status": result.status, "step": acted.step, "performed": result.ok}
+    data: dict[str, Any] = {"status": result.status, "step": acted.step, "performed": result.ok,
+                            "timings_ms": {"input": round(result.act_ms, 2), "ready": round(result.wait_ms, 2),
+                                           "settle": round(acted.settle_ms, 2)}}
     if not result.ok:
         why = result.error or result.verdict.reason
         return Reply(text=s.redactor_text(f"not performed ({result.status}): {why}"), is_error=True,
