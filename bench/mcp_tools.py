@@ -38,6 +38,18 @@ def _params(vd: VirtualDisplay, record_dir: str) -> StdioServerParameters:
                                  env={**os.environ, **vd.env})
 
 
+def sdk_import(runs: int) -> dict[str, Any]:
+    """What `import mcp.server.stdio` alone costs a fresh interpreter: the floor under start to ready."""
+    import subprocess
+
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import mcp.server.stdio"], check=True)
+        times.append(time.perf_counter() - t0)
+    return {"median_s": round(statistics.median(times), 3), "runs": runs}
+
+
 async def start_to_ready(vd: VirtualDisplay, record_dir: str, runs: int) -> dict[str, Any]:
     times = []
     for _ in range(runs):
@@ -95,6 +107,7 @@ def main(clicks: int, shots: int, starts: int) -> dict[str, Any]:
         vd.launch_app("xcalc -geometry +300+120")
         out: dict[str, Any] = {"load_average_before": round(os.getloadavg()[0], 2)}
         out["start_to_ready"] = anyio.run(start_to_ready, vd, rec, starts)
+        out["sdk_import_alone"] = sdk_import(starts)
         out.update(anyio.run(calls, vd, rec, clicks, shots))
         out["load_average_after"] = round(os.getloadavg()[0], 2)
         return out
