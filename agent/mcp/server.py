@@ -14,6 +14,7 @@ Over Streamable HTTP the clients of one server share that desktop session, one c
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable
 from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
@@ -28,6 +29,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types.jsonrpc import INVALID_PARAMS
 from pydantic import ValidationError
 
+from actions.errors import UsageError
 from actions.executor import decline_all
 from actions.models import Action, Verdict, validation_message
 from agent import __version__, status
@@ -171,12 +173,13 @@ async def serve_http(server: DesktopServer, host: str, port: int, token: str,
     from agent.mcp.auth import StaticToken, auth_settings
 
     url = f"http://{_url_host(host)}:{port}"
+    sock = _listen(host, port)  # bound here: a port in use is one clear line, not uvicorn's exit
     app = server.server.streamable_http_app(host=host, auth=auth_settings(url), token_verifier=StaticToken(token))
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
     web = uvicorn.Server(config)
     try:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(web.serve)
+            tg.start_soon(lambda: web.serve(sockets=[sock]))
             while not web.started:
                 if web.should_exit:
                     break
@@ -185,6 +188,17 @@ async def serve_http(server: DesktopServer, host: str, port: int, token: str,
                 on_ready(f"{url}/mcp")
     finally:
         await anyio.to_thread.run_sync(server.close)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise UsageError(f"--http {host}:{port}: cannot listen there ({e.strerror or e})") from None
+    return sock
 
 
 def _url_host(host: str) -> str:

@@ -12,14 +12,13 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
 from PIL import Image
 
 from actions.desktop.base import Screenshot
 from actions.errors import Stopped, UsageError
 from actions.executor import ConfirmCallback, decline_all
-from actions.models import Action, ActionResult, Verdict
+from actions.models import Action, ActionResult, Box, Verdict
 from agent.perception.find import Match, find
 from agent.perception.observation import Observation
 from agent.perception.scaling import ImageSpace, box_to_image, image_to_screen, in_image
@@ -179,7 +178,7 @@ class DesktopSession:
         p = image_to_screen(space, x, y)
         return p.x, p.y
 
-    def to_image(self, box: Any) -> tuple[int, int, int, int]:
+    def to_image(self, box: Box) -> tuple[int, int, int, int]:
         return box_to_image(self.space(), box)
 
     def find(self, text: str, observation: Observation) -> Match:

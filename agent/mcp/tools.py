@@ -48,8 +48,10 @@ from agent.mcp.models import (
 from agent.mcp.session import IMAGE_PROFILE, DesktopSession, Shot
 from agent.perception.elements import Element
 from agent.perception.find import Match
+from agent.perception.observation import Observation
 from agent.planners.imaging import encode
 from agent.recording.format import Step
+from agent.run.step_builder import StepBuilder
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +207,8 @@ def wait(s: DesktopSession, a: WaitArgs, call: str, progress: Progress) -> Reply
     return _perform(s, a, step, obs, Wait(seconds=a.seconds), call)
 
 
-def _perform(s: DesktopSession, a: _Acting, step: Any, obs: Any, action: Action, call: str) -> Reply:
+def _perform(s: DesktopSession, a: _Acting, step: StepBuilder, obs: Observation, action: Action,
+             call: str) -> Reply:
     acted = s.perform(step, obs, action, call)
     result = acted.result
     extra = [n for n in acted.notes if "was not performed" not in n]

@@ -313,3 +313,18 @@ def test_run_task_reports_progress_per_step_and_its_recording_replays_through_th
             assert await shows(session, "42")
 
     anyio.run(main)
+
+
+def test_virtual_and_launch_work_as_for_do(tmp_path: Path) -> None:
+    params = StdioServerParameters(command=UIAGENT, args=["mcp", "--virtual", "1366x768", "--launch", "xcalc",
+                                                          "--record-dir", str(tmp_path)], env=dict(os.environ))
+
+    async def main() -> None:
+        async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+            await session.initialize()
+            shot = await ok(session, "screenshot", elements=True)
+            assert image_of(shot).size == (1366, 768)  # no smaller XGA target fits: the screen as it is
+            assert any(e["text"] == "=" for e in (shot.structured_content or {})["elements"])
+
+    anyio.run(main)
+    assert load_recording(_recording(tmp_path)).session.kind == "mcp"

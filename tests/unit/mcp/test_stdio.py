@@ -45,3 +45,28 @@ def test_garbage_on_stdin_is_a_json_rpc_error_and_the_server_keeps_serving(tmp_p
         assert proc.wait(timeout=30) == 0
     assert proc.stderr is not None
     assert "Traceback" not in proc.stderr.read()
+
+
+def test_bad_listen_addresses_are_one_line_and_exit_2(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for value, says in ((f"127.0.0.1:{port}", "cannot listen there (Address already in use)"),
+                            ("99999", "expected [HOST:]PORT with a port from 1 to 65535"),
+                            ("localhost:http", "expected [HOST:]PORT")):
+            done = subprocess.run([UIAGENT, "mcp", "--http", value, "--token", "t", "--record-dir", str(tmp_path)],
+                                  capture_output=True, text=True, timeout=60, env={**os.environ, "DISPLAY": ":9999"})
+            assert done.returncode == 2, done.stderr
+            lines = done.stderr.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith(f"uiagent: error: --http {value}") and says in lines[0], lines
+
+
+def test_parse_listen_defaults_to_loopback() -> None:
+    from agent.cli.mcp import parse_listen
+
+    assert parse_listen("8765") == ("127.0.0.1", 8765)
+    assert parse_listen("0.0.0.0:80") == ("0.0.0.0", 80)
+    assert parse_listen("[::1]:9000") == ("::1", 9000)
