@@ -100,8 +100,7 @@ def mcp(
                                              on_ready=lambda url: _say(f"serving MCP at {url} (display {display})")))
         except KeyboardInterrupt:
             server.close()
-        folder = server.recorded
-        if folder is not None:
+        for folder in server.recorded:
             _say(f"recording: {folder}")
 
 

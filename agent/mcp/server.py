@@ -6,9 +6,9 @@ Why the low-level server and not MCPServer (FastMCP): the tools' schemas are our
 and a call is one explicit table lookup. Transports, JSON-RPC, sessions, elicitation, progress and the
 HTTP bearer check are all the SDK's.
 
-The desktop session opens on the first tool call (the server answers `initialize` before OCR loads)
-and its recording is finished when the transport ends: stdin closed, the client gone, or a signal.
-Over Streamable HTTP the clients of one server share that desktop session, one call at a time.
+A desktop session opens on an MCP session's first tool call (the server answers `initialize` before
+OCR loads) and its recording is finished when that session ends: stdin closed (stdio), a DELETE
+(Streamable HTTP), or the server stopping (a signal). Calls run one at a time.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ from agent import __version__, status
 from agent.mcp.models import TOOLS, TOOLS_BY_NAME, call_text
 
 if TYPE_CHECKING:  # the desktop side (wiring, perception, OCR) loads on the first tool call, not at start
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
     from agent.mcp.session import DesktopSession
     from agent.mcp.tools import Reply
 
@@ -54,25 +56,32 @@ Opener = Callable[[], "AbstractContextManager[DesktopSession]"]
 
 
 class DesktopServer:
-    """The SDK server plus the desktop session its tool calls share (opened on first use)."""
+    """The SDK server plus one desktop session (and recording) per MCP session, opened on its first
+    tool call: stdio has one; over Streamable HTTP each `Mcp-Session-Id` has its own, finished when the
+    client ends it (DELETE) or when the server stops. Calls run one at a time, whoever sends them."""
 
     def __init__(self, opener: Opener) -> None:
         self._opener = opener
-        self._stack = ExitStack()
-        self._session: DesktopSession | None = None
-        self.recorded: Path | None = None  # the session's recording folder, once it started
+        self._sessions: dict[str | None, tuple[ExitStack, DesktopSession]] = {}
+        self.recorded: list[Path] = []  # every session's recording folder, in the order they started
         self._lock = anyio.Lock()
         self.server: Server[Any] = Server("uiagent", version=__version__, instructions=INSTRUCTIONS,
                                           on_list_tools=self.list_tools, on_call_tool=self.call_tool)
 
-    @property
-    def session(self) -> DesktopSession | None:
-        return self._session
+    def end(self, key: str | None) -> None:
+        """Finish that MCP session's recording and release its desktop parts (idempotent)."""
+        stack, _ = self._sessions.pop(key, (None, None))
+        if stack is not None:
+            stack.close()
+
+    async def end_between_calls(self, key: str) -> None:
+        async with self._lock:  # not while a call (of that session or another) is running
+            await anyio.to_thread.run_sync(self.end, key)
 
     def close(self) -> None:
-        """Finish the recording and release the desktop (idempotent)."""
-        self._session = None
-        self._stack.close()
+        """End every session (the server stops)."""
+        for key in list(self._sessions):
+            self.end(key)
 
     async def list_tools(self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
                          ) -> types.ListToolsResult:
@@ -94,7 +103,7 @@ class DesktopServer:
             return _result(error(f"invalid arguments for {spec.name}: {validation_message(e)}"))
         async with self._lock:
             try:
-                session = await anyio.to_thread.run_sync(self._ensure)
+                session = await anyio.to_thread.run_sync(self._ensure, _session_key(ctx))
             except Exception as e:  # the display or the recording folder cannot be had
                 log.debug("opening the desktop session failed", exc_info=True)
                 return _result(error(f"cannot start the desktop session: {str(e).splitlines()[0] if str(e) else e!r}"))
@@ -106,15 +115,25 @@ class DesktopServer:
                 session.confirmer.ask = decline_all
         return _result(reply)
 
-    def _ensure(self) -> DesktopSession:
-        if self._session is None:
+    def _ensure(self, key: str | None) -> DesktopSession:
+        if key not in self._sessions:
             status.show("starting the desktop session (OCR models load)")
+            stack = ExitStack()
             try:
-                self._session = self._stack.enter_context(self._opener())
-                self.recorded = self._session.ctx.recorder.folder
+                session = stack.enter_context(self._opener())
             finally:
                 status.clear()
-        return self._session
+            self._sessions[key] = (stack, session)
+            if session.ctx.recorder.folder is not None:
+                self.recorded.append(session.ctx.recorder.folder)
+        return self._sessions[key][1]
+
+
+def _session_key(ctx: ServerRequestContext[Any]) -> str | None:
+    """The Streamable HTTP session id of this request (its `Mcp-Session-Id` header); None on stdio."""
+    headers = getattr(ctx.request, "headers", None)  # a Starlette Request over HTTP, None over stdio
+    value = headers.get("mcp-session-id") if headers is not None else None
+    return str(value) if value else None
 
 
 def _result(reply: Reply) -> types.CallToolResult:
@@ -175,7 +194,7 @@ async def serve_http(server: DesktopServer, host: str, port: int, token: str,
     url = f"http://{_url_host(host)}:{port}"
     sock = _listen(host, port)  # bound here: a port in use is one clear line, not uvicorn's exit
     app = server.server.streamable_http_app(host=host, auth=auth_settings(url), token_verifier=StaticToken(token))
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(_ending_sessions(app, server), host=host, port=port, log_level="warning", lifespan="on")
     web = uvicorn.Server(config)
     try:
         async with anyio.create_task_group() as tg:
@@ -188,6 +207,26 @@ async def serve_http(server: DesktopServer, host: str, port: int, token: str,
                 on_ready(f"{url}/mcp")
     finally:
         await anyio.to_thread.run_sync(server.close)
+
+
+def _ending_sessions(app: ASGIApp, server: DesktopServer) -> ASGIApp:
+    """The SDK's app, plus: a DELETE that the SDK accepted (token checked) ends that session's recording."""
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "DELETE":
+            await app(scope, receive, send)
+            return
+        key = dict(scope["headers"]).get(b"mcp-session-id", b"").decode() or None
+        answered: list[int] = []
+
+        async def watch(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answered.append(int(message["status"]))
+            await send(message)
+
+        await app(scope, receive, watch)
+        if key and answered and answered[0] < 400:
+            await server.end_between_calls(key)
+    return wrapped
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -240,7 +240,7 @@ def test_http_needs_the_bearer_token_and_then_drives_xcalc(calc_display: Virtual
                                                                   "Content-Type": "application/json"})
         assert garbage.status_code == 400 and garbage.json()["error"]["code"] == -32700
 
-        async def main() -> None:
+        async def main(keys: tuple[str, ...], reads: str) -> None:
             client = create_mcp_http_client(headers={"Authorization": f"Bearer {token}"})
             async with client, streamable_http_client(url, http_client=client) as (read, write), \
                     ClientSession(read, write) as session:
@@ -248,17 +248,23 @@ def test_http_needs_the_bearer_token_and_then_drives_xcalc(calc_display: Virtual
                 assert len((await session.list_tools()).tools) == 10
                 shot = await ok(session, "screenshot")
                 assert image_of(shot).size == (1280, 800)
-                for key in ("6", "*", "7", "="):
+                for key in keys:
                     await ok(session, "click", text=key)
-                assert await shows(session, "42")
+                assert await shows(session, reads)
 
-        anyio.run(main)
+        anyio.run(main, ("6", "*", "7", "="), "42")
+        # The client ended its MCP session (DELETE): its recording is finished, the server serves on.
+        first = _recording(record_dir)
+        wait_until(lambda: load_recording(first).session.outcome.status == "done", what="the first recording")
+        anyio.run(main, ("+", "8", "="), "50")
+        assert proc.poll() is None
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    loaded = load_recording(_recording(record_dir))
-    assert loaded.session.kind == "mcp" and len(loaded.steps) == 4
-    assert loaded.session.outcome.status == "done"
+    recordings = sorted(p for p in record_dir.iterdir() if (p / "session.json").exists())
+    assert [len(load_recording(p).steps) for p in recordings] == [4, 3]
+    assert {load_recording(p).session.outcome.status for p in recordings} == {"done"}
+    assert {load_recording(p).session.kind for p in recordings} == {"mcp"}
 
 
 INSPECTOR = Path(__file__).parents[2] / ".cache" / "mcp-inspector" / "node_modules" / ".bin" / "mcp-inspector"
