@@ -16,27 +16,27 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from actions.models import MAX_SCROLL, MAX_TEXT, MAX_WAIT_S
 
 
-class _Args(BaseModel):
+class ToolArgs(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class _Acting(_Args):
+class ActingArgs(ToolArgs):
     screenshot_after: bool = Field(default=False, description="Return a fresh screenshot (after the screen "
                                    "settled) with the result")
 
 
-class ScreenshotArgs(_Args):
+class ScreenshotArgs(ToolArgs):
     elements: bool = Field(default=False, description="Also list the text and controls found by OCR and "
                            "accessibility: id, role, text and box (left, top, right, bottom) in this "
                            "image's pixels; pass an id to click(element=...)")
 
 
-class XY(_Args):
+class XY(ToolArgs):
     x: int = Field(description="x in the last screenshot's pixels")
     y: int = Field(description="y in the last screenshot's pixels")
 
 
-class ClickArgs(_Acting):
+class ClickArgs(ActingArgs):
     x: int | None = Field(default=None, description="x in the last screenshot's pixels (with y)")
     y: int | None = Field(default=None, description="y in the last screenshot's pixels (with x)")
     text: str | None = Field(default=None, min_length=1, max_length=200,
@@ -61,37 +61,37 @@ class ClickArgs(_Acting):
         return self
 
 
-class TypeTextArgs(_Acting):
+class TypeTextArgs(ActingArgs):
     text: str = Field(min_length=1, max_length=MAX_TEXT, description="Text to type into the focused window; "
                       "\\n presses Enter; {{NAME}} types the secret NAME the server was given")
 
 
-class PressKeyArgs(_Acting):
+class PressKeyArgs(ActingArgs):
     keys: str = Field(min_length=1, max_length=100, description="A key or chord: Return, Escape, ctrl+s, "
                       "ctrl+shift+t, PageDown")
 
 
-class ScrollArgs(_Acting):
+class ScrollArgs(ActingArgs):
     x: int = Field(description="x in the last screenshot's pixels")
     y: int = Field(description="y in the last screenshot's pixels")
     dy: int = Field(ge=-MAX_SCROLL, le=MAX_SCROLL, description="Wheel clicks, + is down")
     dx: int = Field(default=0, ge=-MAX_SCROLL, le=MAX_SCROLL, description="Wheel clicks, + is right")
 
 
-class DragArgs(_Acting):
+class DragArgs(ActingArgs):
     path: list[XY] = Field(min_length=2, max_length=50, description="Points in the last screenshot's pixels, "
                            "from press to release")
 
 
-class WaitArgs(_Acting):
+class WaitArgs(ActingArgs):
     seconds: float = Field(gt=0, le=MAX_WAIT_S, description=f"Seconds to wait, at most {MAX_WAIT_S:g}")
 
 
-class FindTextArgs(_Args):
+class FindTextArgs(ToolArgs):
     text: str = Field(min_length=1, max_length=200, description="Text to look for on a fresh screenshot")
 
 
-class RunTaskArgs(_Args):
+class RunTaskArgs(ToolArgs):
     task: str = Field(min_length=1, max_length=4000, description="What to do, e.g. \"click 1, then click +\" "
                       "(the offline planner's instructions) or a goal for a configured model")
     model: str | None = Field(default=None, description="PROVIDER:MODEL (anthropic, openai-cua, openai, "
@@ -99,7 +99,7 @@ class RunTaskArgs(_Args):
     max_steps: int | None = Field(default=None, ge=1, le=200, description="Stop after this many steps")
 
 
-class ReplayArgs(_Args):
+class ReplayArgs(ToolArgs):
     recording: str = Field(min_length=1, description="A recording folder (recordings/<timestamp>-<task>)")
     dry_run: bool = Field(default=False, description="Verify the targets on screen, perform nothing")
 
@@ -110,7 +110,7 @@ class ToolSpec(BaseModel):
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
     name: str
     description: str
-    args: type[_Args]
+    args: type[ToolArgs]
     acts: bool = False  # goes through the executor: counts against the action budget
 
     def input_schema(self) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from actions.models import (
     validation_message,
 )
 from agent.mcp.models import (
+    ActingArgs,
     ClickArgs,
     DragArgs,
     FindTextArgs,
@@ -40,10 +41,9 @@ from agent.mcp.models import (
     RunTaskArgs,
     ScreenshotArgs,
     ScrollArgs,
+    ToolArgs,
     TypeTextArgs,
     WaitArgs,
-    _Acting,
-    _Args,
 )
 from agent.mcp.session import IMAGE_PROFILE, DesktopSession, Shot
 from agent.perception.elements import Element
@@ -207,7 +207,7 @@ def wait(s: DesktopSession, a: WaitArgs, call: str, progress: Progress) -> Reply
     return _perform(s, a, step, obs, Wait(seconds=a.seconds), call)
 
 
-def _perform(s: DesktopSession, a: _Acting, step: StepBuilder, obs: Observation, action: Action,
+def _perform(s: DesktopSession, a: ActingArgs, step: StepBuilder, obs: Observation, action: Action,
              call: str) -> Reply:
     acted = s.perform(step, obs, action, call)
     result = acted.result
@@ -287,7 +287,7 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-def run_tool(s: DesktopSession, name: str, args: _Args, call: str, progress: Progress) -> Reply:
+def run_tool(s: DesktopSession, name: str, args: ToolArgs, call: str, progress: Progress) -> Reply:
     """One tool call; an expected error is one sentence, an unexpected one names its type."""
     try:
         return HANDLERS[name](s, args, call, progress)
