@@ -334,3 +334,27 @@ def test_virtual_and_launch_work_as_for_do(tmp_path: Path) -> None:
 
     anyio.run(main)
     assert load_recording(_recording(tmp_path)).session.kind == "mcp"
+
+
+def test_a_secret_is_typed_by_name_in_a_real_terminal_and_never_comes_back(tmp_path: Path) -> None:
+    with VirtualDisplay(size=(1280, 800), window_manager=True) as vd:
+        home = Path(vd.env["HOME"])
+        vd.launch_app("xterm -e bash --norc --noprofile")
+        os.environ["UIAGENT_TEST_PIN"] = "8642"
+        try:
+            async def main() -> list[str]:
+                async with stdio_session(vd, tmp_path / "rec", "--secret", "UIAGENT_TEST_PIN", "--secret-visible",
+                                         "UIAGENT_TEST_PIN") as session:
+                    typed = await ok(session, "type_text", text="echo {{UIAGENT_TEST_PIN}} > ~/pin.txt\n")
+                    wait_until(lambda: (home / "pin.txt").exists(), what="bash to write the file")
+                    found = await ok(session, "find_text", text="8642")
+                    shot = await ok(session, "screenshot", elements=True)
+                    return [r.model_dump_json() for r in (typed, found, shot)]
+
+            answers = anyio.run(main)
+        finally:
+            del os.environ["UIAGENT_TEST_PIN"]
+        assert (home / "pin.txt").read_text().strip() == "8642"  # the value was typed
+    assert not [a for a in answers if "8642" in a]
+    folder = _recording(tmp_path / "rec")
+    assert "8642" not in (folder / "steps.jsonl").read_text()

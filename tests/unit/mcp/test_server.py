@@ -212,3 +212,20 @@ def test_bad_input_is_a_protocol_error_or_one_sentence_and_nothing_is_recorded()
         assert not (await session.call_tool("click", {"text": "7"})).is_error
     run(rig, body)
     assert len(rig.recorder.steps) == 1
+
+
+def test_scroll_drag_keys_and_waits_are_mapped_guarded_and_recorded() -> None:
+    rig = Rig()
+
+    async def body(session: ClientSession) -> None:
+        for tool, args in (("scroll", {"x": 80, "y": 40, "dy": 3}),
+                           ("drag", {"path": [{"x": 8, "y": 8}, {"x": 400, "y": 200}]}),
+                           ("press_key", {"keys": "ctrl+s"}), ("wait", {"seconds": 0.01})):
+            result = await session.call_tool(tool, args)
+            assert not result.is_error, (tool, text(result))
+            assert text(result).startswith("performed: ")
+    run(rig, body)
+    calls = [c for c in rig.desktop.calls if c[0] in ("scroll", "drag")]
+    assert calls[0][:5] == ("scroll", 100, 50, 0, 3)
+    assert calls[1][1] == ((10, 10), (500, 250))
+    assert [s.actions[0].kind for s in rig.recorder.steps] == ["scroll", "drag", "key", "wait"]
