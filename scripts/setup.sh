@@ -11,8 +11,9 @@ job="${1:-setup}"; shift || true
 APT_PACKAGES=(
   xvfb xdotool x11-apps xterm x11-utils x11-xserver-utils xauth openbox
   dbus dbus-x11 at-spi2-core galculator bubblewrap mousepad libreoffice-calc libreoffice-gtk3
-  chromium fonts-dejavu-core python3-tk python3-venv python3-dev gcc
+  chromium fonts-dejavu-core python3-tk python3-venv python3-dev gcc nodejs
 )
+MCP_INSPECTOR="@modelcontextprotocol/inspector@2.12.0"  # an independent MCP client for tests/display/test_mcp.py
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
@@ -55,6 +56,14 @@ install_venv() {
   echo "$want" > "$stamp"
 }
 
+# The MCP Inspector's CLI, from the npm registry, into .cache/ (tests only).
+install_inspector() {
+  [ -x .cache/mcp-inspector/node_modules/.bin/mcp-inspector ] && { log "MCP Inspector: present"; return; }
+  command -v npm >/dev/null || { log "npm is missing (apt-get install npm): needed for the MCP Inspector"; exit 2; }
+  log "installing $MCP_INSPECTOR into .cache/mcp-inspector"
+  npm install --silent --no-audit --no-fund --prefix .cache/mcp-inspector "$MCP_INSPECTOR" >&2
+}
+
 # The rules of ARCHITECTURE.md: import contracts, strict types, and only the CLI prints.
 check_architecture() {
   log "import contracts (lint-imports), strict types (mypy), prints outside the CLI (ruff T20)"
@@ -69,7 +78,7 @@ export PATH="$PWD/.venv/bin:$PATH"
 
 case "$job" in
   demo) exec .venv/bin/uiagent demo "$@" ;;
-  test) check_architecture; exec .venv/bin/python -m pytest -n 2 -q "$@" ;;
+  test) check_architecture; install_inspector; exec .venv/bin/python -m pytest -n 2 -q "$@" ;;
   setup) log "ready: .venv/bin/uiagent --help" ;;
   *) log "unknown job '$job': use demo, test, or nothing"; exit 2 ;;
 esac

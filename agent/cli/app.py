@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 from actions.errors import UIAgentError, UsageError
+from agent.cli.mcp import mcp
 from agent.cli.record import record
 from agent.cli.terminal import confirm_safety_checks, interrupt_handler, terminal_confirm
 from agent.deadline import Deadline
@@ -367,6 +368,7 @@ def show(recording: Annotated[Path, typer.Argument(help="A recording folder (rec
 
 
 app.command()(record)
+app.command()(mcp)
 
 
 def _version(value: bool) -> None:

@@ -47,7 +47,7 @@ FRAMES_DIR = "frames"
 CROPS_DIR = "crops"
 
 
-Kind = Literal["do", "replay", "record"]
+Kind = Literal["do", "replay", "record", "mcp"]
 REDACTED = "{{REDACTED}}"  # what `uiagent record` writes for text typed into a password field
 
 

@@ -85,7 +85,7 @@ def run_task(task: str, ctx: LoopContext) -> Outcome:
             turn = step.plan(ctx.planner, task, observation, history)
             step.scanned()  # the screen's text is judged before any action of this step
             usage += turn.usage
-            results, notes, finished = _act(ctx, step, turn, observation, stuck)
+            results, notes, finished = act_turn(ctx, step, turn, observation, stuck)
             mask = step.mask
             last_frame = step.last_frame
             record = step.finish(turn, results, notes)
@@ -131,7 +131,7 @@ def _check_limits(ctx: LoopContext, deadline: Deadline, usage: Usage) -> None:
         raise BudgetExceeded(f"spent ${usage.cost_usd:.4f} of --max-cost ${ctx.settings.max_cost:g}")
 
 
-def _act(ctx: LoopContext, step: StepBuilder, turn: Turn, observation: Observation,
+def act_turn(ctx: LoopContext, step: StepBuilder, turn: Turn, observation: Observation,
          stuck: StuckDetector) -> tuple[list[ActionResult], list[str], Outcome | None]:
     """Perform the turn's actions in order; stop at the first that did not go through."""
     results: list[ActionResult] = []

@@ -20,6 +20,7 @@ from actions.desktop.x11 import PyAutoGUIDesktop
 from actions.models import Box, Click, Point
 from actions.readiness import FakeReadiness, NoReadiness, Readiness
 from agent.demonstration.targets import FakeLabeler, Labeler, OcrLabeler
+from agent.mcp.session import ClientPlanner
 from agent.perception.actionability import Actionability
 from agent.perception.atspi_focus import FakeProbe, FocusProbe, Probe
 from agent.perception.elements import Element
@@ -42,7 +43,7 @@ from agent.testing.judge import FakeJudge, Judge, ModelJudge
 IMPLEMENTATIONS: list[tuple[type, type, list[type]]] = [   # (Protocol, fake, real ones)
     (Desktop, FakeDesktop, [PyAutoGUIDesktop, DryRunDesktop]),
     (Planner, ScriptedPlanner, [OfflinePlanner, RecordedPlanner, AnthropicPlanner, OpenAICUAPlanner, ChatPlanner,
-                                UITarsPlanner]),
+                                UITarsPlanner, ClientPlanner]),
     (Recorder, MemoryRecorder, [FolderRecorder]),
     (OcrEngine, FakeOcrEngine, [RapidOcrEngine]),
     (Perceiver, FakePerceiver, [ScreenPerceiver]),
