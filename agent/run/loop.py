@@ -132,7 +132,7 @@ def _check_limits(ctx: LoopContext, deadline: Deadline, usage: Usage) -> None:
 
 
 def act_turn(ctx: LoopContext, step: StepBuilder, turn: Turn, observation: Observation,
-         stuck: StuckDetector) -> tuple[list[ActionResult], list[str], Outcome | None]:
+             stuck: StuckDetector) -> tuple[list[ActionResult], list[str], Outcome | None]:
     """Perform the turn's actions in order; stop at the first that did not go through."""
     results: list[ActionResult] = []
     notes: list[str] = []
