@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict
 
 from actions.desktop.base import WindowInfo
 from actions.errors import DisplayError, UsageError
+from agent.children import popen
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ class VirtualDisplay:
         self._home: Path | None = None
         self._procs: list[subprocess.Popen[bytes]] = []
         self._xvfb: subprocess.Popen[bytes] | None = None
-        self._dbus_pid: int | None = None
+        self._dbus: subprocess.Popen[bytes] | None = None
 
     # -- lifecycle
 
@@ -109,8 +110,8 @@ class VirtualDisplay:
         w, h = self.size
         cmd = [xvfb, "-displayfd", str(write_fd), "-screen", "0", f"{w}x{h}x{self.depth}",
                "-nolisten", "tcp", "-noreset", "+extension", "RECORD", "+extension", "XTEST"]
-        self._xvfb = subprocess.Popen(cmd, pass_fds=(write_fd,), stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.PIPE, start_new_session=True)
+        self._xvfb = popen(cmd, pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           start_new_session=True)
         os.close(write_fd)
         try:
             number = self._read_display_number(read_fd)
@@ -151,10 +152,15 @@ class VirtualDisplay:
     def _start_dbus(self) -> None:
         if not shutil.which("dbus-daemon"):
             raise DisplayError("dbus-daemon not found: install it with `apt-get install dbus`")
-        out = subprocess.run(["dbus-daemon", "--session", "--fork", "--print-address=1", "--print-pid=1"],
-                             env=self.env, capture_output=True, text=True, timeout=10, check=True)
-        address, pid = out.stdout.split()[:2]
-        self._dbus_pid = int(pid)
+        # --nofork: the daemon stays our child, so it dies with uiagent (agent.children); a forked
+        # one would be re-parented to init and outlive a killed run.
+        proc = popen(["dbus-daemon", "--session", "--nofork", "--print-address=1"], env=self.env,
+                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                     start_new_session=True)
+        self._dbus = proc
+        assert proc.stdout is not None
+        address = _read_line(proc.stdout.fileno(), self.start_timeout, "dbus-daemon")
+        proc.stdout.close()
         self.env["DBUS_SESSION_BUS_ADDRESS"] = address
         self.env["GTK_MODULES"] = "gail:atk-bridge"
 
@@ -179,12 +185,9 @@ class VirtualDisplay:
         for proc in reversed(self._procs):
             terminate(proc)
         self._procs.clear()
-        if self._dbus_pid:
-            try:
-                os.kill(self._dbus_pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            self._dbus_pid = None
+        if self._dbus is not None:
+            terminate(self._dbus)
+            self._dbus = None
         if self._xvfb is not None:
             terminate(self._xvfb)
             if self._xvfb.stderr:
@@ -224,8 +227,8 @@ def launch(cmd: Sequence[str] | str, env: dict[str, str], **kwargs: Any) -> subp
     argv = shlex.split(cmd) if isinstance(cmd, str) else list(cmd)
     if not argv or not shutil.which(argv[0], path=env.get("PATH")):
         raise UsageError(f"cannot launch {argv[0] if argv else cmd!r}: command not found")
-    return subprocess.Popen(argv, env=env, stdout=kwargs.pop("stdout", subprocess.DEVNULL),
-                            stderr=kwargs.pop("stderr", subprocess.DEVNULL), start_new_session=True, **kwargs)
+    return popen(argv, env=env, stdout=kwargs.pop("stdout", subprocess.DEVNULL),
+                 stderr=kwargs.pop("stderr", subprocess.DEVNULL), start_new_session=True, **kwargs)
 
 
 def launch_app(cmd: Sequence[str] | str, display: str, env: dict[str, str], timeout: float = 10.0,
@@ -310,6 +313,21 @@ def _pong(x: Any, protocols: int, ping: int, stamp: int, until: float) -> bool:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _read_line(fd: int, timeout: float, what: str) -> str:
+    """The first line a child writes to `fd`, within `timeout`; DisplayError otherwise."""
+    deadline = time.monotonic() + timeout
+    data = b""
+    while not data.endswith(b"\n"):
+        ready, _, _ = select.select([fd], [], [], max(deadline - time.monotonic(), 0))
+        if not ready:
+            raise DisplayError(f"{what} did not start within {timeout:g}s")
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            raise DisplayError(f"{what} exited at start")
+        data += chunk
+    return data.decode().strip()
 
 
 def _poll(ready: Any, timeout: float, what: str, interval: float = 0.01) -> Any:

@@ -1,0 +1,80 @@
+"""How a run ends: nothing it started outlives it, and every ending is recorded with the right
+code and one line (issue 15, parts 4-6). Real Xvfb, openbox, bubblewrap and xcalc."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import wait_until
+
+UIAGENT = str(Path(sys.executable).parent / "uiagent")
+BUSY = ", ".join(["wait 1 second"] * 60)  # keeps a run going for a minute
+
+
+def _stat(pid: int) -> tuple[str, int, str] | None:
+    """(state, parent pid, start time) of a live process; None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return fields[0], int(fields[1]), fields[19]
+
+
+def descendants(root: int) -> dict[int, str]:
+    """Every process below `root`, with its start time (so a reused pid is not mistaken for it)."""
+    stats = {int(p): s for p in os.listdir("/proc") if p.isdigit() and (s := _stat(int(p))) is not None}
+    found: dict[int, str] = {}
+    frontier = [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, (_, ppid, start) in stats.items():
+            if ppid == parent and pid not in found:
+                found[pid] = start
+                frontier.append(pid)
+    return found
+
+
+def still_running(procs: dict[int, str]) -> list[str]:
+    out = []
+    for pid, start in procs.items():
+        s = _stat(pid)
+        if s is not None and s[2] == start and s[0] != "Z":  # an orphan's zombie waits for init to reap it
+            out.append(f"{pid} {_command(pid)}")
+    return out
+
+
+def _command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+    except OSError:
+        return "?"
+
+
+def _busy_run(tmp_path: Path, *extra: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "HOME": str(tmp_path / "home")}
+    env.pop("DISPLAY", None)
+    return subprocess.Popen([UIAGENT, "do", BUSY, "--record-dir", str(tmp_path / "rec"), *extra], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _steps(tmp_path: Path) -> int:
+    return sum(len(p.read_text().splitlines()) for p in (tmp_path / "rec").glob("*/steps.jsonl"))
+
+
+def test_sigkill_leaves_nothing_running(tmp_path: Path) -> None:
+    proc = _busy_run(tmp_path, "--virtual", "--launch", "xcalc")
+    wait_until(lambda: _steps(tmp_path) >= 1, timeout=60, what="a recorded step")
+    tree = descendants(proc.pid)
+    names = " ".join(still_running(tree))
+    assert all(n in names for n in ("Xvfb", "openbox", "bwrap", "xcalc")), names
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 2
+    while still_running(tree) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert still_running(tree) == []
