@@ -342,6 +342,29 @@ def _poll(ready: Any, timeout: float, what: str, interval: float = 0.01) -> Any:
         interval = min(interval * 1.5, 0.1)
 
 
+def reachable(display: str, timeout: float = 2.0) -> bool:
+    """Whether an X server answers on `display`: a local one is asked on its socket (a killed
+    server leaves the socket file, which refuses), any other by opening a connection."""
+    import socket
+
+    host, _, rest = display.rpartition(":")
+    number = rest.split(".")[0]
+    if host in ("", "unix") and number.isdigit():
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(timeout)
+            try:
+                s.connect(f"/tmp/.X11-unix/X{number}")
+            except OSError:
+                return False
+            return True
+    from Xlib.display import Display
+    try:
+        Display(display).close()
+    except Exception:  # Xlib's connection errors, or a bad name
+        return False
+    return True
+
+
 def terminate(proc: subprocess.Popen[bytes]) -> None:
     """Stop a process started in its own group (SIGTERM to the group, SIGKILL after 3 s) and reap it."""
     if proc.poll() is not None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from actions.desktop.base import Desktop, Screenshot
-from actions.errors import BudgetExceeded, ProviderError, Stopped, TaskFailed, UIAgentError
+from actions.errors import BudgetExceeded, ProviderError, Stopped, UIAgentError
 from actions.executor import Executor
 from actions.models import Action, ActionResult, Done, Fail, Type
 from agent.perception.masking import SecretMasker
@@ -30,6 +30,7 @@ from agent.perception.settle import SettleResult
 from agent.planners.base import HistoryItem, Planner, Turn, Usage
 from agent.recording.format import Outcome, Step
 from agent.recording.writer import Recorder
+from agent.run.endings import ThreadFaults, ending, internal
 from agent.run.step_builder import StepBuilder
 from agent.run.stuck import StuckDetector
 from agent.settings import Settings
@@ -58,6 +59,9 @@ class LoopContext:
     masker: SecretMasker | None = None  # blacks out secrets on screen once one was typed
     clock: Callable[[], float] = time.monotonic
     reactions: Reactions | None = None  # None: no reaction waits (dry run, replay, tests)
+    display: str | None = None  # the X display driven: a failure there is `display :N closed`
+    faults: ThreadFaults | None = None  # library threads' exceptions, ending the run between steps
+    on_end: Callable[[Outcome], None] = lambda outcome: None  # the outcome is recorded: teardown begins
 
 
 def run_task(task: str, ctx: LoopContext) -> Outcome:
@@ -71,8 +75,12 @@ def run_task(task: str, ctx: LoopContext) -> Outcome:
     # Reads the screen's text for on-screen injection while the model thinks (see StepBuilder.scan).
     scanner = ThreadPoolExecutor(1, thread_name_prefix="scan") if ctx.settings.guards.scan_screen_text else None
     outcome = Outcome(status="failed", reason=f"gave up after {ctx.settings.max_steps} steps (--max-steps)")
+    bug: BaseException | None = None
     try:
         for index in range(1, ctx.settings.max_steps + 1):
+            if ctx.faults is not None and (failed := ctx.faults.check(ctx.display)) is not None:
+                outcome = failed
+                break
             _check_limits(ctx, started, usage)
             step = StepBuilder(index, ctx.recorder, ctx.clock, mask=mask)
             observation = step.observe(ctx.perceiver, last_frame, ctx.planner.needs_elements)
@@ -99,18 +107,24 @@ def run_task(task: str, ctx: LoopContext) -> Outcome:
         outcome = Outcome(status="stopped", reason=str(e))
     except ProviderError as e:
         outcome = Outcome(status="error", reason=str(e))
-    except TaskFailed as e:
-        outcome = Outcome(status="failed", reason=str(e))
-    except UIAgentError as e:  # e.g. the display went away mid-run
-        outcome = Outcome(status="failed", reason=str(e))
+    except UIAgentError as e:  # TaskFailed, or a part failing because the display or the disk did
+        outcome = ending(e, ctx.display) or Outcome(status="failed", reason=str(e))
+    except (Exception, KeyboardInterrupt) as e:  # the display went away, the disk filled up, a 2nd interrupt
+        known = ending(e, ctx.display)
+        outcome, bug = (known, None) if known is not None else (internal(e), e)
     finally:
         outcome = outcome.model_copy(update={
             "steps": len(history), "model_calls": usage.model_calls, "cost_usd": round(usage.cost_usd, 6),
             "tokens": usage.input_tokens + usage.output_tokens, "denials": len(ctx.executor.denied),
             "duration_s": round(ctx.clock() - started, 3)})
-        ctx.recorder.finish(outcome)
-        if scanner is not None:
-            scanner.shutdown(wait=True, cancel_futures=True)
+        try:
+            ctx.recorder.finish(outcome)
+        finally:
+            ctx.on_end(outcome)
+            if scanner is not None:
+                scanner.shutdown(wait=True, cancel_futures=True)
+    if bug is not None:
+        raise bug
     return outcome
 
 

@@ -3,13 +3,16 @@ code and one line (issue 15, parts 4-6). Real Xvfb, openbox, bubblewrap and xcal
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from tests.conftest import wait_until
+from tests.conftest import json_summary, wait_until
 
 UIAGENT = str(Path(sys.executable).parent / "uiagent")
 BUSY = ", ".join(["wait 1 second"] * 60)  # keeps a run going for a minute
@@ -78,3 +81,26 @@ def test_sigkill_leaves_nothing_running(tmp_path: Path) -> None:
     while still_running(tree) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert still_running(tree) == []
+
+
+def _outcome(tmp_path: Path) -> dict[str, object]:
+    session = json.loads(next((tmp_path / "rec").glob("*/session.json")).read_text())
+    outcome: dict[str, object] = session["outcome"]
+    return outcome
+
+
+def test_the_x_server_killed_mid_run_is_recorded_as_display_closed(tmp_path: Path) -> None:
+    proc = _busy_run(tmp_path, "--virtual", "--launch", "xcalc", "--json")
+    wait_until(lambda: _steps(tmp_path) >= 1, timeout=60, what="a recorded step")
+    xvfb = [pid for pid in descendants(proc.pid) if _command(pid).endswith("Xvfb")]
+    assert len(xvfb) == 1
+    os.kill(xvfb[0], signal.SIGKILL)
+    out, err = proc.communicate(timeout=30)
+    display = json_summary(out.decode())
+    assert proc.returncode == 1, err
+    stderr = err.decode()
+    assert "Traceback" not in stderr and "internal error" not in stderr, stderr
+    assert re.search(r"^failed: display :\d+ closed", stderr, re.M), stderr
+    outcome = _outcome(tmp_path)
+    assert outcome["status"] == "failed" and re.fullmatch(r"display :\d+ closed", str(outcome["reason"]))
+    assert display["reason"] == outcome["reason"]
