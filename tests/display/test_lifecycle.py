@@ -104,3 +104,25 @@ def test_the_x_server_killed_mid_run_is_recorded_as_display_closed(tmp_path: Pat
     outcome = _outcome(tmp_path)
     assert outcome["status"] == "failed" and re.fullmatch(r"display :\d+ closed", str(outcome["reason"]))
     assert display["reason"] == outcome["reason"]
+
+
+def test_sigterm_during_the_clean_up_still_prints_the_summary_and_the_outcomes_code(tmp_path: Path) -> None:
+    env = {**os.environ, "HOME": str(tmp_path / "home")}
+    proc = subprocess.Popen([UIAGENT, "do", "wait 1 second", "--virtual", "--launch", "xcalc", "--json",
+                             "--record-dir", str(tmp_path / "rec")], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def ended() -> bool:
+        try:
+            return _outcome(tmp_path)["status"] != "running"
+        except (StopIteration, json.JSONDecodeError):  # not started, or being replaced
+            return False
+    wait_until(ended, timeout=60, what="the outcome recorded")
+    proc.send_signal(signal.SIGTERM)  # the run is over: apps, sandbox and display are being stopped
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert json_summary(out.decode())["status"] == "done"
+    stderr = err.decode()
+    assert "Traceback" not in stderr and re.search(r"^done", stderr, re.M), stderr
+    assert _outcome(tmp_path)["status"] == "done"
