@@ -5,9 +5,9 @@ Every error a user can see is a `UIAgentError` with an exit code from the CLI co
     UIAgentError (1)               the task failed or the agent gave up
     ├── TaskFailed (1)
     │   ├── PlannerOutputError      the model's output stayed malformed after re-asks
-    │   ├── DisplayLost             the X server went away mid-run
-    │   └── DiskFull                the recording could not be written: no space left
+    │   └── DisplayLost             the X server went away mid-run
     ├── UsageError (2)             bad input: flags, files, key names, a missing display or binary
+    │   └── DiskFull                the recording could not be written: no space left (in a run: 1)
     ├── Stopped (3)                a guard, the user, the kill switch or a budget stopped the run
     │   ├── GuardStopped
     │   ├── KillSwitchPressed
@@ -87,5 +87,7 @@ class DisplayLost(TaskFailed):
     """The X server of the run went away (killed, crashed) while the run was using it."""
 
 
-class DiskFull(TaskFailed):
-    """The recording folder's file system is full (or over quota): the run cannot record more."""
+class DiskFull(UsageError):
+    """The recording folder's file system is full (or over quota): the run cannot record more.
+    Before a run starts that is exit 2, like any unwritable --record-dir; mid-run the outcome is
+    recorded as `disk full` (status failed, exit 1)."""

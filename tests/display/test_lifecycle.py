@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from agent.recording.format import load_recording
 from tests.conftest import json_summary, wait_until
 
 UIAGENT = str(Path(sys.executable).parent / "uiagent")
@@ -126,3 +127,33 @@ def test_sigterm_during_the_clean_up_still_prints_the_summary_and_the_outcomes_c
     stderr = err.decode()
     assert "Traceback" not in stderr and re.search(r"^done", stderr, re.M), stderr
     assert _outcome(tmp_path)["status"] == "done"
+
+
+def _tmpfs(path: Path, size: str) -> None:
+    path.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], check=True)
+
+
+def test_a_disk_that_fills_up_mid_run_still_gets_its_outcome(tmp_path: Path) -> None:
+    """A 400 KB tmpfs as --record-dir: a step that waits, then typing's frames fill it."""
+    disk = tmp_path / "rec"
+    _tmpfs(disk, "400k")
+    try:
+        proc = subprocess.run([UIAGENT, "do", "wait 1 second, " + ", ".join(f"type x{i}" for i in range(200)), "--virtual",
+                               "--launch", "xterm", "--record-dir", str(disk), "--json"],
+                              env={**os.environ, "HOME": str(tmp_path / "home")}, capture_output=True, text=True,
+                              timeout=300)
+        assert proc.returncode == 1, proc.stderr
+        assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr, proc.stderr
+        assert re.search(r"^failed: disk full: cannot write the recording", proc.stderr, re.M), proc.stderr
+        outcome = _outcome(tmp_path)
+        assert outcome["status"] == "failed" and str(outcome["reason"]).startswith("disk full: ")
+        assert json_summary(proc.stdout)["reason"] == outcome["reason"]
+        folder = next(p for p in disk.iterdir() if p.is_dir())
+        left = [p.name for p in folder.rglob("*") if p.name.endswith(".tmp") or p.name == ".reserve"]
+        assert left == []
+        rec = load_recording(folder)
+        sizes = {p.name: p.stat().st_size for p in folder.rglob("*") if p.is_file()}
+        assert len(rec.steps) >= 1 and not rec.missing_frames, sizes
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
