@@ -55,9 +55,11 @@ def test_popen_from_a_short_lived_thread_outlives_that_thread() -> None:
         proc.wait()
 
 
-def test_children_die_when_the_parent_is_killed(tmp_path: object) -> None:
+@pytest.mark.parametrize("setpriv", [True, False], ids=["setpriv", "preexec"])
+def test_children_die_when_the_parent_is_killed(setpriv: bool) -> None:
     # A parent that starts one child on the main thread and one from a thread, then is SIGKILLed.
-    code = ("import sys, threading; from agent.children import popen\n"
+    code = ("import sys, threading; import agent.children as c; from agent.children import popen\n"
+            + ("" if setpriv else "c._setpriv = lambda: None\n") +
             "a = popen(['sleep', '60'])\n"
             "b = []; t = threading.Thread(target=lambda: b.append(popen(['sleep', '60']))); t.start(); t.join()\n"
             "print(a.pid, b[0].pid, flush=True)\n"
