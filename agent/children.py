@@ -73,7 +73,9 @@ def popen(argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[bytes]:
 
     def start() -> subprocess.Popen[bytes]:
         if setpriv is not None:
-            return subprocess.Popen([setpriv, "--pdeathsig", "KILL", "--", *argv], **kwargs)
+            proc = subprocess.Popen([setpriv, "--pdeathsig", "KILL", "--", *argv], **kwargs)
+            proc.args = argv  # what runs once setpriv exec'd it (messages, repr)
+            return proc
         return subprocess.Popen(argv, preexec_fn=die_with_parent(os.getpid(), _prctl()), **kwargs)
 
     if threading.current_thread() is threading.main_thread():

@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict
 
 from actions.desktop.base import WindowInfo
 from actions.errors import DisplayError, UsageError
+from agent import status
 from agent.children import popen
 
 log = logging.getLogger(__name__)
@@ -374,7 +375,12 @@ def terminate(proc: subprocess.Popen[bytes]) -> None:
     except (ProcessLookupError, PermissionError):
         proc.terminate()
     try:
-        proc.wait(timeout=3)
+        try:
+            proc.wait(timeout=0.2)
+        except subprocess.TimeoutExpired:
+            name = os.path.basename(str(proc.args[0] if isinstance(proc.args, list | tuple) else proc.args))
+            status.show(f"waiting for {name} (pid {proc.pid}) to exit", until=time.monotonic() + 2.8)
+            proc.wait(timeout=2.8)
     except subprocess.TimeoutExpired:
         try:
             os.killpg(proc.pid, signal.SIGKILL)

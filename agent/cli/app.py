@@ -84,9 +84,14 @@ def _launch_apps(stack: ExitStack, commands: list[str], display: str, settings: 
         for cmd in commands:
             box.launch_app(cmd)
         return
-    from agent.display import launch_app
+    from agent.display import launch, launch_app, terminate
+
+    def launcher(argv: list[str]) -> Any:  # stopped with the run (they would die with uiagent anyway)
+        proc = launch(argv, dict(os.environ))
+        stack.callback(terminate, proc)
+        return proc
     for cmd in commands:
-        launch_app(cmd, display, dict(os.environ))
+        launch_app(cmd, display, dict(os.environ), launcher=launcher)
 
 
 def _check_sandbox(commands: list[str] | None, settings: Settings, virtual: bool) -> None:

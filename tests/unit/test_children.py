@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -88,3 +89,17 @@ def _running(pid: int) -> bool:
 def test_popen_errors_reach_the_caller_from_a_thread() -> None:
     with pytest.raises(FileNotFoundError):
         _from_thread(lambda: popen(["/nonexistent/program"]))
+
+
+def test_the_process_is_the_program_itself_with_its_own_args() -> None:
+    proc = popen(["sleep", "30"])
+    try:
+        assert proc.args == ["sleep", "30"]
+        # setpriv exec'd the program: same pid, so _NET_WM_PID still matches a launched app's window
+        deadline = time.monotonic() + 5
+        while Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")[0] != b"sleep":
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    finally:
+        proc.kill()
+        proc.wait()
