@@ -155,13 +155,20 @@ class VirtualDisplay:
             raise DisplayError("dbus-daemon not found: install it with `apt-get install dbus`")
         # --nofork: the daemon stays our child, so it dies with uiagent (agent.children); a forked
         # one would be re-parented to init and outlive a killed run.
-        proc = popen(["dbus-daemon", "--session", "--nofork", "--print-address=1"], env=self.env,
-                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                     start_new_session=True)
-        self._dbus = proc
-        assert proc.stdout is not None
-        address = _read_line(proc.stdout.fileno(), self.start_timeout, "dbus-daemon")
-        proc.stdout.close()
+        # The address comes on a pipe of its own: the services the bus starts (the AT-SPI bus
+        # launcher) inherit its stdout, which must not be a pipe nobody reads any more.
+        read_fd, write_fd = os.pipe()
+        try:
+            self._dbus = popen(["dbus-daemon", "--session", "--nofork", f"--print-address={write_fd}"],
+                               env=self.env, pass_fds=(write_fd,), stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            os.close(write_fd)
+            write_fd = -1
+            address = _read_line(read_fd, self.start_timeout, "dbus-daemon")
+        finally:
+            os.close(read_fd)
+            if write_fd >= 0:
+                os.close(write_fd)
         self.env["DBUS_SESSION_BUS_ADDRESS"] = address
         self.env["GTK_MODULES"] = "gail:atk-bridge"
 
