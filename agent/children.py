@@ -5,11 +5,12 @@ bubblewrap) goes through `popen`, which asks the kernel for `PR_SET_PDEATHSIG` =
 child before it runs the program: when uiagent dies, for any reason, the kernel kills the child.
 Nothing has to run in a dying process, which is the point (SIGKILL runs no handler, no `finally`).
 
-The child sets it by exec'ing util-linux's `setpriv --pdeathsig KILL -- CMD` (the setting survives
-the exec into CMD; same pid, so windows still match `_NET_WM_PID`): ~4 ms a start where a Python
-`preexec_fn` costs ~16-22 ms, because it forces a full fork() of a big process instead of vfork.
-Without a `setpriv` that knows `--pdeathsig`, a `preexec_fn` calls prctl itself, and also exits at
-once if uiagent already died between the fork and the prctl (setpriv leaves that ~1 ms window open).
+The child sets it by exec'ing util-linux's `setpriv --pdeathsig KILL -- /bin/sh -c GUARD sh CMD`:
+the setting survives each exec, and `GUARD` then exits if uiagent already died before the prctl
+(the child was re-parented: no signal would come), else execs CMD (same pid all along, so windows
+still match `_NET_WM_PID`). That keeps Popen's vfork path: a Python `preexec_fn` forces a full
+fork() of a big process, 2-3 times the cost (`bench/lifecycle.py`). Without a `setpriv`
+that knows `--pdeathsig`, a `preexec_fn` does both itself (prctl, then the parent check).
 
 The kernel sends that signal when the *thread* that forked the child ends, not the process. So
 `popen` forks on the main thread (alive as long as the run) and, called from any other thread,
@@ -38,6 +39,9 @@ from concurrent.futures import Future
 from typing import Any
 
 PR_SET_PDEATHSIG = 1
+# Run by /bin/sh once setpriv set the death signal: if uiagent died before that, this process was
+# re-parented and must not go on (no signal would ever come); else it becomes the program.
+GUARD = 'test "$PPID" = %d || exit 1; exec "$@"'
 
 _libc: Any = None
 _spawner: queue.SimpleQueue[tuple[Callable[[], subprocess.Popen[bytes]], Future[subprocess.Popen[bytes]]]] | None = None
@@ -65,6 +69,7 @@ def popen(argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[bytes]:
     """`subprocess.Popen(argv, **kwargs)` whose process is killed by the kernel when uiagent dies.
     A program that cannot be found is a FileNotFoundError, as with Popen."""
     argv = list(argv)
+    parent = os.getpid()
     setpriv = _setpriv()
     if setpriv is not None:
         env = kwargs.get("env")
@@ -73,10 +78,11 @@ def popen(argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[bytes]:
 
     def start() -> subprocess.Popen[bytes]:
         if setpriv is not None:
-            proc = subprocess.Popen([setpriv, "--pdeathsig", "KILL", "--", *argv], **kwargs)
+            proc = subprocess.Popen([setpriv, "--pdeathsig", "KILL", "--", "/bin/sh", "-c", GUARD % parent,
+                                     "sh", *argv], **kwargs)
             proc.args = argv  # what runs once setpriv exec'd it (messages, repr)
             return proc
-        return subprocess.Popen(argv, preexec_fn=die_with_parent(os.getpid(), _prctl()), **kwargs)
+        return subprocess.Popen(argv, preexec_fn=die_with_parent(parent, _prctl()), **kwargs)
 
     if threading.current_thread() is threading.main_thread():
         return start()
