@@ -31,7 +31,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from actions.desktop.base import WindowInfo
-from actions.errors import DisplayError, UsageError
+from actions.errors import DisplayError, DisplayLost, UsageError
 from agent import status
 from agent.children import popen
 
@@ -253,6 +253,8 @@ def launch_app(cmd: Sequence[str] | str, display: str, env: dict[str, str], time
         try:
             found = wait_for_window(display, name=name, pid=proc.pid, new_since=before, timeout=0.2)
         except DisplayError:
+            if not reachable(display):
+                raise DisplayLost(f"display {display} closed") from None
             if proc.poll() is not None:
                 raise UsageError(f"--launch {shlex.join(argv)!r} exited with code {proc.returncode} "
                                  "before showing a window") from None

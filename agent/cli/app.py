@@ -421,10 +421,18 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(3) from None
     except UIAgentError as e:
         _fail(e)
-    except BrokenPipeError:
+    except BrokenPipeError as e:  # stdout closed (`uiagent ... | head`), unless it was the X socket
+        from agent.run.endings import display_gone
+        if display_gone(e, display := os.environ.get("DISPLAY")):
+            _err(f"error: display {display} closed")
+            raise SystemExit(1) from None
         raise SystemExit(0) from None
     except Exception as e:  # a bug: still one line, the traceback only with -vv
         logging.getLogger("agent.cli.app").debug("internal error", exc_info=True)
+        from agent.run.endings import display_gone
+        if display_gone(e, display := os.environ.get("DISPLAY")):  # outside a run (starting, launching)
+            _err(f"error: display {display} closed")
+            raise SystemExit(1) from None
         _err(f"internal error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''} "
              "(run with -vv for the traceback, and please report it)")
         raise SystemExit(1) from None

@@ -38,6 +38,18 @@ def ending(error: BaseException, display: str | None) -> Outcome | None:
     return None
 
 
+X_LIBRARIES = ("Xlib", "mss", "pynput")  # the libraries whose errors a dead X server raises
+
+
+def display_gone(error: BaseException, display: str | None) -> bool:
+    """Whether `error` (one from outside a run, e.g. while launching an app) comes from an X
+    library talking to `display`, which no longer answers (Xlib may also let the socket's own
+    BrokenPipeError out, which must not pass for a closed stdout)."""
+    library = type(error).__module__.split(".")[0]
+    x_error = library in X_LIBRARIES or isinstance(error, ConnectionError)  # a raw socket error from Xlib
+    return bool(display) and x_error and not reachable(str(display))
+
+
 def internal(error: BaseException) -> Outcome:
     """What a bug's ending is recorded as (the CLI then reports it)."""
     text = str(error).splitlines()[0] if str(error) else ""

@@ -157,3 +157,21 @@ def test_a_disk_that_fills_up_mid_run_still_gets_its_outcome(tmp_path: Path) -> 
         assert len(rec.steps) >= 1 and not rec.missing_frames, sizes
     finally:
         subprocess.run(["umount", str(disk)], check=True)
+
+
+def test_the_x_server_killed_while_an_app_is_launched_is_one_line(tmp_path: Path) -> None:
+    from agent.display import VirtualDisplay
+
+    with VirtualDisplay(size=(640, 480), window_manager=False) as vd:
+        proc = subprocess.Popen([UIAGENT, "do", "type hi", "--launch", "sleep 30", "--no-sandbox",
+                                 "--record-dir", str(tmp_path / "rec")], env={**os.environ, **vd.env},
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        wait_until(lambda: any(_command(p) == "sleep" for p in descendants(proc.pid)), timeout=60,
+                   what="the app launched (its window is being waited for)")
+        assert vd._xvfb is not None
+        vd._xvfb.kill()
+        _, err = proc.communicate(timeout=30)
+    stderr = err.decode()
+    assert proc.returncode == 1, stderr
+    assert "Traceback" not in stderr and "internal error" not in stderr, stderr
+    assert stderr.strip().splitlines()[-1] == f"uiagent: error: display {vd.display} closed"

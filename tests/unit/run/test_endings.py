@@ -68,3 +68,14 @@ def test_a_library_thread_exception_ends_the_run_and_prints_nothing(capsys: pyte
     assert outcome.reason == "the kill-switch thread failed: ConnectionError: listener lost its connection"
     assert rec.outcome == outcome
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_an_x_librarys_error_outside_a_run_is_display_closed_only_when_the_display_is_gone() -> None:
+    from Xlib.error import ConnectionClosedError
+
+    from agent.run.endings import display_gone
+
+    assert display_gone(ConnectionClosedError("server"), ":65000")
+    assert not display_gone(ValueError("a bug"), ":65000")
+    assert not display_gone(ConnectionClosedError("server"), None)
+    assert display_gone(BrokenPipeError(32, "Broken pipe"), ":65000")  # Xlib lets the socket's own out
