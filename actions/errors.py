@@ -4,9 +4,11 @@ Every error a user can see is a `UIAgentError` with an exit code from the CLI co
 
     UIAgentError (1)               the task failed or the agent gave up
     ├── TaskFailed (1)
-    │   └── PlannerOutputError      the model's output stayed malformed after re-asks
+    │   ├── PlannerOutputError      the model's output stayed malformed after re-asks
+    │   └── DisplayLost             the X server went away mid-run
     ├── UsageError (2)             bad input: flags, files, key names, a missing display or binary
-    │   └── UnsafeRecording         a recording names a file outside itself, or a non-file
+    │   ├── UnsafeRecording         a recording names a file outside itself, or a non-file
+    │   └── DiskFull                the recording could not be written: no space left (in a run: 1)
     ├── Stopped (3)                a guard, the user, the kill switch or a budget stopped the run
     │   ├── GuardStopped
     │   ├── KillSwitchPressed
@@ -86,3 +88,13 @@ class PlannerOutputError(TaskFailed):
 
 class SafetyCheckDeclined(Stopped):
     """A provider's safety check (e.g. OpenAI `pending_safety_checks`) was not confirmed by a human."""
+
+
+class DisplayLost(TaskFailed):
+    """The X server of the run went away (killed, crashed) while the run was using it."""
+
+
+class DiskFull(UsageError):
+    """The recording folder's file system is full (or over quota): the run cannot record more.
+    Before a run starts that is exit 2, like any unwritable --record-dir; mid-run the outcome is
+    recorded as `disk full` (status failed, exit 1)."""

@@ -31,7 +31,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from actions.desktop.base import WindowInfo
-from actions.errors import DisplayError, UsageError
+from actions.errors import DisplayError, DisplayLost, UsageError
+from agent import status
+from agent.children import popen
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +73,7 @@ class VirtualDisplay:
         self._home: Path | None = None
         self._procs: list[subprocess.Popen[bytes]] = []
         self._xvfb: subprocess.Popen[bytes] | None = None
-        self._dbus_pid: int | None = None
+        self._dbus: subprocess.Popen[bytes] | None = None
 
     # -- lifecycle
 
@@ -109,8 +111,8 @@ class VirtualDisplay:
         w, h = self.size
         cmd = [xvfb, "-displayfd", str(write_fd), "-screen", "0", f"{w}x{h}x{self.depth}",
                "-nolisten", "tcp", "-noreset", "+extension", "RECORD", "+extension", "XTEST"]
-        self._xvfb = subprocess.Popen(cmd, pass_fds=(write_fd,), stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.PIPE, start_new_session=True)
+        self._xvfb = popen(cmd, pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           start_new_session=True)
         os.close(write_fd)
         try:
             number = self._read_display_number(read_fd)
@@ -151,10 +153,22 @@ class VirtualDisplay:
     def _start_dbus(self) -> None:
         if not shutil.which("dbus-daemon"):
             raise DisplayError("dbus-daemon not found: install it with `apt-get install dbus`")
-        out = subprocess.run(["dbus-daemon", "--session", "--fork", "--print-address=1", "--print-pid=1"],
-                             env=self.env, capture_output=True, text=True, timeout=10, check=True)
-        address, pid = out.stdout.split()[:2]
-        self._dbus_pid = int(pid)
+        # --nofork: the daemon stays our child, so it dies with uiagent (agent.children); a forked
+        # one would be re-parented to init and outlive a killed run.
+        # The address comes on a pipe of its own: the services the bus starts (the AT-SPI bus
+        # launcher) inherit its stdout, which must not be a pipe nobody reads any more.
+        read_fd, write_fd = os.pipe()
+        try:
+            self._dbus = popen(["dbus-daemon", "--session", "--nofork", f"--print-address={write_fd}"],
+                               env=self.env, pass_fds=(write_fd,), stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            os.close(write_fd)
+            write_fd = -1
+            address = _read_line(read_fd, self.start_timeout, "dbus-daemon")
+        finally:
+            os.close(read_fd)
+            if write_fd >= 0:
+                os.close(write_fd)
         self.env["DBUS_SESSION_BUS_ADDRESS"] = address
         self.env["GTK_MODULES"] = "gail:atk-bridge"
 
@@ -179,12 +193,9 @@ class VirtualDisplay:
         for proc in reversed(self._procs):
             terminate(proc)
         self._procs.clear()
-        if self._dbus_pid:
-            try:
-                os.kill(self._dbus_pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            self._dbus_pid = None
+        if self._dbus is not None:
+            terminate(self._dbus)
+            self._dbus = None
         if self._xvfb is not None:
             terminate(self._xvfb)
             if self._xvfb.stderr:
@@ -224,8 +235,8 @@ def launch(cmd: Sequence[str] | str, env: dict[str, str], **kwargs: Any) -> subp
     argv = shlex.split(cmd) if isinstance(cmd, str) else list(cmd)
     if not argv or not shutil.which(argv[0], path=env.get("PATH")):
         raise UsageError(f"cannot launch {argv[0] if argv else cmd!r}: command not found")
-    return subprocess.Popen(argv, env=env, stdout=kwargs.pop("stdout", subprocess.DEVNULL),
-                            stderr=kwargs.pop("stderr", subprocess.DEVNULL), start_new_session=True, **kwargs)
+    return popen(argv, env=env, stdout=kwargs.pop("stdout", subprocess.DEVNULL),
+                 stderr=kwargs.pop("stderr", subprocess.DEVNULL), start_new_session=True, **kwargs)
 
 
 def launch_app(cmd: Sequence[str] | str, display: str, env: dict[str, str], timeout: float = 10.0,
@@ -242,6 +253,8 @@ def launch_app(cmd: Sequence[str] | str, display: str, env: dict[str, str], time
         try:
             found = wait_for_window(display, name=name, pid=proc.pid, new_since=before, timeout=0.2)
         except DisplayError:
+            if not reachable(display):
+                raise DisplayLost(f"display {display} closed") from None
             if proc.poll() is not None:
                 raise UsageError(f"--launch {shlex.join(argv)!r} exited with code {proc.returncode} "
                                  "before showing a window") from None
@@ -312,6 +325,21 @@ def _pong(x: Any, protocols: int, ping: int, stamp: int, until: float) -> bool:
 # --------------------------------------------------------------------------- helpers
 
 
+def _read_line(fd: int, timeout: float, what: str) -> str:
+    """The first line a child writes to `fd`, within `timeout`; DisplayError otherwise."""
+    deadline = time.monotonic() + timeout
+    data = b""
+    while not data.endswith(b"\n"):
+        ready, _, _ = select.select([fd], [], [], max(deadline - time.monotonic(), 0))
+        if not ready:
+            raise DisplayError(f"{what} did not start within {timeout:g}s")
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            raise DisplayError(f"{what} exited at start")
+        data += chunk
+    return data.decode().strip()
+
+
 def _poll(ready: Any, timeout: float, what: str, interval: float = 0.01) -> Any:
     deadline = time.monotonic() + timeout
     while True:
@@ -324,6 +352,29 @@ def _poll(ready: Any, timeout: float, what: str, interval: float = 0.01) -> Any:
         interval = min(interval * 1.5, 0.1)
 
 
+def reachable(display: str, timeout: float = 2.0) -> bool:
+    """Whether an X server answers on `display`: a local one is asked on its socket (a killed
+    server leaves the socket file, which refuses), any other by opening a connection."""
+    import socket
+
+    host, _, rest = display.rpartition(":")
+    number = rest.split(".")[0]
+    if host in ("", "unix") and number.isdigit():
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(timeout)
+            try:
+                s.connect(f"/tmp/.X11-unix/X{number}")
+            except OSError:
+                return False
+            return True
+    from Xlib.display import Display
+    try:
+        Display(display).close()
+    except Exception:  # Xlib's connection errors, or a bad name
+        return False
+    return True
+
+
 def terminate(proc: subprocess.Popen[bytes]) -> None:
     """Stop a process started in its own group (SIGTERM to the group, SIGKILL after 3 s) and reap it."""
     if proc.poll() is not None:
@@ -333,7 +384,12 @@ def terminate(proc: subprocess.Popen[bytes]) -> None:
     except (ProcessLookupError, PermissionError):
         proc.terminate()
     try:
-        proc.wait(timeout=3)
+        try:
+            proc.wait(timeout=0.2)
+        except subprocess.TimeoutExpired:
+            name = os.path.basename(str(proc.args[0] if isinstance(proc.args, list | tuple) else proc.args))
+            status.show(f"waiting for {name} (pid {proc.pid}) to exit", until=time.monotonic() + 2.8)
+            proc.wait(timeout=2.8)
     except subprocess.TimeoutExpired:
         try:
             os.killpg(proc.pid, signal.SIGKILL)

@@ -32,6 +32,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from actions.errors import UsageError
+from agent.children import popen
 from agent.display import WindowGeometry, launch_app, terminate
 
 log = logging.getLogger(__name__)
@@ -235,10 +236,10 @@ class Sandbox:
         argv[0] = os.path.abspath(found)  # the app starts in its private HOME: a relative path would break
         errors = self.spec.private_home.parent / "logs" / f"{len(self._procs)}.stderr"
         with errors.open("wb") as err:
-            proc = subprocess.Popen(sandbox_command(argv, self.spec, self.bwrap),
-                                    env=sandbox_env({**self.env, **kwargs.pop("env", {})}, self.spec),
-                                    stdin=subprocess.DEVNULL, stdout=kwargs.pop("stdout", subprocess.DEVNULL),
-                                    stderr=kwargs.pop("stderr", err), start_new_session=True, **kwargs)
+            proc = popen(sandbox_command(argv, self.spec, self.bwrap),
+                         env=sandbox_env({**self.env, **kwargs.pop("env", {})}, self.spec),
+                         stdin=subprocess.DEVNULL, stdout=kwargs.pop("stdout", subprocess.DEVNULL),
+                         stderr=kwargs.pop("stderr", err), start_new_session=True, **kwargs)
         self._procs.append((proc, errors))
         return proc
 

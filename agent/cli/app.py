@@ -9,7 +9,8 @@ import json
 import logging
 import os
 import sys
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -18,7 +19,7 @@ import typer
 from actions.errors import UIAgentError, UsageError
 from agent.cli.mcp import mcp
 from agent.cli.record import record
-from agent.cli.terminal import confirm_safety_checks, interrupt_handler, terminal_confirm
+from agent.cli.terminal import Interrupts, confirm_safety_checks, interrupt_handler, terminal_confirm
 from agent.deadline import Deadline
 
 if TYPE_CHECKING:
@@ -85,9 +86,14 @@ def _launch_apps(stack: ExitStack, commands: list[str], display: str, settings: 
         for cmd in commands:
             box.launch_app(cmd)
         return
-    from agent.display import launch_app
+    from agent.display import launch, launch_app, terminate
+
+    def launcher(argv: list[str]) -> Any:  # stopped with the run (they would die with uiagent anyway)
+        proc = launch(argv, dict(os.environ))
+        stack.callback(terminate, proc)
+        return proc
     for cmd in commands:
-        launch_app(cmd, display, dict(os.environ))
+        launch_app(cmd, display, dict(os.environ), launcher=launcher)
 
 
 def _check_sandbox(commands: list[str] | None, settings: Settings, virtual: bool) -> None:
@@ -228,11 +234,15 @@ def do_task(
     if not task.strip():
         raise UsageError("empty task: say what to do")
     _check_sandbox(launch, settings, virtual is not None)
-    with ExitStack() as stack:
-        display = _display_env(stack, _virtual_size(virtual))
-        _launch_apps(stack, launch or [], display, settings, virtual is not None)
-        result = _run_live(stack, task, settings, display, planner, secrets, as_json, tape, deadline)
-    _finish(result, as_json)
+    # Outermost: a signal during the clean-up after the run is counted, not fatal (Interrupts).
+    with interrupt_handler() as stop:
+        result: RunResult | None = None
+        with _released_after(lambda: result is not None), ExitStack() as stack:
+            display = _display_env(stack, _virtual_size(virtual))
+            _launch_apps(stack, launch or [], display, settings, virtual is not None)
+            result = _run_live(task, settings, display, planner, secrets, as_json, tape, stop, deadline)
+        assert result is not None
+        _finish(result, as_json, late_signals=stop.late)
 
 
 @app.command()
@@ -251,11 +261,11 @@ def demo(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON su
     printer = StepPrinter(json_mode=as_json)
     printer.intro(f"demo: xcalc on a virtual display, task: {DEMO_TASK}")
     with interrupt_handler() as stop:
-        result = run_demo(settings, on_step=printer.step, stop=stop)
-    if result.folder is not None:
-        from agent.recording.report import write_report
-        printer.note(f"report: {write_report(result.folder).path}")
-    _finish(result, as_json, printer)
+        result = run_demo(settings, on_step=printer.step, stop=stop, on_end=stop.ended)
+        if result.folder is not None:
+            from agent.recording.report import write_report
+            printer.note(f"report: {write_report(result.folder).path}")
+        _finish(result, as_json, printer, late_signals=stop.late)
 
 
 # Over 50 lines: most of it is the typer signature, one Annotated option per flag of the CLI contract.
@@ -303,18 +313,19 @@ def replay(
     printer = StepPrinter(json_mode=as_json)
     printer.intro(f"replay of {loaded.folder} ({len(chosen)} steps, task: {loaded.session.task})")
     _check_sandbox(launch, settings, virtual is not None)
-    with ExitStack() as stack:
-        display = _display_env(stack, _virtual_size(virtual))
-        _launch_apps(stack, launch or [], display, settings, virtual is not None)
-        stop = stack.enter_context(interrupt_handler())
-        result = replay_recording(loaded, display=display, settings=settings, options=options, first=first,
-                                  last=last, confirm=terminal_confirm, on_step=printer.step, stop=stop)
-    for warning in result.warnings:
-        if warning not in loaded.warnings:
-            _err(f"warning: {warning}")
-    for line in result.skipped:
-        _err(f"skipped: {line}")
-    _finish(result, as_json, printer)
+    with interrupt_handler() as stop:
+        with ExitStack() as stack:
+            display = _display_env(stack, _virtual_size(virtual))
+            _launch_apps(stack, launch or [], display, settings, virtual is not None)
+            result = replay_recording(loaded, display=display, settings=settings, options=options, first=first,
+                                      last=last, confirm=terminal_confirm, on_step=printer.step, stop=stop)
+            stop.ended()  # the replay's outcome is recorded: the rest is clean-up
+        for warning in result.warnings:
+            if warning not in loaded.warnings:
+                _err(f"warning: {warning}")
+        for line in result.skipped:
+            _err(f"skipped: {line}")
+        _finish(result, as_json, printer, late_signals=stop.late)
 
 
 def _settings(overrides: dict[str, Any]) -> Settings:
@@ -329,22 +340,36 @@ def _secrets(names: list[str]) -> dict[str, str]:
     return {n: os.environ[n] for n in names}
 
 
-def _run_live(stack: ExitStack, task: str, settings: Settings, display: str, planner: Planner,
-              secrets: dict[str, str], as_json: bool, cassette: Cassette | None = None,
+def _run_live(task: str, settings: Settings, display: str, planner: Planner, secrets: dict[str, str],
+              as_json: bool, cassette: Cassette | None, stop: Interrupts,
               deadline: Deadline | None = None) -> RunResult:
     from agent.cli.output import StepPrinter
     from agent.run.wiring import run_agent
 
     printer = StepPrinter(json_mode=as_json)
     printer.intro(f"task: {task}  ({planner.name}:{planner.model}, display {display})")
-    stop = stack.enter_context(interrupt_handler())
     return run_agent(task, settings, display, planner, confirm=terminal_confirm, on_step=printer.step,
-                     secrets=secrets, stop=stop, cassette=cassette, deadline=deadline)
+                     secrets=secrets, stop=stop, cassette=cassette, deadline=deadline, on_end=stop.ended)
 
 
-def _finish(result: RunResult | ReplayResult, as_json: bool, printer: StepPrinter | None = None) -> None:
+@contextmanager
+def _released_after(ended: Callable[[], bool]) -> Iterator[None]:
+    """Once the run's outcome is recorded (`ended()`), a failure while stopping the apps and the
+    display (one already gone) is logged, not reported: the outcome is what the run says."""
+    try:
+        yield
+    except Exception:
+        if not ended():
+            raise
+        logging.getLogger("agent.cli.app").debug("clean-up after the run failed", exc_info=True)
+
+
+def _finish(result: RunResult | ReplayResult, as_json: bool, printer: StepPrinter | None = None,
+            late_signals: int = 0) -> None:
     from agent.cli.output import StepPrinter, summary_json
 
+    if late_signals:
+        _err("interrupted during the clean-up: finished it first")
     (printer or StepPrinter(json_mode=as_json)).outcome(result)
     if as_json:
         print(summary_json(result), flush=True)
@@ -405,10 +430,18 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(3) from None
     except UIAgentError as e:
         _fail(e)
-    except BrokenPipeError:
+    except BrokenPipeError as e:  # stdout closed (`uiagent ... | head`), unless it was the X socket
+        from agent.run.endings import display_gone
+        if display_gone(e, display := os.environ.get("DISPLAY")):
+            _err(f"error: display {display} closed")
+            raise SystemExit(1) from None
         raise SystemExit(0) from None
     except Exception as e:  # a bug: still one line, the traceback only with -vv
         logging.getLogger("agent.cli.app").debug("internal error", exc_info=True)
+        from agent.run.endings import display_gone
+        if display_gone(e, display := os.environ.get("DISPLAY")):  # outside a run (starting, launching)
+            _err(f"error: display {display} closed")
+            raise SystemExit(1) from None
         _err(f"internal error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''} "
              "(run with -vv for the traceback, and please report it)")
         raise SystemExit(1) from None

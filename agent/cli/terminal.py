@@ -10,17 +10,35 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 
-def interrupt_handler() -> AbstractContextManager[threading.Event]:
-    """SIGINT/SIGTERM: finish the current action, record the outcome, exit 3. A second one stops at once."""
+class Interrupts(threading.Event):
+    """The stop request SIGINT/SIGTERM set (the loop's `stop`), and what came once the outcome was
+    recorded: from then on (`ended`) a signal is only counted, so the clean-up (stopping the apps,
+    the display) finishes and the summary line still prints."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tearing_down = False
+        self.late = 0  # signals that arrived during the clean-up
+
+    def ended(self, outcome: object = None) -> None:
+        self.tearing_down = True
+
+
+def interrupt_handler() -> AbstractContextManager[Interrupts]:
+    """SIGINT/SIGTERM: finish the current action, record the outcome, exit 3. A second one stops at
+    once (recorded as `interrupted`). After the outcome is recorded, signals no longer cut the
+    clean-up short (see `Interrupts`)."""
     import signal
-    import threading
     from contextlib import contextmanager
 
     @contextmanager
-    def handler() -> Iterator[threading.Event]:
-        stop = threading.Event()
+    def handler() -> Iterator[Interrupts]:
+        stop = Interrupts()
 
         def on_signal(signum: int, frame: Any) -> None:
+            if stop.tearing_down:
+                stop.late += 1
+                return
             if stop.is_set():
                 raise KeyboardInterrupt
             stop.set()
@@ -33,6 +51,7 @@ def interrupt_handler() -> AbstractContextManager[threading.Event]:
                 signal.signal(s, h)
 
     return handler()
+
 
 def confirm_safety_checks(checks: Any) -> bool:
     """OpenAI computer use's pending safety checks: acknowledged only when a person says yes."""

@@ -6,6 +6,10 @@ session.json is written at `start`; each step is one line of steps.jsonl, writte
 references is on disk (each image is encoded to a temp name, then renamed), so a step line never
 points at a missing or half-written image.
 
+Disk full: `start` sets aside `RESERVE_BYTES` in `.reserve` (allocated blocks); `finish` deletes it
+just before rewriting session.json, so the outcome (`disk full: ...`) is written on a full disk too.
+A write that fails leaves no temp file behind (each is removed) and no half line in steps.jsonl.
+
 Hot path: `add_frame` snapshots and hashes the pixels (~16 ms at 1920x1080) and returns the name;
 encoding (PNG level 1 or WebP) runs on one background thread.
 
@@ -14,6 +18,7 @@ Secrets: every string written (session, steps, the folder name) goes through the
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -29,7 +34,7 @@ from typing import Literal, Protocol, Self, runtime_checkable
 
 from PIL import Image
 
-from actions.errors import UsageError
+from actions.errors import DiskFull, UIAgentError, UsageError
 from actions.secrets import Redactor
 from agent.recording.format import (
     CROPS_DIR,
@@ -85,9 +90,15 @@ class Recorder(Protocol):
     def close(self) -> None: ...
 
 
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+RESERVE_FILE = ".reserve"   # space held for the outcome; removed when the outcome is written
+RESERVE_BYTES = 64 * 1024   # session.json is a few KB; rewriting it needs that much again
+
+
 def _os_error(path: Path, error: OSError) -> UsageError:
     why = error.strerror or type(error).__name__
-    return UsageError(f"cannot write the recording {path}: {why} (free some space or choose another --record-dir)")
+    message = f"cannot write the recording {path}: {why} (free some space or choose another --record-dir)"
+    return DiskFull(message) if error.errno in DISK_FULL else UsageError(message)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -129,6 +140,7 @@ class FolderRecorder:
         self._last_name = ""
         self._steps_size = 0  # bytes of whole lines in steps.jsonl
         self._previous_after: str | None = None  # the last appended step's frame after
+        self._finished = False  # the outcome was recorded
 
     @property
     def folder(self) -> Path | None:
@@ -151,6 +163,7 @@ class FolderRecorder:
             self._folder, self._session = folder, session
             self._write_session(session)
             self._steps_fd = os.open(folder / STEPS_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            _reserve_space(folder / RESERVE_FILE, RESERVE_BYTES)
         except OSError as e:
             raise _os_error(self._folder or self.record_dir, e) from None
         log.info("recording to %s", folder)
@@ -258,31 +271,63 @@ class FolderRecorder:
         self._wait(list(self._images))
 
     def finish(self, outcome: Outcome) -> None:
-        """Record the outcome: session.json is rewritten atomically with `ended` and `outcome`."""
-        self._require_started()
+        """Record the outcome: session.json is rewritten atomically with `ended` and `outcome`.
+        It is written even when images could not be (the disk filled up: the outcome says so),
+        into the space reserved at `start`, released just before."""
+        folder = self._require_started()
         assert self._session is not None
-        self.flush()
+        try:
+            self.flush()
+        except UIAgentError as e:  # an image that could not be written: its step was never recorded
+            log.debug("finishing with unwritten images: %s", e)
         self._session = self._session.model_copy(update={"ended": utc_now(), "outcome": outcome})
+        (folder / RESERVE_FILE).unlink(missing_ok=True)
+        self._finished = True
         try:
             self._write_session(self._session)
         except OSError as e:
-            raise _os_error(self._folder or self.record_dir, e) from None
+            raise _os_error(folder, e) from None
 
     def close(self) -> None:
-        """Wait for pending images and release the file and the thread. Safe to call twice."""
+        """Wait for pending images and release the file, the reserved space and the thread. Safe
+        to call twice."""
         try:
             if self._folder is not None:
                 self.flush()
+        except UIAgentError:
+            if not self._finished:
+                raise  # nobody heard of it yet; after `finish` the outcome says so
         finally:
             self._pool.shutdown(wait=True)
             if self._steps_fd is not None:
                 os.close(self._steps_fd)
                 self._steps_fd = None
+            if self._folder is not None:
+                (self._folder / RESERVE_FILE).unlink(missing_ok=True)
 
     def _require_started(self) -> Path:
         if self._folder is None:
             raise UsageError("the recorder was not started (call start(session) first)")
         return self._folder
+
+
+def _reserve_space(path: Path, size: int) -> None:
+    """Allocate `size` bytes at `path` (blocks on disk, not a sparse file), so the outcome can be
+    written when the disk fills up during the run. Over quota or full already: that is raised."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        try:
+            os.posix_fallocate(fd, 0, size)
+        except OSError as e:
+            if e.errno in DISK_FULL:
+                raise
+            os.write(fd, bytes(size))  # a file system without fallocate
+            os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+        raise
+    os.close(fd)
 
 
 def _encode(path: Path, mode: str, size: tuple[int, int], data: bytes, fmt: ImageFormat) -> None:

@@ -31,6 +31,7 @@ from agent.perception.settle import SettleResult
 from agent.planners.base import HistoryItem, Planner, Turn, Usage
 from agent.recording.format import Outcome, Step
 from agent.recording.writer import Recorder
+from agent.run.endings import ThreadFaults, ending, internal
 from agent.run.step_builder import StepBuilder
 from agent.run.stuck import StuckDetector
 from agent.settings import Settings
@@ -60,6 +61,9 @@ class LoopContext:
     clock: Callable[[], float] = time.monotonic
     reactions: Reactions | None = None  # None: no reaction waits (dry run, replay, tests)
     deadline: Deadline | None = None  # --timeout, shared with the planner; None: settings.timeout from the start
+    display: str | None = None  # the X display driven: a failure there is `display :N closed`
+    faults: ThreadFaults | None = None  # library threads' exceptions, ending the run between steps
+    on_end: Callable[[Outcome], None] = lambda outcome: None  # the outcome is recorded: teardown begins
 
 
 def run_task(task: str, ctx: LoopContext) -> Outcome:
@@ -75,8 +79,12 @@ def run_task(task: str, ctx: LoopContext) -> Outcome:
     # Reads the screen's text for on-screen injection while the model thinks (see StepBuilder.scan).
     scanner = ThreadPoolExecutor(1, thread_name_prefix="scan") if ctx.settings.guards.scan_screen_text else None
     outcome = Outcome(status="failed", reason=f"gave up after {ctx.settings.max_steps} steps (--max-steps)")
+    bug: BaseException | None = None
     try:
         for index in range(1, ctx.settings.max_steps + 1):
+            if ctx.faults is not None and (failed := ctx.faults.check(ctx.display)) is not None:
+                outcome = failed
+                break
             _check_limits(ctx, deadline, usage)
             step = StepBuilder(index, ctx.recorder, ctx.clock, mask=mask)
             observation = step.observe(ctx.perceiver, last_frame, ctx.planner.needs_elements)
@@ -99,27 +107,35 @@ def run_task(task: str, ctx: LoopContext) -> Outcome:
                 break
         else:
             outcome = Outcome(status="stopped", reason=f"reached --max-steps {ctx.settings.max_steps}")
-    except UIAgentError as e:  # a budget, a provider, a task that failed, the display going away mid-run
-        outcome = _ending(e)
+    except UIAgentError as e:  # a budget, a provider, a task that failed, the display or the disk failing
+        outcome = _ending(e, ctx.display)
         failed_calls = e.model_calls
+    except (Exception, KeyboardInterrupt) as e:  # the display went away, the disk filled up, a 2nd interrupt
+        known = ending(e, ctx.display)
+        outcome, bug = (known, None) if known is not None else (internal(e), e)
     finally:
         outcome = outcome.model_copy(update={
             "steps": len(history), "model_calls": usage.model_calls + failed_calls,
             "cost_usd": round(usage.cost_usd, 6),
             "tokens": usage.input_tokens + usage.output_tokens, "denials": len(ctx.executor.denied),
             "duration_s": round(ctx.clock() - started, 3)})
-        ctx.recorder.finish(outcome)
-        if scanner is not None:
-            scanner.shutdown(wait=True, cancel_futures=True)
+        try:
+            ctx.recorder.finish(outcome)
+        finally:
+            ctx.on_end(outcome)
+            if scanner is not None:
+                scanner.shutdown(wait=True, cancel_futures=True)
+    if bug is not None:
+        raise bug
     return outcome
 
 
-def _ending(error: UIAgentError) -> Outcome:
+def _ending(error: UIAgentError, display: str | None) -> Outcome:
     if isinstance(error, Stopped):
         return Outcome(status="stopped", reason=str(error))
     if isinstance(error, ProviderError):
         return Outcome(status="error", reason=str(error))
-    return Outcome(status="failed", reason=str(error))
+    return ending(error, display) or Outcome(status="failed", reason=str(error))
 
 
 def _check_limits(ctx: LoopContext, deadline: Deadline, usage: Usage) -> None:

@@ -37,6 +37,7 @@ from agent.planners.base import Capabilities, Planner
 from agent.planners.registry import build_planner, is_offline
 from agent.recording.format import Kind, Outcome, Session, Step
 from agent.recording.writer import FolderRecorder, Recorder
+from agent.run.endings import ThreadFaults
 from agent.run.loop import LoopContext, Settler, run_task
 from agent.settings import Settings
 
@@ -170,26 +171,41 @@ def planner_factory(settings: Settings) -> Callable[[], Planner]:
 def run_agent(task: str, settings: Settings, display: str, planner: Planner, *,
               confirm: ConfirmCallback = decline_all, on_step: Callable[[Step], None] = lambda s: None,
               secrets: Mapping[str, str] | None = None, stop: threading.Event | None = None,
-              kind: Kind = "do", cassette: Cassette | None = None, deadline: Deadline | None = None) -> RunResult:
+              kind: Kind = "do", cassette: Cassette | None = None, deadline: Deadline | None = None,
+              on_end: Callable[[Outcome], None] = lambda o: None) -> RunResult:
     """Run `task` on `display` with `planner`; the recording lands under settings.record_dir.
-    `deadline`: the --timeout the planner was built with (None: settings.timeout from the loop's start)."""
-    with live_context(task, settings, display, planner, confirm=confirm, on_step=on_step, secrets=secrets,
-                      stop=stop, kind=kind, cassette=cassette, deadline=deadline) as ctx:
-        outcome = run_task(task, ctx)
-        return RunResult(outcome=outcome, folder=ctx.recorder.folder)
+    `deadline`: the --timeout the planner was built with (None: settings.timeout from the loop's start).
+    Once the outcome is recorded, a failure while releasing the parts (the display is gone, a
+    second interrupt) is logged, not raised: the run's ending is what it reports."""
+    outcome: Outcome | None = None
+    folder: Path | None = None
+    try:
+        with live_context(task, settings, display, planner, confirm=confirm, on_step=on_step, secrets=secrets,
+                          stop=stop, kind=kind, cassette=cassette, deadline=deadline, on_end=on_end) as ctx:
+            folder = ctx.recorder.folder
+            outcome = run_task(task, ctx)
+    except (Exception, KeyboardInterrupt) as e:
+        if outcome is None:
+            raise
+        log.debug("releasing the run's parts failed: %s: %s", type(e).__name__, e, exc_info=True)
+    assert outcome is not None
+    return RunResult(outcome=outcome, folder=folder)
 
 
 @contextmanager
 def live_context(task: str, settings: Settings, display: str, planner: Planner, *,
                  confirm: ConfirmCallback = decline_all, on_step: Callable[[Step], None] = lambda s: None,
                  secrets: Mapping[str, str] | None = None, stop: threading.Event | None = None,
-                 kind: Kind = "do", replay_of: str | None = None,
-                 cassette: Cassette | None = None, deadline: Deadline | None = None) -> Iterator[LoopContext]:
+                 kind: Kind = "do", replay_of: str | None = None, cassette: Cassette | None = None,
+                 deadline: Deadline | None = None,
+                 on_end: Callable[[Outcome], None] = lambda o: None) -> Iterator[LoopContext]:
     """`wire`d parts around a started recording, as the loop takes them; released on exit.
     `cassette` (agent.planners.cassette) is attached to the recording folder. A replay checks each
     step's effect against the recording itself (`agent.replay`): it waits for no reactions."""
     secrets = dict(secrets or {})
-    with wire(settings, display, planner.capabilities, secrets=secrets, confirm=confirm) as parts:
+    # Outside `wire`: a library thread failing while the parts are released is kept, not printed.
+    with ThreadFaults() as faults, wire(settings, display, planner.capabilities, secrets=secrets,
+                                        confirm=confirm) as parts:
         parts.recorder.start(Session(kind=kind, task=task, planner=planner.name, model=planner.model,
                                      settings=settings.model_dump(mode="json"), screen=parts.real.geometry(),
                                      replay_of=replay_of))
@@ -199,7 +215,8 @@ def live_context(task: str, settings: Settings, display: str, planner: Planner, 
                           perceiver=parts.perceiver, settle=parts.settle, recorder=parts.recorder,
                           settings=settings, stop=stop or threading.Event(), on_step=on_step, secrets=secrets,
                           masker=_masker(parts) if secrets else None,
-                          reactions=parts.reactions if kind != "replay" else None, deadline=deadline)
+                          reactions=parts.reactions if kind != "replay" else None, deadline=deadline,
+                          display=display, faults=faults, on_end=on_end)
 
 
 def _masker(parts: Parts) -> SecretMasker:
