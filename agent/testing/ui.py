@@ -47,6 +47,7 @@ from agent.testing.ui_recorder import UIRecorder
 
 if TYPE_CHECKING:
     from agent.display import WindowGeometry
+    from agent.perception.numbers import NumberChecker
     from agent.perception.reaction import Reactions
     from agent.testing.judge import Judge
 
@@ -79,6 +80,7 @@ class UIParts:
     window_box: Callable[[int], Box | None] = lambda window_id: None
     offline_factory: Callable[[], Planner] | None = None
     reactions: Reactions | None = None  # what actions should make the app do (None: no reaction waits)
+    numbers: NumberChecker | None = None  # numbers the model reads are confirmed by zoomed OCR
 
 
 @dataclass
@@ -251,7 +253,7 @@ class UI:
         step = self._begin(f"ui.check({claim!r})")
         judge = self._judge(step)
         try:
-            verdict = check_claim(judge, claim, self._observe())
+            verdict = check_claim(judge, claim, self._observe(), self.parts.numbers)
         except UIAgentError as e:
             self._fail(step, str(e))
         self.model_calls += verdict.usage.model_calls
@@ -268,7 +270,7 @@ class UI:
         step = self._begin(f"ui.query({model.__name__})")
         judge = self._judge(step)
         try:
-            value, usage = query_model(judge, model, self._observe())
+            value, usage = query_model(judge, model, self._observe(), self.parts.numbers)
         except UIAgentError as e:
             self._fail(step, str(e))
         self.model_calls += usage.model_calls
@@ -296,7 +298,7 @@ class UI:
         p = self.parts
         return LoopContext(desktop=p.desktop, planner=planner, executor=p.executor, perceiver=p.perceiver,
                            settle=p.settle, recorder=p.recorder, settings=p.settings, stop=threading.Event(),
-                           reactions=p.reactions)
+                           reactions=p.reactions, numbers=p.numbers if planner.capabilities.model_calls else None)
 
     def _run(self, step: StepLog, task: str, planner: Planner) -> Outcome:
         __tracebackhide__ = True
