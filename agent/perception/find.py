@@ -7,10 +7,10 @@
 Ranking: text similarity first (exact > same after look-alike folding > containment > edit
 ratio), then what can be acted on before what cannot (`widgets.interactive`: accessibility
 buttons, links, menu items, ...; OCR labels in a button-like frame) before static text and
-display readouts, then accessibility before OCR, then size (taller first: a button's label rather
+display readouts, then the same case before another ("e" is not "E"), then accessibility before OCR, then size (taller first: a button's label rather
 than the same word in small print), then reading order. `near` / `within` narrow the search by
-place. A match is ambiguous when another candidate of the same kind (widget or not) in a
-different place scores within `tie` of the best; its reason lists them with their positions.
+place. A match is ambiguous when another candidate of the same kind (widget or not, same case
+or not) in a different place scores within `tie` of the best; its reason lists them with their positions.
 
 A `Selector` chooses among them, as the offline planner's "the button 7", "7 in the keypad",
 "7 below Total" and "the 2nd 7" do: `find(elements, "7", interactive=True)`, `relation="below",
@@ -91,11 +91,16 @@ def _distance(box: Box, point: Point) -> float:
     return math.hypot(c.x - point.x, c.y - point.y)
 
 
-def _rank_key(c: Candidate, near: Point | None) -> tuple[float, ...]:
+def _rank_key(c: Candidate, near: Point | None, text: str) -> tuple[float, ...]:
     e = c.element
     place = _distance(e.box, near) if near else 0.0
-    return (-round(c.score, 3), place, 0 if _interactive(e) else 1, 0 if e.source != "ocr" else 1,
-            -e.box.height, e.box.top, e.box.left)
+    return (-round(c.score, 3), place, 0 if _interactive(e) else 1, 0 if _same_case(e, text) else 1,
+            0 if e.source != "ocr" else 1, -e.box.height, e.box.top, e.box.left)
+
+
+def _same_case(e: Element, text: str) -> bool:
+    """Reads `text` letter for letter, case too: xcalc's "e" key is not its "E" key."""
+    return " ".join(e.text.split()) == " ".join(text.split())
 
 
 def _apart(a: Box, b: Box) -> bool:
@@ -150,7 +155,7 @@ def find(elements: Sequence[Element], text: str, *, min_score: float = 0.6, tie:
         if not scored:
             seen = f"; only {_listed(others[:4])}, which cannot be clicked as a widget" if others else ""
             return Match(text, None, (), False, f"no {asked} on screen{seen}")
-    scored.sort(key=lambda c: _rank_key(c, near))
+    scored.sort(key=lambda c: _rank_key(c, near, text))
     candidates = tuple(scored[:limit])
     if not candidates:
         where = " in the given area" if within else ""
@@ -160,7 +165,8 @@ def find(elements: Sequence[Element], text: str, *, min_score: float = 0.6, tie:
         return _nth(text, scored, nth, tie, asked)
     best = candidates[0]
     rivals = [c for c in candidates[1:] if best.score - c.score < tie and _apart(c.element.box, best.element.box)
-              and _interactive(c.element) == _interactive(best.element)]
+              and _interactive(c.element) == _interactive(best.element)
+              and _same_case(c.element, text) == _same_case(best.element, text)]
     if rivals and near is None:
         return Match(text, best.element, candidates, True,
                      f"{text!r} is ambiguous: {_listed((best, *rivals))}; say which, e.g. 'the button "

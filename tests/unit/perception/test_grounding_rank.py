@@ -128,3 +128,11 @@ def test_framed_labels_become_buttons_and_readouts_and_loose_text_do_not() -> No
     assert [(e.role, FRAMED in e.states) for e in out] == [
         ("push button", True), ("text", False), ("text", False), ("push button", False)]
     assert out[0].model_copy(update={"role": "text", "states": ()}) == elements[0]
+
+
+def test_the_same_case_wins_over_a_case_folded_match() -> None:
+    key = (FRAMED,)
+    elements = [el(1, "E", box(150, 310, 160, 330), role="push button", states=key),
+                el(2, "e", box(60, 220, 70, 240), role="push button", states=key)]
+    assert find(elements, "e").best.id == 2 and not find(elements, "e").ambiguous  # type: ignore[union-attr]
+    assert find(elements, "E").best.id == 1 and not find(elements, "E").ambiguous  # type: ignore[union-attr]
