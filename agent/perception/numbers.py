@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ConfigDict
 
 from actions.models import Box
+from agent import status
 from agent.perception.elements import Element
 from agent.perception.observation import Observation
 from agent.perception.ocr import OcrEngine, OcrUnavailable
@@ -65,7 +66,10 @@ class NumberChecker:
 
     def check(self, text: str, observation: Observation) -> list[NumberCheck]:
         """One check per number stated in `text` (at most `MOST`)."""
-        return [self.confirm(n, observation) for n in numbers_in(text)[:MOST]]
+        stated = numbers_in(text)[:MOST]
+        if stated:
+            status.show(f"checking {', '.join(stated)} against the screen (OCR of a {self.factor:g}x zoom)")
+        return [self.confirm(n, observation) for n in stated]
 
     def confirm(self, value: str, observation: Observation) -> NumberCheck:
         value = plain(value)

@@ -80,11 +80,13 @@ def _look_again(elements: list[Element], shot: Screenshot, recognise: Recognise)
     for i, e in enumerate(elements):
         if FRAMED in e.states and len(e.text) <= 3:
             alike[e.text].append(i)
+    image = None
     for indices in (v for v in alike.values() if len(v) > 1):
         for i in indices:
             e = elements[i]
             b = e.box
-            crop = shot.image.convert("RGB").crop((b.left - shot.left - 2, b.top - shot.top - 2,
+            image = image or shot.image.convert("RGB")
+            crop = image.crop((b.left - shot.left - 2, b.top - shot.top - 2,
                                                    b.right - shot.left + 2, b.bottom - shot.top + 2))
             bg = tuple(int(v) for v in np.median(np.asarray(crop).reshape(-1, 3), axis=0))
             text, score = recognise(canvas(crop, Box(left=0, top=0, right=crop.width, bottom=crop.height), bg))

@@ -10,6 +10,7 @@ from actions.desktop.fake import FakeDesktop
 from actions.executor import Executor
 from actions.models import Box, Done
 from actions.secrets import Redactor
+from agent import status
 from agent.perception.elements import Element
 from agent.perception.fake import FakePerceiver
 from agent.perception.numbers import NumberChecker, numbers_in
@@ -20,6 +21,7 @@ from agent.recording.format import Session
 from agent.recording.writer import MemoryRecorder
 from agent.run.loop import LoopContext, run_task
 from agent.settings import Settings
+from agent.status import ListStatus
 
 DISPLAY = Box(left=200, top=20, right=240, bottom=40)
 
@@ -60,7 +62,10 @@ def test_numbers_in_text_are_plain_and_once() -> None:
 
 def test_a_number_the_zoom_reads_is_confirmed_in_its_region() -> None:
     engine = ZoomedEngine("42")
-    [check] = NumberChecker(engine).check("the display shows 42", screen(key("4", 10), readout("42")))
+    shown = ListStatus()
+    with status.use(shown):
+        [check] = NumberChecker(engine).check("the display shows 42", screen(key("4", 10), readout("42")))
+    assert shown.texts == ["checking 42 against the screen (OCR of a 3x zoom)"]
     assert check.confirmed and check.region == DISPLAY and check.read == "42"
     assert engine.sizes == [((40 + 8) * 3, (20 + 8) * 3)]  # the region with its margin, 3x: not the screen
 
