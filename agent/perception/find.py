@@ -123,7 +123,7 @@ class Selector(BaseModel):
 
     def describe(self, text: str) -> str:
         """The target as asked, e.g. `the 2nd button '7' below 'Total'`."""
-        what = ("the " + _ordinal(self.nth) + " " if self.nth else "") + ("button " if self.interactive else "")
+        what = ("the " + ordinal(self.nth) + " " if self.nth else "") + ("button " if self.interactive else "")
         where = f" {self.relation} {self.anchor!r}" if self.relation and self.anchor else ""
         return f"{what}{text!r}{where}"
 
@@ -242,7 +242,8 @@ def _side(anchor: Box, relation: Relation) -> Point:
     return c
 
 
-def _ordinal(n: int) -> str:
+def ordinal(n: int) -> str:
+    """1 -> "1st", 2 -> "2nd", 11 -> "11th", -1 -> "last"."""
     if n == -1:
         return "last"
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")

@@ -33,7 +33,7 @@ from actions.desktop.base import Desktop
 from actions.errors import UIAgentError
 from actions.executor import Executor
 from actions.models import Box, Done, Key, Type
-from agent.perception.find import text_visible
+from agent.perception.find import Relation, Selector, ordinal, text_visible
 from agent.perception.observation import Observation
 from agent.perception.perceiver import Perceiver
 from agent.planners.base import Planner
@@ -187,12 +187,16 @@ class UI:
                           model=f"{planner.name}:{planner.model}",
                           actions=actions_worth_caching(performed))
 
-    def click(self, label: str) -> None:
-        """Click the element whose text reads `label` (OCR/accessibility; no model)."""
+    def click(self, label: str, *, nth: int | None = None, widget: bool = False,
+              relation: Relation | None = None, anchor: str | None = None) -> None:
+        """Click the element whose text reads `label` (OCR/accessibility; no model), widgets before
+        text as the offline planner grounds; say which of several with `nth` (1-based, -1 the
+        last, in reading order), `widget=True` (buttons only) or `relation` ("below", "near", ...)
+        of the element reading `anchor`: `ui.click("5", relation="below", anchor="8")`."""
         __tracebackhide__ = True
-        step = self._begin(f"ui.click({label!r})")
-        quote = '"' if "'" in label else "'"
-        self._run(step, f"click {quote}{label}{quote}", self._offline())
+        chosen = Selector(interactive=widget, nth=nth, relation=relation, anchor=anchor)
+        step = self._begin(f"ui.click({', '.join([repr(label), *(f'{k}={v!r}' for k, v in _kwargs(chosen))])})")
+        self._run(step, click_step(label, chosen), self._offline())
 
     def type(self, text: str) -> None:
         """Type `text` into the focused window (\\n presses Enter)."""
@@ -348,6 +352,23 @@ class UI:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait(timeout=3)
         self._procs.clear()
+
+
+def click_step(label: str, chosen: Selector) -> str:
+    """The offline planner's step for `ui.click`: the label quoted (taken whole), the choice in
+    the instruction language around it ("click the 2nd button '7' below 'Total'")."""
+    def quoted(text: str) -> str:
+        return f'"{text}"' if "'" in text else f"'{text}'"
+    nth = f"the {ordinal(chosen.nth)} " if chosen.nth else ""
+    kind = ("" if nth else "the ") + "button " if chosen.interactive else ""
+    where = f" {'in the' if chosen.relation == 'in' else chosen.relation} {quoted(chosen.anchor)}" \
+        if chosen.relation and chosen.anchor else ""
+    return f"click {nth}{kind}{quoted(label)}{where}"
+
+
+def _kwargs(chosen: Selector) -> list[tuple[str, object]]:
+    names = {"interactive": "widget"}
+    return [(names.get(k, k), v) for k, v in chosen.kwargs().items()]
 
 
 def _visible(obs: Observation, limit: int = 15) -> str:
