@@ -137,7 +137,7 @@ def _act(ctx: LoopContext, step: StepBuilder, turn: Turn, observation: Observati
     before = observation.screenshot
     for action in turn.actions:
         if isinstance(action, Done):
-            return results, notes, _done(ctx, action, observation, notes, told)
+            return results, notes, _done(ctx, action, observation, notes, told, before if results else None)
         if isinstance(action, Fail):
             return results, notes, Outcome(status="failed", reason=action.reason)
         if results and ctx.stop.is_set():
@@ -169,17 +169,19 @@ def _act(ctx: LoopContext, step: StepBuilder, turn: Turn, observation: Observati
     return results, notes, None
 
 
-def _done(ctx: LoopContext, done: Done, observation: Observation, notes: list[str], told: bool) -> Outcome | None:
+def _done(ctx: LoopContext, done: Done, observation: Observation, notes: list[str], told: bool,
+          latest: Screenshot | None = None) -> Outcome | None:
     """The run's end, unless a number the summary states is not what a zoomed OCR of its region
-    reads: then the step notes why and the model gets one more turn (None); a done after that
-    ends the run with the mismatch in its reason."""
+    reads (on `latest`, the frame after this turn's earlier actions, if any): then the step notes
+    why and the model gets one more turn (None); a done after that ends the run with the
+    mismatch in its reason."""
     summary = done.summary or "done"
     if ctx.numbers is None:
         return Outcome(status="done", reason=summary)
     if not numbers_in(done.summary or ""):
         return Outcome(status="done", reason=summary)
-    if not observation.elements:  # a planner that sees pixels only: where does the screen show them?
-        observation = ctx.perceiver.observe(observation.screenshot, elements=True)
+    if latest is not None or not observation.elements:  # after actions, or for a planner of pixels only
+        observation = ctx.perceiver.observe(latest or observation.screenshot, elements=True)
     checks = ctx.numbers.check(done.summary or "", observation)
     notes.extend(c.note for c in checks)
     wrong = [c for c in checks if not c.confirmed]

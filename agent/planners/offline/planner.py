@@ -28,7 +28,7 @@ from agent.planners.offline.instructions import Instruction, parse_task
 if TYPE_CHECKING:
     from agent.perception.find import Match
 
-Finder = Callable[..., "Match"]  # (elements, text, min_score=, **Selector.kwargs()) -> .best, .candidates, .ambiguous, .reason
+Finder = Callable[..., "Match"]  # (elements, text, min_score=, **Selector.kwargs()) -> Match-like
 _GROUNDLESS = ("type", "key", "wait")
 CLICK_MIN_SCORE = 0.75   # a target to act on may differ a little from what OCR read
 VERIFY_MIN_SCORE = VISIBLE_MIN_SCORE  # a text to check must be there nearly letter for letter

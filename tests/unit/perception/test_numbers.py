@@ -8,7 +8,7 @@ from PIL import Image
 from actions.desktop.base import Monitor, ScreenGeometry, Screenshot
 from actions.desktop.fake import FakeDesktop
 from actions.executor import Executor
-from actions.models import Box, Done
+from actions.models import Box, Click, Done
 from actions.secrets import Redactor
 from agent import status
 from agent.perception.elements import Element
@@ -110,3 +110,31 @@ def test_the_loop_takes_a_corrected_or_confirmed_number() -> None:
     assert recorder.steps[-1].notes[0].startswith("42 confirmed by OCR of a 3x zoom")
     confirmed, _ = run(["It is 42"], read="42")
     assert (confirmed.status, confirmed.steps) == ("done", 1)  # type: ignore[attr-defined]
+
+
+class Watching(FakePerceiver):
+    """Remembers the frames it was asked to read elements of."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.read: list[Image.Image] = []
+
+    def observe(self, screenshot: Screenshot | None = None, elements: bool = True) -> Observation:
+        obs = super().observe(screenshot, elements)
+        if elements:
+            self.read.append(obs.screenshot.image)
+        return obs
+
+
+def test_a_done_after_actions_in_its_turn_is_checked_on_the_frame_after_them() -> None:
+    frames = [Image.new("RGB", (320, 200), c) for c in ("white", "gray", "black", "black")]
+    desktop = FakeDesktop(frames)
+    recorder = MemoryRecorder(Redactor({}))
+    recorder.start(Session(task="t"))
+    perceiver = Watching(desktop, elements=(readout("42"),))
+    ctx = LoopContext(desktop=desktop, planner=ScriptedPlanner([[Click(x=5, y=5), Done(summary="It is 42")]]),
+                      executor=Executor(desktop), perceiver=perceiver, settle=perceiver.settle, recorder=recorder,
+                      settings=Settings(), numbers=NumberChecker(ZoomedEngine("42")))
+    assert run_task("compute", ctx).status == "done"
+    assert perceiver.read and perceiver.read[-1].getpixel((0, 0)) != (255, 255, 255)  # not the planned frame
+    assert recorder.steps[0].notes[-1].startswith("42 confirmed")
