@@ -74,6 +74,7 @@ def main(runs: int) -> dict[str, object]:
             "load_average": round(os.getloadavg()[0], 2),
             "ocr_elements": len(elements),
             "keys_framed": f"{sum(FRAMED in e.states for e in on_key)}/{len(on_key)}",
+            "keys_not_framed": [e.text for e in on_key if FRAMED not in e.states],
             "xcalc_text_framed_wrongly": wrongly,
             "display_readout_framed": FRAMED in readout.states,
             "not_framed_outside_xcalc_keys": f"{sum(FRAMED not in e.states for e in off_key)}/{len(off_key)}",
