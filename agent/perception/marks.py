@@ -1,7 +1,7 @@
 """Set-of-Mark: numbered marks drawn on a copy of the image a model sees, and their legend.
 
     marked = draw_marks(frame.image, elements, scale=frame.scale)   # image space
-    text = legend(elements)                                        # "[17] button "7"" lines
+    text = legend(elements)                                        # "[17] push button "7"" lines, widgets first
 
 Elements are in screen space; `space` (a `scaling.ImageSpace`), or `scale` (image px per screen
 px) and `origin` (the screen position of the image's top-left pixel, non-zero for a monitor
@@ -23,6 +23,7 @@ from PIL import Image, ImageDraw, ImageFont
 from actions.models import Box
 from agent.perception.elements import Element
 from agent.perception.scaling import ImageSpace, box_to_image
+from agent.perception.widgets import FRAMED, interactive
 
 log = logging.getLogger(__name__)
 
@@ -136,14 +137,21 @@ def _hits(a: Rect, b: Rect) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
+def ordered(elements: Sequence[Element]) -> list[Element]:
+    """What can be acted on first (`widgets.interactive`), then the rest, each in the given order:
+    the order a legend lists marks in, so a model reads the buttons before the readouts."""
+    return sorted(elements, key=lambda e: not interactive(e))
+
+
 def legend(elements: Sequence[Element]) -> str:
-    """One line per element, e.g. `[17] button "7"` (plus states like focused, checked)."""
+    """One line per element, e.g. `[17] push button "7"` (plus states like focused, checked);
+    interactive elements first (`ordered`)."""
     lines = []
-    for e in elements:
+    for e in ordered(elements):
         text = e.text.replace("\n", " ").strip()
         if len(text) > 80:
             text = text[:77] + "..."
-        states = [s for s in e.states if s not in ("sensitive", "focusable", "enabled")]
+        states = [s for s in e.states if s not in ("sensitive", "focusable", "enabled", FRAMED)]
         if e.source != "ocr" and "sensitive" not in e.states:
             states.append("disabled")
         suffix = f" ({', '.join(states)})" if states else ""

@@ -150,17 +150,21 @@ class OcrReader:
         if full:
             content = rg.content_regions(image, self.tile)
             regions = rg.merge_boxes([rg.expand(b, self.margin, image.size) for b in content], self.merge_gap)
-            kept: list[TextLine] = []
+            kept, dropped = [], []
         else:
             assert state is not None and regions is not None
-            kept = [ln for ln in state.lines if not any(rg.intersection(self._local(ln.box, origin), r)
-                                                        for r in regions)]
+            cut = [any(rg.intersection(self._local(ln.box, origin), r) for r in regions) for ln in state.lines]
+            kept = [ln for ln, c in zip(state.lines, cut) if not c]
+            dropped = [ln for ln, c in zip(state.lines, cut) if c]
         try:
             self._stages, self._skipped = {}, []
             fresh = self._read_all(image, origin, regions, known)
         except OcrUnavailable as e:
             log.warning("OCR unavailable: %s", e)
             return OcrResult(lines=(), error=str(e), elapsed_s=time.perf_counter() - start)
+        if dropped:
+            assert state is not None
+            kept += self._unmoved(state, image, origin, dropped, fresh)
         lines = kept + fresh
         self._state = _State(image=image, origin=origin, lines=lines)
         self.last_image = shot.image
@@ -171,6 +175,21 @@ class OcrReader:
                          reused=len(kept), full=full, elapsed_s=elapsed, skipped=len(self._skipped),
                          skipped_boxes=tuple(self._skipped),
                          stages_ms={k: round(v * 1000, 1) for k, v in self._stages.items()})
+
+    def _unmoved(self, state: _State, image: Image.Image, origin: tuple[int, int], dropped: Sequence[TextLine],
+                 fresh: Sequence[TextLine]) -> list[TextLine]:
+        """The cached lines of the re-read regions whose own pixels did not change and which the
+        re-read found nothing at: a change around a label (a key's hover frame on xcalc) must not
+        lose it when its crop alone reads worse than the frame did (a lone "1" in a small crop)."""
+        out = []
+        for ln in dropped:
+            box = self._local(ln.box, origin)
+            area = (box.left - 1, box.top - 1, box.right + 1, box.bottom + 1)
+            if any(rg.intersection(box, self._local(f.box, origin)) for f in fresh):
+                continue
+            if np.array_equal(np.asarray(state.image.crop(area)), np.asarray(image.crop(area))):
+                out.append(ln)
+        return out
 
     # -- regions (in image pixels; lines are stored in screen space)
 

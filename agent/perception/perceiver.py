@@ -24,16 +24,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+import numpy as np
+
 from actions.desktop.base import Desktop, Screenshot
 from actions.models import Box
 from agent.perception.a11y import A11yReader, A11yResult, merge_elements
 from agent.perception.capture import fingerprint
 from agent.perception.elements import Element
 from agent.perception.observation import Observation
-from agent.perception.ocr import OcrEngine, TextLine
+from agent.perception.ocr import OcrEngine, StagedOcrEngine, TextLine
 from agent.perception.ocr_cache import OcrReader, OcrResult, lines_to_elements
 from agent.perception.ocr_staged import Skip
 from agent.perception.regions import changed_regions, expand, iou
+from agent.perception.widgets import Recognise, framed_buttons
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +141,9 @@ class ScreenPerceiver:
             named_now = [] if a11y_result is None or a11y_result.failed else \
                 [e.box for e in a11y_result.elements if _named(e, most)]
             ocr_elements = lines_to_elements(_outside(ocr_result.lines, named_now))
+            t = time.perf_counter()
+            ocr_elements = framed_buttons(ocr_elements, shot, _recogniser(self.reader.engine))  # xcalc's keys
+            timings["frames"] = (time.perf_counter() - t) * 1000
         if self.reader is None and self.a11y is None:
             notes.append("no element source configured (no OCR engine, no accessibility)")
         t = time.perf_counter()
@@ -193,6 +199,13 @@ class ScreenPerceiver:
             result.append(kept)
         self._previous = result
         return sorted(result, key=lambda e: e.id)
+
+
+def _recogniser(engine: OcrEngine) -> Recognise | None:
+    """One crop -> (text, confidence) with a staged engine's recogniser; None for other engines."""
+    if not isinstance(engine, StagedOcrEngine):
+        return None
+    return lambda image: engine.recognise_all([np.asarray(image)])[0]
 
 
 def _named(element: Element, most: float) -> bool:

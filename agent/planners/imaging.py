@@ -108,7 +108,7 @@ _COLOURS = ((230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 3
 
 def legend(elements: tuple[Element, ...], limit: int = 200) -> str:
     """The model-facing legend (`agent.perception.marks.legend`), at most `limit` lines."""
-    text = marks.legend(elements[:limit])
+    text = marks.legend(marks.ordered(elements)[:limit])  # the widgets survive the limit
     if len(elements) > limit:
         text += f"\n... {len(elements) - limit} more marks not listed"
     return text

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from actions.desktop.base import Desktop, Screenshot
 from actions.errors import BudgetExceeded, ProviderError, Stopped, UIAgentError
@@ -24,6 +24,7 @@ from actions.executor import Executor
 from actions.models import Action, ActionResult, Done, Fail, Type
 from agent.deadline import Deadline
 from agent.perception.masking import SecretMasker
+from agent.perception.numbers import numbers_in
 from agent.perception.observation import Observation
 from agent.perception.perceiver import Perceiver
 from agent.perception.reaction import Expectation, Reactions, boxes_from
@@ -35,6 +36,9 @@ from agent.run.endings import ThreadFaults, ending, internal
 from agent.run.step_builder import StepBuilder
 from agent.run.stuck import StuckDetector
 from agent.settings import Settings
+
+if TYPE_CHECKING:
+    from agent.perception.numbers import NumberChecker
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +68,7 @@ class LoopContext:
     display: str | None = None  # the X display driven: a failure there is `display :N closed`
     faults: ThreadFaults | None = None  # library threads' exceptions, ending the run between steps
     on_end: Callable[[Outcome], None] = lambda outcome: None  # the outcome is recorded: teardown begins
+    numbers: NumberChecker | None = None  # numbers in a `done` summary are confirmed by zoomed OCR
 
 
 def run_task(task: str, ctx: LoopContext) -> Outcome:
@@ -93,7 +98,8 @@ def run_task(task: str, ctx: LoopContext) -> Outcome:
             turn = step.plan(ctx.planner, task, observation, history)
             step.scanned()  # the screen's text is judged before any action of this step
             usage += turn.usage
-            results, notes, finished = act_turn(ctx, step, turn, observation, stuck)
+            told = any(isinstance(a, Done) for h in history for a in h.actions)  # a done sent back before
+            results, notes, finished = act_turn(ctx, step, turn, observation, stuck, told)
             mask = step.mask
             last_frame = step.last_frame
             record = step.finish(turn, results, notes)
@@ -148,14 +154,14 @@ def _check_limits(ctx: LoopContext, deadline: Deadline, usage: Usage) -> None:
 
 
 def act_turn(ctx: LoopContext, step: StepBuilder, turn: Turn, observation: Observation,
-             stuck: StuckDetector) -> tuple[list[ActionResult], list[str], Outcome | None]:
+             stuck: StuckDetector, told: bool = False) -> tuple[list[ActionResult], list[str], Outcome | None]:
     """Perform the turn's actions in order; stop at the first that did not go through."""
     results: list[ActionResult] = []
     notes: list[str] = []
     before = observation.screenshot
     for action in turn.actions:
         if isinstance(action, Done):
-            return results, notes, Outcome(status="done", reason=action.summary or "done")
+            return results, notes, _done(ctx, action, observation, notes, told, before if results else None)
         if isinstance(action, Fail):
             return results, notes, Outcome(status="failed", reason=action.reason)
         if results and ctx.stop.is_set():
@@ -185,6 +191,29 @@ def act_turn(ctx: LoopContext, step: StepBuilder, turn: Turn, observation: Obser
         elif verdict == "give_up":
             return results, notes, Outcome(status="failed", reason="gave up: the run is stuck")
     return results, notes, None
+
+
+def _done(ctx: LoopContext, done: Done, observation: Observation, notes: list[str], told: bool,
+          latest: Screenshot | None = None) -> Outcome | None:
+    """The run's end, unless a number the summary states is not what a zoomed OCR of its region
+    reads (on `latest`, the frame after this turn's earlier actions, if any): then the step notes
+    why and the model gets one more turn (None); a done after that ends the run with the
+    mismatch in its reason."""
+    summary = done.summary or "done"
+    if ctx.numbers is None:
+        return Outcome(status="done", reason=summary)
+    if not numbers_in(done.summary or ""):
+        return Outcome(status="done", reason=summary)
+    if latest is not None or not observation.elements:  # after actions, or for a planner of pixels only
+        observation = ctx.perceiver.observe(latest or observation.screenshot, elements=True)
+    checks = ctx.numbers.check(done.summary or "", observation)
+    notes.extend(c.note for c in checks)
+    wrong = [c for c in checks if not c.confirmed]
+    if not wrong:
+        return Outcome(status="done", reason=summary)
+    if not told:
+        return None
+    return Outcome(status="done", reason=f"{summary} (not confirmed on screen: {'; '.join(c.note for c in wrong)})")
 
 
 def _expect(ctx: LoopContext, action: Action, before: Screenshot, observation: Observation) -> Expectation | None:

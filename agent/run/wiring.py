@@ -44,6 +44,7 @@ from agent.settings import Settings
 if TYPE_CHECKING:
     from agent.perception.a11y import A11yReader
     from agent.perception.masking import SecretMasker
+    from agent.perception.numbers import NumberChecker
     from agent.perception.ocr import OcrEngine
     from agent.planners.cassette import Cassette
 
@@ -216,7 +217,17 @@ def live_context(task: str, settings: Settings, display: str, planner: Planner, 
                           settings=settings, stop=stop or threading.Event(), on_step=on_step, secrets=secrets,
                           masker=_masker(parts) if secrets else None,
                           reactions=parts.reactions if kind != "replay" else None, deadline=deadline,
-                          display=display, faults=faults, on_end=on_end)
+                          display=display, faults=faults, on_end=on_end,
+                          numbers=_numbers(parts) if planner.capabilities.model_calls else None)
+
+
+def _numbers(parts: Parts) -> NumberChecker:
+    """A model's stated numbers are checked with the perceiver's OCR engine (or one of its own)."""
+    from agent.perception.numbers import NumberChecker
+
+    perceiver = parts.perceiver
+    reader = perceiver.reader if isinstance(perceiver, ScreenPerceiver) else None
+    return NumberChecker(reader.engine if reader is not None else ocr_engine())
 
 
 def _masker(parts: Parts) -> SecretMasker:

@@ -7,6 +7,8 @@
 A model can be wrong with confidence, so its word is not enough: every number and every quoted
 text in a `check` answer, and every text or number value of a `query` answer, must also be read by
 OCR (or accessibility) on the same screen, or the check fails and says which value was not seen.
+With a `NumberChecker` (the pytest plugin passes one), every number must moreover be what OCR of
+an enlarged crop of its region reads (`agent.perception.numbers`): a misread digit fails too.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from actions.errors import PlannerOutputError, TaskFailed
 from actions.models import validation_message
 from agent.perception.elements import Element
 from agent.perception.find import similarity
+from agent.perception.numbers import NumberChecker
 from agent.perception.observation import Observation
 from agent.planners.base import Usage
 from agent.planners.parsing import extract_json
@@ -152,8 +155,10 @@ class CheckVerdict:
     usage: Usage
 
 
-def check_claim(judge: Judge, claim: str, observation: Observation) -> CheckVerdict:
-    """Ask the model whether `claim` holds; a yes passes only if OCR sees what it cites."""
+def check_claim(judge: Judge, claim: str, observation: Observation,
+                numbers: NumberChecker | None = None) -> CheckVerdict:
+    """Ask the model whether `claim` holds; a yes passes only if OCR sees what it cites, and (with
+    `numbers`) each number it cites is what OCR of a zoom of its region reads."""
     from agent.planners.prompts import render
 
     raw, usage = judge.ask(render("check.j2", claim=claim), observation)
@@ -174,11 +179,17 @@ def check_claim(judge: Judge, claim: str, observation: Observation) -> CheckVerd
         return CheckVerdict(False, answer, evidence,
                             f"the model says yes, citing {', '.join(map(repr, unseen))}, but OCR does not see "
                             f"{'it' if len(unseen) == 1 else 'them'} on the screen (evidence: {evidence!r})", usage)
+    wrong = [c for c in numbers.check(evidence, observation) if not c.confirmed] if numbers else []
+    if wrong:
+        return CheckVerdict(False, answer, evidence, f"the model says yes, but {'; '.join(c.note for c in wrong)} "
+                                                     f"(evidence: {evidence!r})", usage)
     return CheckVerdict(True, answer, evidence, f"yes: {evidence}", usage)
 
 
-def query_model(judge: Judge, model: type[M], observation: Observation) -> tuple[M, Usage]:
-    """Extract `model` from the screen; every text/number value must be seen by OCR."""
+def query_model(judge: Judge, model: type[M], observation: Observation,
+                numbers: NumberChecker | None = None) -> tuple[M, Usage]:
+    """Extract `model` from the screen; every text/number value must be seen by OCR, and (with
+    `numbers`) every number field must be what OCR of a zoom of its region reads."""
     from agent.planners.prompts import render
 
     schema = json.dumps(model.model_json_schema(), indent=1)
@@ -194,6 +205,11 @@ def query_model(judge: Judge, model: type[M], observation: Observation) -> tuple
               if not seen_on_screen(str(v), observation.elements)]
     if unseen:
         raise JudgeFailed(f"{model.__name__} from {judge.spec}: OCR does not see {', '.join(unseen)} on the screen")
+    wrong = [f"{path}: {check.note}" for path, v in _leaves(value.model_dump(mode="json"))
+             if numbers is not None and _NUMBER.fullmatch(str(v).strip())
+             and not (check := numbers.confirm(str(v).strip(), observation)).confirmed]
+    if wrong:
+        raise JudgeFailed(f"{model.__name__} from {judge.spec}: {'; '.join(wrong)}")
     return value, usage
 
 

@@ -43,6 +43,7 @@ class UISession:
     """A UI and everything built for it; `finish` writes recording, report and cache once."""
 
     def __init__(self, state: PluginState, nodeid: str, vd: VirtualDisplay) -> None:
+        from agent.perception.numbers import NumberChecker
         from agent.planners.base import Capabilities
         from agent.planners.registry import is_offline
         from agent.recording.format import Session
@@ -69,7 +70,8 @@ class UISession:
         parts = UIParts(display=vd.display, env=dict(vd.env), desktop=wired.desktop, executor=wired.executor,
                         perceiver=wired.perceiver, settle=wired.settle, recorder=self.recorder, settings=settings,
                         planner_factory=planner_factory(settings), judge_factory=judge_factory(settings),
-                        cache=cache, cache_mode=self.cache_mode, window_box=window_box, reactions=wired.reactions)
+                        cache=cache, cache_mode=self.cache_mode, window_box=window_box, reactions=wired.reactions,
+                        numbers=NumberChecker(state.ocr()))
         self.recorder.start(Session(kind="do", task=f"test {nodeid}", planner=spec.split(":")[0], model=spec,
                                     settings=settings.model_dump(mode="json"), screen=self.desktop.geometry()))
         self.ui: UI = UI(parts)

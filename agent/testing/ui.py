@@ -33,7 +33,7 @@ from actions.desktop.base import Desktop
 from actions.errors import UIAgentError
 from actions.executor import Executor
 from actions.models import Box, Done, Key, Type
-from agent.perception.find import text_visible
+from agent.perception.find import Relation, Selector, ordinal, text_visible
 from agent.perception.observation import Observation
 from agent.perception.perceiver import Perceiver
 from agent.planners.base import Planner
@@ -47,6 +47,7 @@ from agent.testing.ui_recorder import UIRecorder
 
 if TYPE_CHECKING:
     from agent.display import WindowGeometry
+    from agent.perception.numbers import NumberChecker
     from agent.perception.reaction import Reactions
     from agent.testing.judge import Judge
 
@@ -79,6 +80,7 @@ class UIParts:
     window_box: Callable[[int], Box | None] = lambda window_id: None
     offline_factory: Callable[[], Planner] | None = None
     reactions: Reactions | None = None  # what actions should make the app do (None: no reaction waits)
+    numbers: NumberChecker | None = None  # numbers the model reads are confirmed by zoomed OCR
 
 
 @dataclass
@@ -185,12 +187,16 @@ class UI:
                           model=f"{planner.name}:{planner.model}",
                           actions=actions_worth_caching(performed))
 
-    def click(self, label: str) -> None:
-        """Click the element whose text reads `label` (OCR/accessibility; no model)."""
+    def click(self, label: str, *, nth: int | None = None, widget: bool = False,
+              relation: Relation | None = None, anchor: str | None = None) -> None:
+        """Click the element whose text reads `label` (OCR/accessibility; no model), widgets before
+        text as the offline planner grounds; say which of several with `nth` (1-based, -1 the
+        last, in reading order), `widget=True` (buttons only) or `relation` ("below", "near", ...)
+        of the element reading `anchor`: `ui.click("5", relation="below", anchor="8")`."""
         __tracebackhide__ = True
-        step = self._begin(f"ui.click({label!r})")
-        quote = '"' if "'" in label else "'"
-        self._run(step, f"click {quote}{label}{quote}", self._offline())
+        chosen = Selector(interactive=widget, nth=nth, relation=relation, anchor=anchor)
+        step = self._begin(f"ui.click({', '.join([repr(label), *(f'{k}={v!r}' for k, v in _kwargs(chosen))])})")
+        self._run(step, click_step(label, chosen), self._offline())
 
     def type(self, text: str) -> None:
         """Type `text` into the focused window (\\n presses Enter)."""
@@ -251,7 +257,7 @@ class UI:
         step = self._begin(f"ui.check({claim!r})")
         judge = self._judge(step)
         try:
-            verdict = check_claim(judge, claim, self._observe())
+            verdict = check_claim(judge, claim, self._observe(), self.parts.numbers)
         except UIAgentError as e:
             self._fail(step, str(e))
         self.model_calls += verdict.usage.model_calls
@@ -268,7 +274,7 @@ class UI:
         step = self._begin(f"ui.query({model.__name__})")
         judge = self._judge(step)
         try:
-            value, usage = query_model(judge, model, self._observe())
+            value, usage = query_model(judge, model, self._observe(), self.parts.numbers)
         except UIAgentError as e:
             self._fail(step, str(e))
         self.model_calls += usage.model_calls
@@ -296,7 +302,7 @@ class UI:
         p = self.parts
         return LoopContext(desktop=p.desktop, planner=planner, executor=p.executor, perceiver=p.perceiver,
                            settle=p.settle, recorder=p.recorder, settings=p.settings, stop=threading.Event(),
-                           reactions=p.reactions)
+                           reactions=p.reactions, numbers=p.numbers if planner.capabilities.model_calls else None)
 
     def _run(self, step: StepLog, task: str, planner: Planner) -> Outcome:
         __tracebackhide__ = True
@@ -346,6 +352,23 @@ class UI:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait(timeout=3)
         self._procs.clear()
+
+
+def click_step(label: str, chosen: Selector) -> str:
+    """The offline planner's step for `ui.click`: the label quoted (taken whole), the choice in
+    the instruction language around it ("click the 2nd button '7' below 'Total'")."""
+    def quoted(text: str) -> str:
+        return f'"{text}"' if "'" in text else f"'{text}'"
+    nth = f"the {ordinal(chosen.nth)} " if chosen.nth else ""
+    kind = ("" if nth else "the ") + "button " if chosen.interactive else ""
+    where = f" {'in the' if chosen.relation == 'in' else chosen.relation} {quoted(chosen.anchor)}" \
+        if chosen.relation and chosen.anchor else ""
+    return f"click {nth}{kind}{quoted(label)}{where}"
+
+
+def _kwargs(chosen: Selector) -> list[tuple[str, object]]:
+    names = {"interactive": "widget"}
+    return [(names.get(k, k), v) for k, v in chosen.kwargs().items()]
 
 
 def _visible(obs: Observation, limit: int = 15) -> str:

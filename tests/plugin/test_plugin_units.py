@@ -7,14 +7,20 @@ from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw
+from pydantic import BaseModel
 
 from actions.desktop.base import ScreenGeometry, Screenshot
 from actions.models import Box, Click, Target, Type
 from agent.perception.elements import Element
+from agent.perception.find import Selector
+from agent.perception.numbers import NumberChecker
 from agent.perception.observation import Observation
-from agent.testing.judge import FakeJudge, check_claim, cited_values, seen_on_screen
+from agent.perception.ocr import TextLine
+from agent.planners.offline.instructions import parse_step
+from agent.testing.judge import FakeJudge, JudgeFailed, check_claim, cited_values, query_model, seen_on_screen
 from agent.testing.scenario import ScenarioError, load_scenarios
 from agent.testing.step_cache import CacheEntry, CacheError, CacheFile, ScreenPrint, cache_path, screen_print
+from agent.testing.ui import click_step
 
 
 def _entry(instruction: str = "click Submit", window: str = "422x230", layout: str = "6060606068586969") -> CacheEntry:
@@ -133,3 +139,44 @@ def test_check_claim(answer: str, passed: bool, reason: str) -> None:
     assert verdict.passed is passed and reason in verdict.reason
 
 
+
+
+class _ZoomReads:
+    """An OCR engine that reads `text` in whatever zoomed crop it is given."""
+
+    name = "zoom-reads"
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def read(self, image: Image.Image) -> list[TextLine]:
+        return [TextLine(text=self.text, box=Box(left=0, top=0, right=image.width, bottom=image.height), confidence=1)]
+
+
+class Invoice(BaseModel):
+    total: float
+    name: str
+
+
+def test_numbers_in_checks_and_queries_must_be_what_a_zoomed_ocr_reads() -> None:
+    said = '{"answer": "yes", "evidence": "Total: 1,234.50"}'
+    assert check_claim(FakeJudge(said), "claim", _observation(), NumberChecker(_ZoomReads("1,234.50"))).passed
+    misread = check_claim(FakeJudge(said), "claim", _observation(), NumberChecker(_ZoomReads("1,284.50")))
+    assert not misread.passed and "you state 1234.5, but OCR of a 3x zoom of the screen at (0,0,100,20) reads " \
+                                  "'1,284.50'" in misread.reason
+    query = '{"total": 1234.5, "name": "Alice Smith"}'
+    value, _ = query_model(FakeJudge(query), Invoice, _observation(), NumberChecker(_ZoomReads("Total: 1,234.50")))
+    assert value.total == 1234.5
+    with pytest.raises(JudgeFailed, match=r"Invoice from fake:judge: total: you state 1234.5, but OCR of a 3x zoom"):
+        query_model(FakeJudge(query), Invoice, _observation(), NumberChecker(_ZoomReads("Total: 1,284.50")))
+
+
+@pytest.mark.parametrize("chosen", [
+    Selector(), Selector(nth=2), Selector(nth=-1, interactive=True), Selector(interactive=True),
+    Selector(relation="below", anchor="Total"), Selector(relation="in", anchor="keypad"),
+    Selector(nth=3, interactive=True, relation="left of", anchor="it's"),
+])
+@pytest.mark.parametrize("label", ["7", "don't", "a b"])
+def test_ui_click_says_its_choice_in_the_instruction_language(label: str, chosen: Selector) -> None:
+    step = parse_step(click_step(label, chosen))
+    assert (step.verb, step.target, step.select) == ("click", label, chosen)

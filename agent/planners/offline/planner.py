@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from actions.models import Action, Click, Done, Drag, Fail, Key, Move, Scroll, Target, Type, Wait
 from agent.perception.elements import Element
-from agent.perception.find import VISIBLE_MIN_SCORE, text_visible
+from agent.perception.find import VISIBLE_MIN_SCORE, Selector, text_visible
 from agent.perception.observation import Observation
 from agent.planners.base import Capabilities, HistoryItem, Turn
 from agent.planners.offline.instructions import Instruction, parse_task
@@ -28,16 +28,17 @@ from agent.planners.offline.instructions import Instruction, parse_task
 if TYPE_CHECKING:
     from agent.perception.find import Match
 
-Finder = Callable[..., "Match"]  # (elements, text, min_score=) -> .best, .candidates, .ambiguous
+Finder = Callable[..., "Match"]  # (elements, text, min_score=, **Selector.kwargs()) -> Match-like
 _GROUNDLESS = ("type", "key", "wait")
 CLICK_MIN_SCORE = 0.75   # a target to act on may differ a little from what OCR read
 VERIFY_MIN_SCORE = VISIBLE_MIN_SCORE  # a text to check must be there nearly letter for letter
 
 
-def _default_find(elements: Sequence[Element], text: str, min_score: float = CLICK_MIN_SCORE) -> Match:
+def _default_find(elements: Sequence[Element], text: str, min_score: float = CLICK_MIN_SCORE,
+                  **select: Any) -> Match:
     from agent.perception.find import find
 
-    return find(elements, text, min_score=min_score)
+    return find(elements, text, min_score=min_score, **select)
 
 
 class OfflinePlanner:
@@ -132,15 +133,15 @@ class OfflinePlanner:
             case _:
                 return self._pointer(step, obs)
 
-    def _ground(self, step: Instruction, text: str, obs: Observation) -> Element | Fail:
+    def _ground(self, step: Instruction, text: str, obs: Observation, select: Selector) -> Element | Fail:
         # A one- or two-character target ("+", "7", "OK") must match exactly: "+/-" is not "+".
         min_score = VERIFY_MIN_SCORE if len(text.strip()) <= 2 else CLICK_MIN_SCORE
-        result = self.find(obs.elements, text, min_score=min_score)
+        result = self.find(obs.elements, text, min_score=min_score, **select.kwargs())
         if result.best is not None and not result.ambiguous:
             return result.best
+        if result.ambiguous or select.kwargs():  # the reason lists the candidates / names what was asked
+            return Fail(reason=f"{step.source!r}: {result.reason}")
         seen = ", ".join(repr(_text(c)) for c in (result.candidates or [])[:6]) or "nothing similar"
-        if result.ambiguous:
-            return Fail(reason=f"{step.source!r}: {text!r} is ambiguous, candidates: {seen}")
         visible = ", ".join(repr(e.text) for e in obs.elements[:12]) or "no text at all"
         return Fail(reason=f"{step.source!r}: no {text!r} on screen; similar: {seen}; visible: {visible}")
 
@@ -152,7 +153,7 @@ class OfflinePlanner:
             shot = obs.screenshot
             x, y = shot.left + shot.size[0] // 2, shot.top + shot.size[1] // 2
             return [Scroll(x=x, y=y, dx=step.dx, dy=step.dy)], True
-        el = self._ground(step, step.target or "", obs)
+        el = self._ground(step, step.target or "", obs, step.select)
         if isinstance(el, Fail):
             return [el], False
         c = el.box.center
@@ -165,7 +166,7 @@ class OfflinePlanner:
             case "scroll":
                 return [Scroll(x=c.x, y=c.y, dx=step.dx, dy=step.dy, target=target)], True
             case "drag":
-                dest = self._ground(step, step.to or "", obs)
+                dest = self._ground(step, step.to or "", obs, step.to_select)
                 if isinstance(dest, Fail):
                     return [dest], False
                 return [Drag(path=(c, dest.box.center), target=target)], True

@@ -12,6 +12,7 @@ from actions.desktop.base import Monitor, ScreenGeometry, Screenshot
 from actions.errors import UsageError
 from actions.models import ActionResult, Box, Click, Done, Fail, Key, Scroll, Type, Wait
 from agent.perception.elements import Element
+from agent.perception.find import Selector
 from agent.perception.observation import Observation
 from agent.perception.reaction import Reaction
 from agent.planners.base import HistoryItem, Turn
@@ -24,11 +25,13 @@ class Found:
     best: Element | None
     candidates: list[Element] = field(default_factory=list)
     ambiguous: bool = False
+    reason: str = ""
 
 
 def exact_find(elements, text, min_score=0.75):
     hits = [e for e in elements if e.text == text]
-    return Found(best=hits[0] if hits else None, candidates=hits, ambiguous=len(hits) > 1)
+    return Found(best=hits[0] if hits else None, candidates=hits, ambiguous=len(hits) > 1,
+                 reason=f"{text!r} is ambiguous" if len(hits) > 1 else "")
 
 
 def el(i: int, text: str, x: int, y: int) -> Element:
@@ -207,3 +210,68 @@ def test_verify_accepts_whole_words_inside_a_line() -> None:
     p = OfflinePlanner(find=exact_find)
     failed = p.next_turn("verify Save within 0 s", obs(el(1, "File Saved successfully", 0, 0)), []).actions[0]
     assert isinstance(failed, Fail)
+
+
+@pytest.mark.parametrize("step, target, select", [
+    ("click the button 7", "7", Selector(interactive=True)),
+    ("click the key '+'", "+", Selector(interactive=True)),
+    ("click button '7'", "7", Selector(interactive=True)),
+    ("click 7 in the keypad", "7", Selector(relation="in", anchor="keypad")),
+    ("click 7 on the keypad", "7", Selector(relation="in", anchor="keypad")),
+    ("click 7 near Total", "7", Selector(relation="near", anchor="Total")),
+    ("click the field below 'First name'", "field", Selector(relation="below", anchor="First name")),
+    ("click OK to the right of Cancel", "OK", Selector(relation="right of", anchor="Cancel")),
+    ("click 3 left of the 4 button", "3", Selector(relation="left of", anchor="4")),
+    ("click 1 above =", "1", Selector(relation="above", anchor="=")),
+    ("click the 2nd '7'", "7", Selector(nth=2)),
+    ("double-click the second report.txt", "report.txt", Selector(nth=2)),
+    ("click the last 7", "7", Selector(nth=-1)),
+    ("click the 3rd button 7 below Total", "7", Selector(nth=3, interactive=True, relation="below", anchor="Total")),
+    ("click 'the 2nd 7 below x'", "the 2nd 7 below x", Selector()),          # quoted: taken whole
+    ("click Key Settings", "Key Settings", Selector()),                     # a label, not "the key ..."
+    ("click Log in with Google", "Log in with Google", Selector()),         # "in" without "the"
+    ("click the 7 button", "7", Selector()),
+    ("move to the 2nd Help", "Help", Selector(nth=2)),
+    ("scroll down 2 on the list below Files", "list", Selector(relation="below", anchor="Files")),
+])
+def test_pointer_targets_say_which_one(step: str, target: str, select: Selector) -> None:
+    parsed = parse_step(step)
+    assert (parsed.target, parsed.select) == (target, select)
+
+
+def test_a_drag_chooses_both_ends() -> None:
+    drag = parse_step("drag the 2nd a.txt to the folder below Trash")
+    assert (drag.target, drag.select, drag.to, drag.to_select) == (
+        "a.txt", Selector(nth=2), "folder", Selector(relation="below", anchor="Trash"))
+
+
+def test_a_0th_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="count from the 1st"):
+        parse_step("click the 0th 7")
+
+
+def calc_screen() -> Observation:
+    key = ("framed",)
+    return obs(Element(id=1, text="7", box=Box(left=300, top=20, right=310, bottom=34)),
+               Element(id=2, text="7", role="push button", states=key, box=Box(left=60, top=200, right=70, bottom=214)),
+               Element(id=3, text="Total", box=Box(left=40, top=120, right=90, bottom=134)))
+
+
+@pytest.mark.parametrize("task, clicked", [
+    ("click 7", (65, 207)), ("click the button 7", (65, 207)), ("click the 1st 7", (305, 27)),
+    ("click 7 above Total", (305, 27)), ("click 7 in the keypad", (65, 207)),
+])
+def test_the_planner_grounds_with_the_real_ranking(task: str, clicked: tuple[int, int]) -> None:
+    turn = OfflinePlanner().next_turn(task, calc_screen(), [])
+    assert isinstance(turn.actions[0], Click), turn.actions
+    assert (turn.actions[0].x, turn.actions[0].y) == clicked
+
+
+@pytest.mark.parametrize("task, reason", [
+    ("click the button Total", "'click the button Total': no button 'Total' on screen; only text 'Total' at (65,127)"),
+    ("click the 3rd 7", "'click the 3rd 7': no 3rd '7': 2 on screen"),
+    ("click 7 below Subtotals", "'click 7 below Subtotals': no 'Subtotals' on screen to find '7' below 'Subtotals'"),
+])
+def test_a_qualifier_that_matches_nothing_fails_the_step_naming_it(task: str, reason: str) -> None:
+    turn = OfflinePlanner().next_turn(task, calc_screen(), [])
+    assert isinstance(turn.actions[0], Fail) and turn.actions[0].reason.startswith(reason), turn.actions
