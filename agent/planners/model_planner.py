@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from actions.errors import PlannerOutputError
 from actions.models import Done, Fail, Point
+from agent import status
 from agent.perception.elements import Element
 from agent.perception.observation import Observation
 from agent.perception.scaling import Convention, ImageSpace, image_to_screen, in_image
@@ -124,10 +125,12 @@ class ModelPlanner:
         guard.check(price(self.profile, estimate, guard.expected_output_tokens()), f"the next {self.spec} call")
         self.stats.request_bytes.append(self.stats.last_request_bytes)
         started = time.perf_counter()
+        status.show(f"{self.spec}: thinking...")  # the sink draws the seconds it has been waiting
         try:
             with translate_errors(self.config.provider, url, self.config.connection.timeout):
                 answer = send()
         finally:
+            status.clear()
             self.stats.sdk_s += time.perf_counter() - started
             self.stats.calls += 1
         log.debug("%s: call %d, %d bytes, ~%d input tokens", self.spec, self.stats.calls,

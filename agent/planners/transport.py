@@ -10,16 +10,18 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:  # each SDK is imported by the client that needs it: an OpenAI run never loads anthropic
     import anthropic
     import openai
 
 from actions.errors import ProviderError, UsageError
+from agent import status
 
 DEFAULT_MAX_RETRIES = 4
 DEFAULT_TIMEOUT_S = 120.0
@@ -48,8 +50,8 @@ def anthropic_client(conn: Connection) -> anthropic.Anthropic:
     if not key and not os.environ.get("ANTHROPIC_AUTH_TOKEN"):
         raise UsageError("anthropic: no API key: set ANTHROPIC_API_KEY (or pick another --model)")
     http = anthropic.DefaultHttpxClient(transport=conn.transport) if conn.transport is not None else None
-    return anthropic.Anthropic(api_key=key, base_url=conn.base_url or None, max_retries=conn.max_retries,
-                               timeout=conn.timeout, http_client=http)
+    return _show_retries(anthropic.Anthropic(api_key=key, base_url=conn.base_url or None,
+                                             max_retries=conn.max_retries, timeout=conn.timeout, http_client=http))
 
 
 def openai_client(conn: Connection) -> openai.OpenAI:
@@ -65,8 +67,32 @@ def openai_client(conn: Connection) -> openai.OpenAI:
                              "OpenAI-compatible server")
         key = "not-needed"
     http = openai.DefaultHttpxClient(transport=conn.transport) if conn.transport is not None else None
-    return openai.OpenAI(api_key=key, base_url=base_url, max_retries=conn.max_retries, timeout=conn.timeout,
-                         http_client=http)
+    return _show_retries(openai.OpenAI(api_key=key, base_url=base_url, max_retries=conn.max_retries,
+                                       timeout=conn.timeout, http_client=http))
+
+
+C = TypeVar("C")
+
+
+def _show_retries(client: C) -> C:
+    """The SDK's wait before a retry shows on the live status with its countdown
+    (`retrying in 2s (HTTP 429)`). Both SDKs (one generator) compute the wait in
+    `_calculate_retry_timeout`, called from `_sleep_for_retry` just before it sleeps."""
+    sdk: Any = client
+    calculate, sleep = sdk._calculate_retry_timeout, sdk._sleep_for_retry
+    cause = ["no answer"]
+
+    def sleep_for_retry(*, response: Any, **kwargs: Any) -> None:
+        cause[0] = f"HTTP {response.status_code}" if response is not None else "no answer"
+        sleep(response=response, **kwargs)
+
+    def retry_timeout(*args: Any, **kwargs: Any) -> float:
+        seconds: float = calculate(*args, **kwargs)
+        status.show(f"retrying in {{left}} ({cause[0]})", until=time.monotonic() + seconds)
+        return seconds
+
+    sdk._sleep_for_retry, sdk._calculate_retry_timeout = sleep_for_retry, retry_timeout
+    return client
 
 
 def client_url(client: Any) -> str:

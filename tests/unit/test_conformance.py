@@ -19,6 +19,7 @@ from actions.desktop.fake import DryRunDesktop, FakeDesktop
 from actions.desktop.x11 import PyAutoGUIDesktop
 from actions.models import Box, Click, Point
 from actions.readiness import FakeReadiness, NoReadiness, Readiness
+from agent.cli.status import RichStatus
 from agent.demonstration.targets import FakeLabeler, Labeler, OcrLabeler
 from agent.perception.actionability import Actionability
 from agent.perception.atspi_focus import FakeProbe, FocusProbe, Probe
@@ -50,7 +51,7 @@ IMPLEMENTATIONS: list[tuple[type, type, list[type]]] = [   # (Protocol, fake, re
     (Labeler, FakeLabeler, [OcrLabeler]),
     (Readiness, FakeReadiness, [Actionability, NoReadiness]),
     (Probe, FakeProbe, [FocusProbe]),
-    (StatusSink, ListStatus, [NoStatus]),
+    (StatusSink, ListStatus, [NoStatus, RichStatus]),
 ]
 
 
