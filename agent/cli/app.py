@@ -215,7 +215,7 @@ def do_task(
     sandbox_net: SandboxNetOpt = False,
 ) -> None:
     """Perceive, plan and act until the task is done; every step is recorded."""
-    from agent.planners.registry import build_planner, parse_spec
+    from agent.planners.registry import parse_spec, start_planner
 
     tape: Any = None
     api_key: str | None = None
@@ -239,8 +239,9 @@ def do_task(
     secrets = _secrets(secret or [])
     if stray := [n for n in secret_visible or [] if n not in secrets]:
         raise UsageError(f"--secret-visible {stray[0]}: not given as --secret {stray[0]}")
-    status.show(f"starting: planner {':'.join(parse_spec(settings.model))}...")  # the SDK's import: seconds
-    planner = build_planner(settings, transport=tape, api_key=api_key, confirm_safety=confirm_safety_checks)
+    status.show(f"starting: planner {':'.join(parse_spec(settings.model))}...")
+    # A model planner (its SDK's import: seconds) builds on a thread while the display and the wiring start.
+    planner = start_planner(settings, transport=tape, api_key=api_key, confirm_safety=confirm_safety_checks)
     planner.prepare(task)  # an unparseable offline instruction fails here, before anything starts
     if not task.strip():
         raise UsageError("empty task: say what to do")

@@ -86,7 +86,7 @@ class ModelPlanner:
         self.name = config.provider          # what the CLI shows as name:model
         self.model = config.model
         self.spec = f"{config.provider}:{config.model}"
-        self.needs_elements = config.profile.grounding == "marks"  # the loop perceives elements for marks
+        self.needs_elements = config.profile.needs_elements  # the loop perceives elements for marks
         self.capabilities = Capabilities(elements=self.needs_elements, model_calls=True)
         self.stats = CallStats()
         self._last_image: tuple[tuple[Any, ...], EncodedImage] | None = None

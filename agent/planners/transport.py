@@ -43,12 +43,26 @@ class Connection:
     transport: Any = None  # an httpx2 transport under the SDK (agent.planners.cassette); None: the SDK's own
 
 
+def check_key(conn: Connection) -> str | None:
+    """The API key `conn` will use (None: the SDK's own, e.g. ANTHROPIC_AUTH_TOKEN, or none needed);
+    UsageError when there is none. Needs no SDK: the CLI asks before the SDK loads."""
+    if conn.provider == "anthropic":
+        key = conn.api_key or os.environ.get("ANTHROPIC_API_KEY")
+        if not key and not os.environ.get("ANTHROPIC_AUTH_TOKEN"):
+            raise UsageError("anthropic: no API key: set ANTHROPIC_API_KEY (or pick another --model)")
+        return key
+    base_url = conn.base_url or os.environ.get("OPENAI_BASE_URL") or None
+    key = conn.api_key or os.environ.get("OPENAI_API_KEY")
+    if not key and (base_url is None or "api.openai.com" in base_url):
+        raise UsageError(f"{conn.provider}: no API key: set OPENAI_API_KEY, or --base-url for a local "
+                         "OpenAI-compatible server")
+    return key
+
+
 def anthropic_client(conn: Connection) -> anthropic.Anthropic:
     import anthropic
 
-    key = conn.api_key or os.environ.get("ANTHROPIC_API_KEY")
-    if not key and not os.environ.get("ANTHROPIC_AUTH_TOKEN"):
-        raise UsageError("anthropic: no API key: set ANTHROPIC_API_KEY (or pick another --model)")
+    key = check_key(conn)
     http = anthropic.DefaultHttpxClient(transport=conn.transport) if conn.transport is not None else None
     return _show_retries(anthropic.Anthropic(api_key=key, base_url=conn.base_url or None,
                                              max_retries=conn.max_retries, timeout=conn.timeout, http_client=http))
@@ -60,12 +74,7 @@ def openai_client(conn: Connection) -> openai.OpenAI:
     import openai
 
     base_url = conn.base_url or os.environ.get("OPENAI_BASE_URL") or None
-    key = conn.api_key or os.environ.get("OPENAI_API_KEY")
-    if not key:
-        if base_url is None or "api.openai.com" in base_url:
-            raise UsageError(f"{conn.provider}: no API key: set OPENAI_API_KEY, or --base-url for a local "
-                             "OpenAI-compatible server")
-        key = "not-needed"
+    key = check_key(conn) or "not-needed"
     http = openai.DefaultHttpxClient(transport=conn.transport) if conn.transport is not None else None
     return _show_retries(openai.OpenAI(api_key=key, base_url=base_url, max_retries=conn.max_retries,
                                        timeout=conn.timeout, http_client=http))

@@ -32,6 +32,7 @@ from agent.planners.base import Planner
 from agent.planners.offline.planner import OfflinePlanner
 from agent.planners.openai_chat import ChatPlanner
 from agent.planners.openai_cua import OpenAICUAPlanner
+from agent.planners.pending import PendingPlanner
 from agent.planners.scripted import ScriptedPlanner
 from agent.planners.uitars import UITarsPlanner
 from agent.recording.format import Outcome, Session
@@ -43,7 +44,7 @@ from agent.testing.judge import FakeJudge, Judge, ModelJudge
 IMPLEMENTATIONS: list[tuple[type, type, list[type]]] = [   # (Protocol, fake, real ones)
     (Desktop, FakeDesktop, [PyAutoGUIDesktop, DryRunDesktop]),
     (Planner, ScriptedPlanner, [OfflinePlanner, RecordedPlanner, AnthropicPlanner, OpenAICUAPlanner, ChatPlanner,
-                                UITarsPlanner]),
+                                UITarsPlanner, PendingPlanner]),
     (Recorder, MemoryRecorder, [FolderRecorder]),
     (OcrEngine, FakeOcrEngine, [RapidOcrEngine]),
     (Perceiver, FakePerceiver, [ScreenPerceiver]),
