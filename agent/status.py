@@ -8,7 +8,9 @@ import. The sink is per process and set by whoever owns the terminal:
         status.show("connecting to openai-cua:gpt-5.4")
         status.show("retrying after HTTP 429", until=time.monotonic() + 3)   # a countdown
 
-Without a sink (library use, tests, `--json`) `show` does nothing.
+Without a sink (library use, tests, `--json`) `show` does nothing. A sink draws how long a status
+has been shown (`thinking... 3.2s`); with `until` it draws the seconds left instead, in place of
+`{left}` in the text (`retrying in {left} (HTTP 429)`), else after it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from typing import Protocol
 
 class StatusSink(Protocol):
     def show(self, text: str, until: float | None = None) -> None:
-        """Replace the status with `text`; `until` (time.monotonic()) draws a countdown to it."""
+        """Replace the status with `text`; `until` (time.monotonic()) draws a countdown to it
+        (in place of `{left}` in `text`, else after it)."""
         ...
 
     def clear(self) -> None:

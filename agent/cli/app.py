@@ -5,6 +5,7 @@ Heavy imports (SDKs, pyautogui, OCR, rich) happen inside the commands, so `uiage
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 from actions.errors import UIAgentError, UsageError
+from agent import status
 from agent.cli.mcp import mcp
 from agent.cli.record import record
 from agent.cli.terminal import Interrupts, confirm_safety_checks, interrupt_handler, terminal_confirm
@@ -36,7 +38,26 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 
 
 def _err(message: str) -> None:
+    status.clear()
     sys.stderr.write(f"uiagent: {message}\n")
+
+
+def _live_status(as_json: bool) -> status.StatusSink:
+    """The live status line (agent.cli.status) on a terminal; none with --json or when stderr is
+    not a terminal (a pipe, a CI log)."""
+    if as_json or not sys.stderr.isatty():
+        return status.NoStatus()
+    from agent.cli.status import RichStatus
+    return RichStatus()
+
+
+def _with_status(command: Callable[..., None]) -> Callable[..., None]:
+    """The command runs with the live status line (`_live_status` by its --json)."""
+    @functools.wraps(command)
+    def run(**options: Any) -> None:
+        with status.use(_live_status(bool(options.get("as_json")))):
+            command(**options)
+    return run
 
 
 def _fail(error: UIAgentError) -> NoReturn:
@@ -173,6 +194,7 @@ Repeatable = Annotated[list[str] | None, typer.Option(show_default=False)]
 
 # Over 50 lines: most of it is the typer signature, one Annotated option per flag of the CLI contract.
 @app.command("do")
+@_with_status
 def do_task(
     task: Annotated[str, typer.Argument(help="What to do, e.g. \"click File, then click Save\"")],
     model: Annotated[str | None, typer.Option(help="PROVIDER:MODEL (anthropic, openai-cua, openai, "
@@ -201,7 +223,7 @@ def do_task(
     sandbox_net: SandboxNetOpt = False,
 ) -> None:
     """Perceive, plan and act until the task is done; every step is recorded."""
-    from agent.planners.registry import build_planner
+    from agent.planners.registry import parse_spec, start_planner
 
     tape: Any = None
     api_key: str | None = None
@@ -228,7 +250,9 @@ def do_task(
     if stray := [n for n in secret_visible or [] if n not in secrets]:
         raise UsageError(f"--secret-visible {stray[0]}: not given as --secret {stray[0]}")
     deadline = Deadline(settings.timeout).start()  # --timeout counts from here: start-up, display, launch
-    planner = build_planner(settings, transport=tape, api_key=api_key, confirm_safety=confirm_safety_checks,
+    status.show(f"starting: planner {':'.join(parse_spec(settings.model))}...")
+    # A model planner (its SDK's import: seconds) builds on a thread while the display and the wiring start.
+    planner = start_planner(settings, transport=tape, api_key=api_key, confirm_safety=confirm_safety_checks,
                             deadline=deadline)
     planner.prepare(task)  # an unparseable offline instruction fails here, before anything starts
     if not task.strip():
@@ -246,6 +270,7 @@ def do_task(
 
 
 @app.command()
+@_with_status
 def demo(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary line last")] = False,
          record_dir: Annotated[Path | None, typer.Option(help="Where the recording goes")] = None,
          sandbox: Annotated[bool | None, typer.Option(
@@ -270,6 +295,7 @@ def demo(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON su
 
 # Over 50 lines: most of it is the typer signature, one Annotated option per flag of the CLI contract.
 @app.command()
+@_with_status
 def replay(
     recording: Annotated[Path, typer.Argument(help="A recording folder (recordings/<timestamp>-<task>)")],
     speed: Annotated[float, typer.Option(help="Scale recorded waits: 2 plays them twice as fast")] = 1.0,

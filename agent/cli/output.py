@@ -7,6 +7,7 @@ import json
 import time
 from typing import Any
 
+from agent import status
 from agent.recording.format import Step
 
 
@@ -21,14 +22,17 @@ class StepPrinter:
         self.cost = 0.0
 
     def intro(self, text: str) -> None:
+        status.clear()  # every line below erases the live status first: they never interleave
         self.console.print(f"[bold]uiagent[/] {text}")
 
     def note(self, text: str) -> None:
+        status.clear()
         self.console.print(text)
 
     def step(self, step: Step) -> None:
         self.tokens += step.usage.input_tokens + step.usage.output_tokens
         self.cost += step.usage.cost_usd
+        status.clear()
         what = "; ".join(_describe(r) for r in step.results) or "; ".join(a.describe() for a in step.actions) or "-"
         meta = f"{time.monotonic() - self.started:5.1f}s"
         if step.usage.model_calls:
@@ -40,6 +44,7 @@ class StepPrinter:
             self.console.print(f"         [yellow]{_one_line(note, 140)}[/]")
 
     def outcome(self, result: Any) -> None:
+        status.clear()
         o = result.outcome
         colour = {"done": "green", "failed": "red", "stopped": "yellow"}.get(o.status, "red")
         reason = _one_line(o.reason, 1000 if o.denials else 200)  # escalation lists every denied action

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
+from agent import status
+
 
 class Interrupts(threading.Event):
     """The stop request SIGINT/SIGTERM set (the loop's `stop`), and what came once the outcome was
@@ -57,6 +59,7 @@ def confirm_safety_checks(checks: Any) -> bool:
     """OpenAI computer use's pending safety checks: acknowledged only when a person says yes."""
     if not sys.stdin.isatty():
         return False
+    status.clear()  # the question must not be drawn over
     listed = "; ".join(c.message or c.code or c.id for c in checks)
     answer = input(f"uiagent: the model raised safety checks: {listed}. Acknowledge and go on? [y/N] ")
     return answer.strip().lower() in ("y", "yes")
@@ -65,5 +68,6 @@ def confirm_safety_checks(checks: Any) -> bool:
 def terminal_confirm(action: Any, verdict: Any) -> bool:
     if not sys.stdin.isatty():
         return False
+    status.clear()
     answer = input(f"uiagent: {action.describe()} needs confirmation ({verdict.reason}). Go ahead? [y/N] ")
     return answer.strip().lower() in ("y", "yes")

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from actions.errors import PlannerOutputError, ProviderError, UIAgentError
 from actions.models import Done, Fail, Point
+from agent import status
 from agent.deadline import Deadline
 from agent.perception.elements import Element
 from agent.perception.observation import Observation
@@ -94,7 +95,7 @@ class ModelPlanner:
         self.name = config.provider          # what the CLI shows as name:model
         self.model = config.model
         self.spec = f"{config.provider}:{config.model}"
-        self.needs_elements = config.profile.grounding == "marks"  # the loop perceives elements for marks
+        self.needs_elements = config.profile.needs_elements  # the loop perceives elements for marks
         self.capabilities = Capabilities(elements=self.needs_elements, model_calls=True)
         self.stats = CallStats()
         self._last_image: tuple[tuple[Any, ...], EncodedImage] | None = None
@@ -149,9 +150,11 @@ class ModelPlanner:
         retrier = Retrier(provider=self.config.provider, spec=self.spec, url=url, deadline=self.config.deadline,
                           max_retries=conn.max_retries, timeout=conn.timeout, on_request=self._count)
         started = time.perf_counter()
+        status.show(f"{self.spec}: thinking...")  # the sink draws the seconds it has been waiting
         try:
             answer = retrier.send(send)
         finally:
+            status.clear()
             self.stats.sdk_s += time.perf_counter() - started
         log.debug("%s: call %d, %d bytes, ~%d input tokens", self.spec, self.stats.calls,
                   self.stats.last_request_bytes, estimate)

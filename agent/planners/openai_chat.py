@@ -134,6 +134,7 @@ class ChatPlanner(ModelPlanner):
     def __init__(self, config: PlannerConfig) -> None:
         super().__init__(config)
         self.client = openai_client(config.connection, own_retries=True)
+        self.client.chat.completions  # the SDK imports this API's module on first use: now, on start_planner's thread
         self.transcript = Transcript(keep=config.keep_screenshots)
         self.use_tools = config.profile.tool_calling
 

@@ -62,6 +62,7 @@ class OpenAICUAPlanner(ModelPlanner):
     def __init__(self, config: PlannerConfig) -> None:
         super().__init__(config)
         self.client = openai_client(config.connection, own_retries=True)
+        self.client.responses  # the SDK imports this API's module on first use: now, on start_planner's thread
         self.preview = config.profile.cua_tool == "computer_use_preview"
         self.transcript = Transcript(keep=1)
         self.previous_id: str | None = None

@@ -57,6 +57,11 @@ class ModelProfile(BaseModel):
     cua_tool: Literal["computer_use_preview", "computer"] = "computer"
     known: bool = Field(default=True, description="False when only the defaults applied")
 
+    @property
+    def needs_elements(self) -> bool:
+        """Marks grounding: the loop perceives elements (OCR, accessibility) for this model."""
+        return self.grounding == "marks"
+
 
 class ProfileTable(BaseModel):
     model_config = ConfigDict(frozen=True)

@@ -9,6 +9,7 @@ module (and SDK) is only loaded when used, and `offline` may land later without 
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 from collections.abc import Callable, Mapping
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from actions.errors import UsageError
 from agent.deadline import Deadline
-from agent.planners.base import Planner
+from agent.planners.base import Capabilities, Planner
 from agent.planners.cost import CostGuard
 from agent.settings import Settings
 
@@ -108,3 +109,21 @@ def build_planner(settings: Settings, *, cost_guard: CostGuard | None = None,
         cost_guard=cost_guard or CostGuard(settings.max_cost), confirm_safety=confirm_safety,
         max_actions=settings.max_actions_per_turn, deadline=deadline or Deadline(None))
     return cls(config)
+
+
+def start_planner(settings: Settings, *, api_key: str | None = None, env: Mapping[str, str] | None = None,
+                  **options: Any) -> Planner:
+    """`build_planner`, with a model planner built on a worker thread (`agent.planners.pending`):
+    its SDK's import overlaps the display's start and the wiring. The UsageErrors of a bad spec,
+    profiles file or missing API key are raised here, before anything starts."""
+    provider, model = parse_spec(settings.model, env)
+    if provider == "offline":
+        return build_planner(settings, api_key=api_key, env=env, **options)
+    from agent.planners.pending import PendingPlanner
+    from agent.planners.profiles import load_profiles
+    from agent.planners.transport import Connection, check_key
+
+    profile = load_profiles(getattr(settings, "profiles", None)).lookup(provider, model)
+    check_key(Connection(provider=provider, base_url=settings.base_url, api_key=api_key))
+    build = functools.partial(build_planner, settings, api_key=api_key, env=env, **options)
+    return PendingPlanner(build, provider, model, Capabilities(elements=profile.needs_elements, model_calls=True))

@@ -112,8 +112,8 @@ class Retrier:
             if budget <= 0:
                 raise BudgetExceeded(f"timed out after {self.deadline.describe()}: no time left for a "
                                      f"{self.spec} request")
-            status.show(f"waiting for {self.spec}" + (f" (retry {attempt} of {self.max_retries})" if attempt else ""),
-                        until=time.monotonic() + budget)
+            if attempt:   # the first request shows as the planner's "thinking..." (with its elapsed time)
+                status.show(f"{self.spec}: thinking... (retry {attempt} of {self.max_retries})")
             self.on_request()
             try:
                 answer = send(timeout=budget, extra_headers={"x-stainless-retry-count": str(attempt)})
@@ -143,7 +143,7 @@ class Retrier:
         self._check_wait(error, wait, asked is not None)
         log.info("%s: %s, retrying in %.1f s (%d of %d)", self.spec, failure.label, wait, attempt + 1,
                  self.max_retries)
-        status.show(f"{self.spec}: {failure.label}, retry {attempt + 1} of {self.max_retries} in",
+        status.show(f"{self.spec}: {failure.label}, retrying in {{left}} ({attempt + 1} of {self.max_retries})",
                     until=time.monotonic() + wait)
         self.sleep(wait)
 

@@ -56,13 +56,27 @@ def _http_kwargs(conn: Connection) -> dict[str, Any]:
     return kwargs
 
 
+def check_key(conn: Connection) -> str | None:
+    """The API key `conn` will use (None: the SDK's own, e.g. ANTHROPIC_AUTH_TOKEN, or none needed);
+    UsageError when there is none. Needs no SDK: the CLI asks before the SDK loads."""
+    if conn.provider == "anthropic":
+        key = conn.api_key or os.environ.get("ANTHROPIC_API_KEY")
+        if not key and not os.environ.get("ANTHROPIC_AUTH_TOKEN"):
+            raise UsageError("anthropic: no API key: set ANTHROPIC_API_KEY (or pick another --model)")
+        return key
+    base_url = conn.base_url or os.environ.get("OPENAI_BASE_URL") or None
+    key = conn.api_key or os.environ.get("OPENAI_API_KEY")
+    if not key and (base_url is None or "api.openai.com" in base_url):
+        raise UsageError(f"{conn.provider}: no API key: set OPENAI_API_KEY, or --base-url for a local "
+                         "OpenAI-compatible server")
+    return key
+
+
 def anthropic_client(conn: Connection, *, own_retries: bool = False) -> anthropic.Anthropic:
     """`own_retries`: the SDK sends each request once (the caller retries, `agent.planners.retry`)."""
     import anthropic
 
-    key = conn.api_key or os.environ.get("ANTHROPIC_API_KEY")
-    if not key and not os.environ.get("ANTHROPIC_AUTH_TOKEN"):
-        raise UsageError("anthropic: no API key: set ANTHROPIC_API_KEY (or pick another --model)")
+    key = check_key(conn)
     return anthropic.Anthropic(api_key=key, base_url=conn.base_url or None,
                                max_retries=0 if own_retries else conn.max_retries, timeout=conn.timeout,
                                http_client=anthropic.DefaultHttpxClient(**_http_kwargs(conn)))
@@ -74,12 +88,7 @@ def openai_client(conn: Connection, *, own_retries: bool = False) -> openai.Open
     import openai
 
     base_url = conn.base_url or os.environ.get("OPENAI_BASE_URL") or None
-    key = conn.api_key or os.environ.get("OPENAI_API_KEY")
-    if not key:
-        if base_url is None or "api.openai.com" in base_url:
-            raise UsageError(f"{conn.provider}: no API key: set OPENAI_API_KEY, or --base-url for a local "
-                             "OpenAI-compatible server")
-        key = "not-needed"
+    key = check_key(conn) or "not-needed"
     return openai.OpenAI(api_key=key, base_url=base_url, max_retries=0 if own_retries else conn.max_retries,
                          timeout=conn.timeout, http_client=openai.DefaultHttpxClient(**_http_kwargs(conn)))
 

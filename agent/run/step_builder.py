@@ -10,7 +10,8 @@ from typing import Any
 
 from actions.desktop.base import Screenshot
 from actions.executor import Executor
-from actions.models import Action, ActionResult, Box, Point, Target, action_point
+from actions.models import Action, ActionResult, Box, Point, Target, Wait, action_point
+from agent import status
 from agent.perception.elements import Element
 from agent.perception.injection import InjectionHit, detect_injection
 from agent.perception.masking import SecretMasker
@@ -136,8 +137,14 @@ class StepBuilder:
         focused = next((e.role for e in seen if "focused" in e.states), None)
         if obs is not None and not self.performed:
             executor.readiness.expect(obs.screenshot, latest)  # the first action's target must still look as planned
-        result = executor.execute(to_run, injection=self.injection[0].text if self.injection else None,
-                                  focused_role=focused)
+        if isinstance(to_run, Wait):
+            status.show("wait {left}", until=time.monotonic() + to_run.seconds)
+        try:
+            result = executor.execute(to_run, injection=self.injection[0].text if self.injection else None,
+                                      focused_role=focused)
+        finally:
+            if isinstance(to_run, Wait):
+                status.clear()
         self._time("act", t0)
         self.performed.append(recorded)
         return result.model_copy(update={"action": recorded}) if result.action is not None else result

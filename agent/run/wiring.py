@@ -30,6 +30,7 @@ from actions.executor import ConfirmCallback, Executor, decline_all
 from actions.killswitch import KillSwitch
 from actions.readiness import NoReadiness, Readiness
 from actions.secrets import Redactor, redact_logs
+from agent import status
 from agent.deadline import Deadline
 from agent.perception.perceiver import Perceiver, ScreenPerceiver
 from agent.perception.reaction import Reactions, X11Windows
@@ -207,8 +208,11 @@ def live_context(task: str, settings: Settings, display: str, planner: Planner, 
     # Outside `wire`: a library thread failing while the parts are released is kept, not printed.
     with ThreadFaults() as faults, wire(settings, display, planner.capabilities, secrets=secrets,
                                         confirm=confirm) as parts:
+        screen = parts.real.geometry()
+        status.show(f"starting: display {display} ({screen.width}x{screen.height}), planner "
+                    f"{planner.name}:{planner.model}" + (", connecting..." if planner.capabilities.model_calls else ""))
         parts.recorder.start(Session(kind=kind, task=task, planner=planner.name, model=planner.model,
-                                     settings=settings.model_dump(mode="json"), screen=parts.real.geometry(),
+                                     settings=settings.model_dump(mode="json"), screen=screen,
                                      replay_of=replay_of))
         if cassette is not None and parts.recorder.folder is not None:
             cassette.attach(parts.recorder.folder, parts.executor.redactor)

@@ -64,7 +64,7 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     body: bytes
-    received: float = field(default_factory=time.monotonic)
+    received: float = field(default_factory=time.monotonic)  # when its headers were read (for bench/startup.py)
 
     @property
     def json(self) -> Any:
@@ -164,10 +164,12 @@ def _handler_for(server: FakeModelServer) -> type[BaseHTTPRequestHandler]:
             return
 
         def _serve(self) -> None:
+            received = time.monotonic()
             length = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(length) if length else b""
             request = RecordedRequest(method=self.command, path=self.path.split("?")[0],
-                                      headers={k.lower(): v for k, v in self.headers.items()}, body=body)
+                                      headers={k.lower(): v for k, v in self.headers.items()}, body=body,
+                                      received=received)
             reply = server._answer(request)
             if reply.never:
                 server.stopping.wait()

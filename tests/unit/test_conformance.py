@@ -19,6 +19,7 @@ from actions.desktop.fake import DryRunDesktop, FakeDesktop
 from actions.desktop.x11 import PyAutoGUIDesktop
 from actions.models import Box, Click, Point
 from actions.readiness import FakeReadiness, NoReadiness, Readiness
+from agent.cli.status import RichStatus
 from agent.demonstration.targets import FakeLabeler, Labeler, OcrLabeler
 from agent.mcp.session import ClientPlanner
 from agent.perception.actionability import Actionability
@@ -32,6 +33,7 @@ from agent.planners.base import Planner
 from agent.planners.offline.planner import OfflinePlanner
 from agent.planners.openai_chat import ChatPlanner
 from agent.planners.openai_cua import OpenAICUAPlanner
+from agent.planners.pending import PendingPlanner
 from agent.planners.scripted import ScriptedPlanner
 from agent.planners.uitars import UITarsPlanner
 from agent.recording.format import Outcome, Session
@@ -43,7 +45,7 @@ from agent.testing.judge import FakeJudge, Judge, ModelJudge
 IMPLEMENTATIONS: list[tuple[type, type, list[type]]] = [   # (Protocol, fake, real ones)
     (Desktop, FakeDesktop, [PyAutoGUIDesktop, DryRunDesktop]),
     (Planner, ScriptedPlanner, [OfflinePlanner, RecordedPlanner, AnthropicPlanner, OpenAICUAPlanner, ChatPlanner,
-                                UITarsPlanner, ClientPlanner]),
+                                UITarsPlanner, ClientPlanner, PendingPlanner]),
     (Recorder, MemoryRecorder, [FolderRecorder]),
     (OcrEngine, FakeOcrEngine, [RapidOcrEngine]),
     (Perceiver, FakePerceiver, [ScreenPerceiver]),
@@ -51,7 +53,7 @@ IMPLEMENTATIONS: list[tuple[type, type, list[type]]] = [   # (Protocol, fake, re
     (Labeler, FakeLabeler, [OcrLabeler]),
     (Readiness, FakeReadiness, [Actionability, NoReadiness]),
     (Probe, FakeProbe, [FocusProbe]),
-    (StatusSink, ListStatus, [NoStatus]),
+    (StatusSink, ListStatus, [NoStatus, RichStatus]),
 ]
 
 

@@ -102,10 +102,10 @@ def test_retry_after_two_seconds_is_honoured_with_a_countdown(model_server: Fake
         turn = p.next_turn("t", observation(), [])
         took = time.monotonic() - started
     assert turn.actions and 1.0 <= took < 3 and model_server.calls() == 2
-    waits = [(text, until) for text, until in sink.shown if "retry 1 of 4 in" in text]
-    assert waits and waits[0][0] == "openai:gpt-4o: HTTP 429, retry 1 of 4 in"
+    waits = [(text, until) for text, until in sink.shown if "retrying in" in text]
+    assert waits and waits[0][0] == "openai:gpt-4o: HTTP 429, retrying in {left} (1 of 4)"
     assert waits[0][1] is not None and waits[0][1] - started == pytest.approx(1.0, abs=0.5)
-    assert sink.texts[0] == "waiting for openai:gpt-4o" and "waiting for openai:gpt-4o (retry 1 of 4)" in sink.texts
+    assert sink.texts[0] == "openai:gpt-4o: thinking..." and "openai:gpt-4o: thinking... (retry 1 of 4)" in sink.texts
 
 
 @pytest.mark.parametrize("status_code", [500, 529])
