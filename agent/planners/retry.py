@@ -120,7 +120,6 @@ class Retrier:
             except Exception as e:  # SDK errors are sorted below; anything else leaves as it came
                 self._after_failure(e, attempt, budget)
                 continue
-            status.clear()
             return answer
         raise AssertionError("unreachable")
 
