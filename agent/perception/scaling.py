@@ -167,8 +167,15 @@ def box_to_image(space: ImageSpace, box: Box) -> tuple[int, int, int, int]:
 
 
 def resize(image: Image.Image, size: tuple[int, int]) -> Image.Image:
-    """Scale to exactly `size`, fast: integer `reduce` first, then OpenCV's bilinear (~2x faster
-    than PIL's BOX at 1920x1080 -> 1366x768, and it comes with rapidocr); PIL if cv2 is missing."""
+    """Scale to exactly `size` keeping small text legible: an exact integer `reduce` first (a box
+    average), then Pillow's antialiased BILINEAR (a triangle filter as wide as the scale) when
+    shrinking, BICUBIC when growing.
+
+    Shrinking must low-pass. OpenCV's INTER_LINEAR samples 4 pixels per output pixel, so at
+    1920 -> 1366 one-pixel strokes drop out: xcalc's `0` key turns into a `D`-like blob that OCR,
+    and a model, cannot read. INTER_AREA and Pillow BOX still lose it at some sub-pixel phases of
+    the window; Pillow BILINEAR reads it at all of them, at INTER_AREA's cost and a third of
+    LANCZOS's (bench/legibility.py, tests/unit/perception/test_legible_scaling.py)."""
     if image.size == size:
         return image
     w, h = image.size
@@ -177,11 +184,7 @@ def resize(image: Image.Image, size: tuple[int, int]) -> Image.Image:
         image = image.reduce(factor)
         if image.size == size:
             return image
-    try:
-        import cv2
-        import numpy as np
-    except ImportError:  # pragma: no cover - cv2 comes with rapidocr
-        return image.resize(size, Image.Resampling.BOX if size[0] <= w else Image.Resampling.BICUBIC)
     if image.mode not in ("RGB", "L", "RGBA"):
         image = image.convert("RGB")
-    return Image.fromarray(cv2.resize(np.asarray(image), size, interpolation=cv2.INTER_LINEAR))
+    shrink = size[0] <= image.width and size[1] <= image.height
+    return image.resize(size, Image.Resampling.BILINEAR if shrink else Image.Resampling.BICUBIC)

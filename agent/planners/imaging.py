@@ -97,7 +97,10 @@ def zoom(observation: Observation, region: Box, max_size: tuple[int, int],
     crop = shot.image.crop((left - shot.left, top - shot.top, right - shot.left, bottom - shot.top))
     factor = min(max_size[0] / clipped.width, max_size[1] / clipped.height, 2.0)
     size = (max(1, round(clipped.width * factor)), max(1, round(clipped.height * factor)))
-    crop = crop.resize(size, Image.Resampling.LANCZOS) if size != crop.size else crop
+    if size[0] > crop.width:
+        crop = crop.resize(size, Image.Resampling.LANCZOS)
+    else:
+        crop = resize(crop, size)  # the same legible downscale as the screenshot
     return encode(crop, ImageSpace.scaled(clipped, size), fmt, quality)
 
 
