@@ -55,7 +55,7 @@ def observation_region(observation: Observation) -> Box:
     return Box(left=shot.left, top=shot.top, right=shot.left + w, bottom=shot.top + h)
 
 
-def encode(image: Image.Image, space: ImageSpace, fmt: str = "jpeg", quality: int = 85) -> EncodedImage:
+def encode(image: Image.Image, space: ImageSpace, fmt: str = "jpeg", quality: int = 95) -> EncodedImage:
     encoded = encode_image(image, "png" if fmt == "png" else "jpeg", quality)
     return EncodedImage(b64=base64.b64encode(encoded.data).decode("ascii"), media_type=encoded.media_type,
                         space=space)
@@ -85,7 +85,7 @@ def encode_observation(observation: Observation, profile: ModelProfile,
 
 
 def zoom(observation: Observation, region: Box, max_size: tuple[int, int],
-         fmt: str = "jpeg", quality: int = 85) -> EncodedImage:
+         fmt: str = "jpeg", quality: int = 95) -> EncodedImage:
     """A crop of `region` (screen space) at up to `max_size`, never upscaled past 2x."""
     shot = observation.screenshot
     full = observation_region(observation)

@@ -4,10 +4,12 @@ data/xcalc_window.png is xcalc under openbox as grabbed on a 1920x1080 Xvfb (tes
 launches it the same way). Pasted at these screen positions and scaled to 1366x768 (the Anthropic,
 OpenAI CUA and Chat Completions image for that screen), OpenCV's INTER_LINEAR turns the `0` key
 into a `D`-like blob that OCR reads as "D" (or not at all); INTER_AREA still does at three of them.
+The image is read as sent: JPEG at the profiles' default quality (q95; q85 lost it too).
 """
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import cv2
@@ -15,8 +17,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from agent.perception.capture import encode_image
 from agent.perception.ocr import RapidOcrEngine
 from agent.perception.scaling import resize
+from agent.planners.profiles import ModelProfile
 
 WINDOW = Image.open(Path(__file__).parent / "data" / "xcalc_window.png").convert("RGB")
 SCREEN, SENT = (1920, 1080), (1366, 768)
@@ -33,6 +37,7 @@ def zero_key_read(ocr: RapidOcrEngine, small: Image.Image, at: tuple[int, int]) 
     """Whether OCR reads the `0` key (bottom row; the display's `0` is at the top) in the scaled screen."""
     s = SENT[0] / SCREEN[0]
     left, top = at
+    small = Image.open(io.BytesIO(encode_image(small, "jpeg", ModelProfile().image_quality).data)).convert("RGB")
     crop = small.crop((int(left * s), int(top * s), int((left + WINDOW.width) * s) + 1,
                        int((top + WINDOW.height) * s) + 1))
     return any(line.text == "0" and line.box.top > crop.height * 0.8 for line in ocr.read(crop))
