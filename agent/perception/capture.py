@@ -4,8 +4,9 @@
     frame.encoded.data, frame.encoded.media_type, frame.scale  # image = screen * scale
 
 Speed (1920x1080 -> 1280x720, see BENCHMARKS.md): the Desktop grab dominates; scaling does an exact
-integer `Image.reduce` first, then OpenCV's bilinear for the remaining factor (< 2, so every source
-pixel still contributes); JPEG q80 costs ~4 ms where PNG level 1 and WebP method 0 cost ~16 ms.
+integer `Image.reduce` first, then Pillow's LANCZOS for the remaining factor (antialiased and sharp,
+so thin strokes stay legible: bench/legibility.py); JPEG q80 costs ~4 ms where PNG
+level 1 and WebP method 0 cost ~16 ms.
 
 `fingerprint(image)` is the cheap frame hash used for dedup and by `settle`; `frame_hash(image)` is
 the exact one (recordings).

@@ -15,6 +15,7 @@ Sizes: `fit_xga` (the Anthropic demo's XGA/WXGA/FWXGA targets by aspect ratio),
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
 from PIL import Image
@@ -167,8 +168,16 @@ def box_to_image(space: ImageSpace, box: Box) -> tuple[int, int, int, int]:
 
 
 def resize(image: Image.Image, size: tuple[int, int]) -> Image.Image:
-    """Scale to exactly `size`, fast: integer `reduce` first, then OpenCV's bilinear (~2x faster
-    than PIL's BOX at 1920x1080 -> 1366x768, and it comes with rapidocr); PIL if cv2 is missing."""
+    """Scale to exactly `size` keeping small text legible: an exact integer `reduce` first (a box
+    average), then Pillow's LANCZOS (antialiased, support scaled with the factor) for the rest.
+
+    Shrinking must low-pass without smearing strokes. OpenCV's INTER_LINEAR samples 4 pixels per
+    output pixel, so at 1920 -> 1366 one-pixel strokes drop out: xcalc's `0` key turns into a
+    `D`-like blob that OCR, and a model, cannot read. INTER_AREA, Pillow BOX and antialiased
+    BILINEAR average it into a grey blur that still reads as `D` at some window positions once the
+    image is JPEG-encoded; LANCZOS keeps the stroke's contrast and reads it at every position we
+    tried, for ~2x BILINEAR's cost (halved again by two bands on threads) (bench/legibility.py, tests/unit/perception/test_legible_scaling.py,
+    tests/display/test_legibility.py)."""
     if image.size == size:
         return image
     w, h = image.size
@@ -177,11 +186,34 @@ def resize(image: Image.Image, size: tuple[int, int]) -> Image.Image:
         image = image.reduce(factor)
         if image.size == size:
             return image
-    try:
-        import cv2
-        import numpy as np
-    except ImportError:  # pragma: no cover - cv2 comes with rapidocr
-        return image.resize(size, Image.Resampling.BOX if size[0] <= w else Image.Resampling.BICUBIC)
     if image.mode not in ("RGB", "L", "RGBA"):
         image = image.convert("RGB")
-    return Image.fromarray(cv2.resize(np.asarray(image), size, interpolation=cv2.INTER_LINEAR))
+    if size[0] > image.width or size[1] > image.height:
+        return image.resize(size, Image.Resampling.BICUBIC)
+    return _lanczos_in_bands(image, size)
+
+
+_BANDS = 2
+_pool: ThreadPoolExecutor | None = None
+
+
+def _lanczos_in_bands(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """LANCZOS in `_BANDS` horizontal bands on threads (Pillow lets go of the GIL while it
+    resamples): each band's source `box` is the exact preimage of its rows and the filter reads
+    past it, so the result is one call's (identical when a band edge falls on a source row, within one level
+    otherwise: tests/unit/perception/test_scaling.py)."""
+    global _pool
+    if size[1] < 64:
+        return image.resize(size, Image.Resampling.LANCZOS)
+    if _pool is None:
+        _pool = ThreadPoolExecutor(_BANDS, thread_name_prefix="resize")
+    rows = [size[1] * i // _BANDS for i in range(_BANDS + 1)]
+    sy = image.height / size[1]
+
+    def band(i: int) -> Image.Image:
+        return image.resize((size[0], rows[i + 1] - rows[i]), Image.Resampling.LANCZOS,
+                            box=(0, rows[i] * sy, image.width, rows[i + 1] * sy))
+    out = Image.new(image.mode, size)
+    for i, part in enumerate(_pool.map(band, range(_BANDS))):
+        out.paste(part, (0, rows[i]))
+    return out

@@ -158,19 +158,24 @@ class AnthropicPlanner(ModelPlanner):
         return request, images
 
     def _results(self, ex: Exchange, item: HistoryItem | None, after: EncodedImage) -> list[dict[str, Any]]:
+        """One tool_result per call. A zoom answers with its crop and note only (the tool's
+        definition): the screen goes with the last other call, and not at all when it is the very
+        image the model already has (a zoom-only follow-up, where nothing was performed)."""
         blocks: list[dict[str, Any]] = []
         tool_calls = [c for c in ex.calls if c.call_id]
-        for j, call in enumerate(tool_calls):
+        screen_needed = after is not ex.image or not any(c.image is not None for c in tool_calls)
+        carrier = next((c for c in reversed(tool_calls) if c.image is None), None) if screen_needed else None
+        for call in tool_calls:
             text, is_error = call_answer(call, item)
             content: list[dict[str, Any]] = [_text(text)]
             if call.image is not None:
                 content.append(_image(call.image))
-            if j == len(tool_calls) - 1:
+            if call is carrier:
                 content.append(_image(after))
             blocks.append({"type": "tool_result", "tool_use_id": call.call_id, "content": content,
                            "is_error": is_error})
         loose = [c.note for c in ex.calls if not c.call_id and c.note]
-        if not tool_calls:
+        if carrier is None and screen_needed:
             blocks.append(_image(after))
         blocks.extend(_text(n) for n in loose)
         if notes := step_notes(item):
@@ -334,16 +339,24 @@ class AnthropicPlanner(ModelPlanner):
         return [Drag(path=tuple(points))]
 
     def _zoom(self, data: dict[str, Any], space: ImageSpace, observation: Observation) -> Call:
+        """The crop of `region` (image pixels), as the answer to the zoom call. A region off the
+        image, of zero size or not four numbers is a tool error naming the region asked for."""
         region = data.get("region")
         if not isinstance(region, (list, tuple)) or len(region) != 4:
             raise PlannerOutputError(f"zoom region must be [x0, y0, x1, y1], got {region!r}")
-        for x, y in ((region[0], region[1]), (region[2], region[3])):
-            self._point(space, x, y, "pixels")
+        try:
+            for x, y in ((region[0], region[1]), (region[2], region[3])):
+                self._point(space, x, y, "pixels")
+        except PlannerOutputError as e:
+            raise PlannerOutputError(f"zoom region {list(region)}: {e}") from None
+        if float(region[0]) == float(region[2]) or float(region[1]) == float(region[3]):
+            raise PlannerOutputError(f"zoom region {list(region)} has zero width or height: give two opposite "
+                                     f"corners of the area to look at")
         box: Box = box_to_screen(space, tuple(float(v) for v in region), "pixels")  # type: ignore[arg-type]
         try:
             crop = zoom(observation, box, space.size, self.profile.image_format, self.profile.image_quality)
         except ValueError as e:
-            raise PlannerOutputError(str(e)) from None
+            raise PlannerOutputError(f"zoom region {list(region)}: {e}") from None
         return Call(call_id="", note=f"zoomed into {list(region)}", image=crop)
 
 

@@ -55,7 +55,7 @@ def observation_region(observation: Observation) -> Box:
     return Box(left=shot.left, top=shot.top, right=shot.left + w, bottom=shot.top + h)
 
 
-def encode(image: Image.Image, space: ImageSpace, fmt: str = "jpeg", quality: int = 85) -> EncodedImage:
+def encode(image: Image.Image, space: ImageSpace, fmt: str = "jpeg", quality: int = 95) -> EncodedImage:
     encoded = encode_image(image, "png" if fmt == "png" else "jpeg", quality)
     return EncodedImage(b64=base64.b64encode(encoded.data).decode("ascii"), media_type=encoded.media_type,
                         space=space)
@@ -85,7 +85,7 @@ def encode_observation(observation: Observation, profile: ModelProfile,
 
 
 def zoom(observation: Observation, region: Box, max_size: tuple[int, int],
-         fmt: str = "jpeg", quality: int = 85) -> EncodedImage:
+         fmt: str = "jpeg", quality: int = 95) -> EncodedImage:
     """A crop of `region` (screen space) at up to `max_size`, never upscaled past 2x."""
     shot = observation.screenshot
     full = observation_region(observation)
@@ -97,7 +97,10 @@ def zoom(observation: Observation, region: Box, max_size: tuple[int, int],
     crop = shot.image.crop((left - shot.left, top - shot.top, right - shot.left, bottom - shot.top))
     factor = min(max_size[0] / clipped.width, max_size[1] / clipped.height, 2.0)
     size = (max(1, round(clipped.width * factor)), max(1, round(clipped.height * factor)))
-    crop = crop.resize(size, Image.Resampling.LANCZOS) if size != crop.size else crop
+    if size[0] > crop.width:
+        crop = crop.resize(size, Image.Resampling.LANCZOS)
+    else:
+        crop = resize(crop, size)  # the same legible downscale as the screenshot
     return encode(crop, ImageSpace.scaled(clipped, size), fmt, quality)
 
 

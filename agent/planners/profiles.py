@@ -43,7 +43,7 @@ class ModelProfile(BaseModel):
     min_pixels: int = 3136
     max_images: int = Field(default=3, ge=1)
     image_format: Literal["jpeg", "png"] = "jpeg"
-    image_quality: int = Field(default=85, ge=1, le=100)
+    image_quality: int = Field(default=95, ge=1, le=100)
     image_tokens: TokenFormula = "openai-tile"
     tile_base: int = 85
     tile_per: int = 170

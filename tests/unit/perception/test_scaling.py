@@ -122,3 +122,15 @@ def test_resize_uses_exact_factors_and_keeps_identity() -> None:
     assert resize(img, (1920, 1080)) is img
     assert resize(img, (960, 540)).size == (960, 540)
     assert resize(img, (1366, 768)).size == (1366, 768)
+
+
+def test_resize_in_bands_is_pixel_identical_to_one_lanczos_call() -> None:
+    import numpy as np
+    from PIL import Image as PILImage
+    rng = np.random.default_rng(7)
+    img = PILImage.fromarray(rng.integers(0, 255, (1080, 1920, 3), dtype=np.uint8))
+    whole = img.resize((1366, 768), PILImage.Resampling.LANCZOS)
+    assert np.array_equal(np.asarray(resize(img, (1366, 768))), np.asarray(whole))
+    odd = img.resize((1315, 739), PILImage.Resampling.LANCZOS)  # a band edge between source rows: rounding
+    diff = np.abs(np.asarray(resize(img, (1315, 739))).astype(int) - np.asarray(odd).astype(int))
+    assert diff.max() <= 1

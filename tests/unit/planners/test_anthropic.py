@@ -10,7 +10,14 @@ from PIL import Image
 
 from actions.errors import PlannerOutputError
 from actions.models import Click, Done, Drag, Fail, Key, Move, Scroll, Type, Wait
-from tests.fakes.model_servers import FakeModelServer, anthropic_message, text_block, thinking_block, tool_use
+from tests.fakes.model_servers import (
+    FakeModelServer,
+    anthropic_message,
+    request_images,
+    text_block,
+    thinking_block,
+    tool_use,
+)
 from tests.unit.planners.conftest import observation, performed, planner_for
 
 
@@ -58,9 +65,44 @@ def test_newer_models_get_zoom_tool(model_server: FakeModelServer) -> None:
     second = model_server.requests[1].json
     result = second["messages"][-1]["content"][0]
     assert result["type"] == "tool_result" and not result["is_error"]
-    assert any(b["type"] == "image" for b in result["content"])
+    # The zoom answers with its note and the crop only: no second copy of the screen anywhere.
+    assert [b["type"] for b in result["content"]] == ["text", "image"]
+    assert "zoomed into [0, 0, 683, 384]" in result["content"][0]["text"]
+    sent = request_images(second)
+    assert [im.size for im in sent] == [(1366, 768), (1364, 768)]  # the screen once, then the crop (2x at most)
     assert turn.actions == (Click(x=141, y=141, count=2),)
     assert turn.usage.model_calls == 2
+
+
+def test_a_zoom_after_an_action_keeps_the_new_screen_beside_the_crop(model_server: FakeModelServer) -> None:
+    """click + zoom in one reply: the click's result carries the screen after it, the zoom its crop."""
+    model_server.script(anthropic_message(tool_use("left_click", coordinate=[10, 10]),
+                                          tool_use("zoom", region=[0, 0, 683, 384])),
+                        anthropic_message(text_block("Done.")))
+    planner = planner_for("anthropic:claude-sonnet-4-6", model_server)
+    turn = planner.next_turn("click, zoom", observation(seed=0), [])
+    planner.next_turn("click, zoom", observation(seed=1), [performed(0, turn.actions)])
+    results = [b for b in model_server.requests[1].json["messages"][-1]["content"] if b["type"] == "tool_result"]
+    shapes = [[b["type"] for b in r["content"]] for r in results]
+    assert shapes == [["text", "image"], ["text", "image"]]
+    assert [im.size for im in request_images(model_server.requests[1].json)] == [(1366, 768), (1366, 768), (1364, 768)]
+
+
+@pytest.mark.parametrize(("region", "says"), [
+    ([1300, 700, 2000, 900], "zoom region [1300, 700, 2000, 900]: point (2000, 900) is outside the image"),
+    ([100, 100, 100, 300], "zoom region [100, 100, 100, 300] has zero width or height"),
+    ([-5, 0, 10, 10], "zoom region [-5, 0, 10, 10]: point (-5, 0) is outside the image"),
+    ("the top left", "zoom region must be [x0, y0, x1, y1], got 'the top left'"),
+])
+def test_a_bad_zoom_region_is_a_tool_error_naming_it(model_server: FakeModelServer, region: object, says: str) -> None:
+    model_server.script(anthropic_message(tool_use("zoom", region=region)),
+                        anthropic_message(tool_use("left_click", coordinate=[100, 100])))
+    planner = planner_for("anthropic:claude-sonnet-4-6", model_server)
+    turn = planner.next_turn("zoom", observation(), [])
+    result = model_server.requests[1].json["messages"][-1]["content"][0]
+    assert result["type"] == "tool_result" and result["is_error"] is True
+    assert says in result["content"][0]["text"]
+    assert turn.actions == (Click(x=141, y=141),)
 
 
 def test_every_action_kind_maps(model_server: FakeModelServer) -> None:

@@ -109,3 +109,14 @@ def test_prompts_render_at_call_time() -> None:
     assert prompts.prompt_dir().joinpath("chat_system.j2").is_file()
     with pytest.raises(UsageError, match="not found"):
         prompts.render("nope.j2")
+
+
+@pytest.mark.parametrize("fmt", ["bmp", "tiff", "gif"])
+def test_an_image_format_no_provider_takes_is_a_usage_error_naming_it(tmp_path: Path, fmt: str) -> None:
+    """Both providers take JPEG and PNG (vlm-api.md); anything else in a profile is refused at
+    lookup with the field and the value, before a request could be rejected."""
+    own = tmp_path / "profiles.toml"
+    own.write_text(f'[[profile]]\npattern = "gpt-4o*"\nprovider = "openai"\nimage_format = "{fmt}"\n')
+    with pytest.raises(UsageError, match=r"bad model profile 'gpt-4o\*': .*image_format.*") as info:
+        load_profiles(own).lookup("openai", "gpt-4o")
+    assert "jpeg" in str(info.value) and "\n" not in str(info.value)
