@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 from actions.desktop.base import Desktop, Screenshot
 from actions.errors import BudgetExceeded, ProviderError, Stopped, UIAgentError
 from actions.executor import Executor
-from actions.models import Action, ActionResult, Done, Fail, Type
+from actions.models import Action, ActionResult, Done, Fail, Type, Wait
 from agent.deadline import Deadline
 from agent.perception.masking import SecretMasker
 from agent.perception.numbers import numbers_in
@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from agent.perception.numbers import NumberChecker
 
 log = logging.getLogger(__name__)
+
+MIN_WAIT_S = 0.01  # a wait the deadline leaves less than this of is not begun
 
 
 class Settler(Protocol):
@@ -99,7 +101,7 @@ def run_task(task: str, ctx: LoopContext) -> Outcome:
             step.scanned()  # the screen's text is judged before any action of this step
             usage += turn.usage
             told = any(isinstance(a, Done) for h in history for a in h.actions)  # a done sent back before
-            results, notes, finished = act_turn(ctx, step, turn, observation, stuck, told)
+            results, notes, finished = act_turn(ctx, step, turn, observation, stuck, told, deadline)
             mask = step.mask
             last_frame = step.last_frame
             record = step.finish(turn, results, notes)
@@ -153,9 +155,11 @@ def _check_limits(ctx: LoopContext, deadline: Deadline, usage: Usage) -> None:
         raise BudgetExceeded(f"spent ${usage.cost_usd:.4f} of --max-cost ${ctx.settings.max_cost:g}")
 
 
-def act_turn(ctx: LoopContext, step: StepBuilder, turn: Turn, observation: Observation,
-             stuck: StuckDetector, told: bool = False) -> tuple[list[ActionResult], list[str], Outcome | None]:
-    """Perform the turn's actions in order; stop at the first that did not go through."""
+def act_turn(ctx: LoopContext, step: StepBuilder, turn: Turn, observation: Observation, stuck: StuckDetector,
+             told: bool = False, deadline: Deadline | None = None) -> tuple[list[ActionResult], list[str],
+                                                                            Outcome | None]:
+    """Perform the turn's actions in order; stop at the first that did not go through. A wait the
+    run's deadline cannot hold is cut to what remains (the next step then ends the run)."""
     results: list[ActionResult] = []
     notes: list[str] = []
     before = observation.screenshot
@@ -166,6 +170,12 @@ def act_turn(ctx: LoopContext, step: StepBuilder, turn: Turn, observation: Obser
             return results, notes, Outcome(status="failed", reason=action.reason)
         if results and ctx.stop.is_set():
             break
+        if isinstance(action, Wait) and deadline is not None and deadline.limits(action.seconds):
+            left = deadline.remaining()
+            if left < MIN_WAIT_S:
+                break
+            notes.append(f"{action.describe()} was cut to {left:.1f}s: {deadline.describe()} ends the run then")
+            action = action.model_copy(update={"seconds": left})
         expanded = _expand_secrets(action, ctx.secrets)
         expect = _expect(ctx, expanded, before, observation)
         before = expect.before if expect is not None else before

@@ -283,3 +283,19 @@ def test_a_failed_turn_counts_its_model_requests_and_the_deadline_stops_the_next
     ctx.planner = ScriptedPlanner([late, [Click(x=90, y=10)]])
     outcome = run_task("t", ctx)
     assert outcome.status == "stopped" and outcome.reason == "timed out after 20 s (--timeout)" and outcome.steps == 1
+
+
+def test_a_wait_longer_than_the_deadline_is_cut_and_the_run_ends_at_the_deadline() -> None:
+    import time
+
+    from agent.deadline import Deadline
+
+    ctx, rec, _ = context(ScriptedPlanner([[Wait(seconds=30)], [Done(summary="too late")]]))
+    ctx.deadline = Deadline(0.5)
+    t0 = time.monotonic()
+    outcome = run_task("t", ctx)
+    took = time.monotonic() - t0
+    assert 0.4 <= took < 2.0, took   # not the 30 s the planner asked for
+    assert outcome.status == "stopped" and outcome.reason == "timed out after 0.5 s (--timeout)"
+    assert outcome.steps == 1 and rec.steps[0].actions[0].seconds < 0.6
+    assert any("was cut to" in note for note in rec.steps[0].notes)
