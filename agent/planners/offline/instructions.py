@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict
 
 from actions.errors import UsageError
 from actions.keys import parse_chord
-from actions.models import Button
+from actions.models import MAX_WAIT_S, Button
 from agent.perception.find import Relation, Selector
 
 Verb = Literal["click", "move", "drag", "scroll", "type", "key", "wait", "wait_for", "verify", "verify_not", "done"]
@@ -191,6 +191,9 @@ def _parse(step: str, text: str) -> Instruction:
         value = float(m.group(1) or 1)
         if (m.group(2) or "").lower().startswith("m"):
             value /= 1000
+        if not 0 < value <= MAX_WAIT_S:
+            raise UsageError(f"cannot parse step {step!r}: a wait is more than 0 and at most {MAX_WAIT_S:g} seconds "
+                             "(to wait on the app, say: wait for TEXT up to N s)")
         return Instruction(verb="wait", source=step, seconds=value)
     if m := re.match(r"^(?:move(?:\s+the\s+mouse)?\s+to|hover(?:\s+over)?|point\s+at)\s+(.+)$", s, re.IGNORECASE):
         target, select = selected(m.group(1))

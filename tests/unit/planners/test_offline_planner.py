@@ -78,6 +78,8 @@ def test_step_details() -> None:
     ("", "empty task"),
     ("click File, then fly to the moon", "cannot parse step 'fly to the moon'"),
     ("press ctrl+hyper", "cannot parse step 'press ctrl+hyper'"),
+    ("wait 0 seconds", "cannot parse step 'wait 0 seconds': a wait is more than 0 and at most 60 seconds"),
+    ("wait 120 s", "cannot parse step 'wait 120 s': a wait is more than 0"),
 ])
 def test_unparseable_steps_are_named(task: str, message: str) -> None:
     with pytest.raises(UsageError, match=re.escape(message)):
