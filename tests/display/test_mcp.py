@@ -274,7 +274,7 @@ def _inspector(vd: VirtualDisplay, record_dir: Path, *method: str) -> dict[str, 
     """One call of the MCP Inspector's CLI (an independent client, in Node) against `uiagent mcp`."""
     assert INSPECTOR.exists(), "the MCP Inspector is missing: run scripts/setup.sh test"
     env = [f"{k}={v}" for k, v in {**vd.env, "PYTHONPATH": os.environ.get("PYTHONPATH", "")}.items()
-           if k in ("DISPLAY", "HOME", "XAUTHORITY", "PYTHONPATH", "DBUS_SESSION_BUS_ADDRESS")]
+           if k in ("DISPLAY", "HOME", "XAUTHORITY", "PYTHONPATH", "DBUS_SESSION_BUS_ADDRESS") and v]  # no empty
     cmd = [str(INSPECTOR), "--cli", *(a for pair in env for a in ("-e", pair)), UIAGENT, "mcp", "--record-dir",
            str(record_dir), *method]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)  # digits as text: "\"4\"" (JSON)
