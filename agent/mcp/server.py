@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
@@ -92,6 +93,7 @@ class DesktopServer:
                         ) -> types.CallToolResult:
         from agent.mcp.tools import error, run_tool
 
+        started = time.perf_counter()
         spec = TOOLS_BY_NAME.get(params.name)
         if spec is None:
             raise MCPError(INVALID_PARAMS, f"unknown tool {params.name!r}: the tools are "
@@ -113,6 +115,8 @@ class DesktopServer:
                                                        call_text(spec.name, arguments), _progress(ctx))
             finally:
                 session.confirmer.ask = decline_all
+        if isinstance(timings := reply.data.get("timings_ms"), dict):  # the whole call, as the server saw it
+            timings["server"] = round((time.perf_counter() - started) * 1000, 2)
         return _result(reply)
 
     def _ensure(self, key: str | None) -> DesktopSession:

@@ -112,6 +112,8 @@ def test_coordinates_are_in_the_screenshots_pixels_and_land_on_the_screen_scaled
         assert "[3] push button '7' (320, 240, 352, 272)" in text(shot)
         done = await session.call_tool("click", {"x": 640, "y": 400})
         assert not done.is_error, text(done)
+        timings = (done.structured_content or {})["timings_ms"]   # the server's share of the call is measurable
+        assert timings["server"] >= timings["input"] + timings["settle"] and timings["server"] > 0
         on_element = await session.call_tool("click", {"element": 3})
         assert not on_element.is_error, text(on_element)
         outside = await session.call_tool("click", {"x": 1280, "y": 10})
