@@ -4,6 +4,8 @@ answers are re-asked then a provider error."""
 
 from __future__ import annotations
 
+import gzip
+import json
 import re
 import time
 from typing import Any
@@ -131,6 +133,27 @@ def test_a_100_mb_answer_is_refused_after_its_first_megabyte(model_server: FakeM
     assert isinstance(error, ProviderError) and error.exit_code == 4
     assert "is larger than 1 MB" in str(error) and "max_answer_bytes" in str(error) and len(str(error)) < 400
     assert took < 3 and model_server.calls() == 1  # not retried
+
+
+def test_a_compressed_answer_is_bounded_by_its_decoded_size(model_server: FakeModelServer) -> None:
+    body = json.dumps(anthropic_message(text_block("x" * 50_000_000))).encode()
+    bomb = gzip.compress(body, compresslevel=9)   # ~50 KB on the wire, 50 MB decoded
+    assert len(bomb) < 200_000
+    model_server.script(Reply(body=bomb, headers={"Content-Encoding": "gzip"}))
+    error, took = turn_error(planner("anthropic:claude-haiku-4-5", model_server, 20)[0])
+    assert isinstance(error, ProviderError) and "is larger than 1 MB" in str(error), error
+    assert took < 3 and model_server.calls() == 1
+
+
+def test_a_small_compressed_answer_is_read_and_a_twice_encoded_one_refused(model_server: FakeModelServer) -> None:
+    good = gzip.compress(json.dumps(OK["anthropic"]).encode())
+    twice = gzip.compress(good)
+    model_server.script(Reply(body=good, headers={"Content-Encoding": "gzip"}),
+                        Reply(body=twice, headers={"Content-Encoding": "gzip, gzip"}))
+    p = planner("anthropic:claude-haiku-4-5", model_server, 20)[0]
+    assert p.next_turn("t", observation(), []).actions
+    error, _ = turn_error(p)
+    assert isinstance(error, ProviderError) and "encoded as gzip, gzip, refused unread" in str(error)
 
 
 def test_the_answer_bound_is_a_setting(model_server: FakeModelServer) -> None:
