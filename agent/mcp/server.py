@@ -27,7 +27,8 @@ import mcp_types as types
 from anyio import from_thread
 from mcp.server import Server, ServerRequestContext
 from mcp.shared.exceptions import MCPError
-from mcp_types.jsonrpc import INVALID_PARAMS
+from mcp.shared.message import SessionMessage
+from mcp_types.jsonrpc import INVALID_PARAMS, PARSE_ERROR
 from pydantic import ValidationError
 
 from actions.errors import UsageError
@@ -182,10 +183,27 @@ async def serve_stdio(server: DesktopServer) -> None:
     from mcp.server.stdio import stdio_server
 
     try:
-        async with stdio_server() as (read, write):
-            await server.server.run(read, write, server.server.create_initialization_options())
+        async with stdio_server() as (read, write), anyio.create_task_group() as tasks:
+            sifted_send, sifted = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+            tasks.start_soon(_answer_garbage, read, sifted_send, write)
+            await server.server.run(sifted, write, server.server.create_initialization_options())
+            tasks.cancel_scope.cancel()
     finally:
         await anyio.to_thread.run_sync(server.close)
+
+
+async def _answer_garbage(read: Any, forward: Any, write: Any) -> None:
+    """Pass the client's messages on; a line that is not a JSON-RPC message (the SDK's stdio reader
+    hands it over as an exception, which the session only logs) gets a JSON-RPC parse error, as
+    JSON-RPC 2.0 asks, and the server goes on serving."""
+    async with forward:
+        async for item in read:
+            if isinstance(item, Exception):
+                log.debug("not a JSON-RPC message on stdin: %s", item)
+                await write.send(SessionMessage(types.JSONRPCError(jsonrpc="2.0", id=None, error=types.ErrorData(
+                    code=PARSE_ERROR, message="that line is not a JSON-RPC message: ignored"))))
+            else:
+                await forward.send(item)
 
 
 async def serve_http(server: DesktopServer, host: str, port: int, token: str,

@@ -1,6 +1,6 @@
-"""`uiagent mcp` over its real stdio, bytes on the wire: a line that is not JSON-RPC is dropped by the
-SDK's stdio transport (over HTTP it is a 400 parse error: tests/display/test_mcp.py) and the server
-keeps serving; an unknown tool is a JSON-RPC error; stdout carries only the protocol. No display is
+"""`uiagent mcp` over its real stdio, bytes on the wire: a line that is not JSON-RPC gets a JSON-RPC
+parse error (over HTTP it is a 400 parse error: tests/display/test_mcp.py) and the server keeps
+serving; an unknown tool is a JSON-RPC error; stdout carries only the protocol. No display is
 touched before a tool runs."""
 
 from __future__ import annotations
@@ -30,6 +30,12 @@ def test_garbage_on_stdin_is_a_json_rpc_error_and_the_server_keeps_serving(tmp_p
     try:
         assert proc.stdin is not None
         proc.stdin.write("this is not json {\n\x00\xff garbage\n")
+        proc.stdin.flush()
+        assert proc.stdout is not None
+        for _ in range(2):   # one parse error per line, as JSON-RPC 2.0 answers what it cannot read
+            error = json.loads(proc.stdout.readline())
+            assert error["id"] is None and error["error"]["code"] == -32700, error
+            assert error["error"]["message"] == "that line is not a JSON-RPC message: ignored"
         init = _ask(proc, json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
             "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}}))
         assert init["id"] == 1 and init["result"]["serverInfo"]["name"] == "uiagent"  # the next line's answer
