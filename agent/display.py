@@ -269,6 +269,17 @@ def launch_app(cmd: Sequence[str] | str, display: str, env: dict[str, str], time
 
 
 PROMPT_S = 0.1  # a ping answered this fast: the app's event loop is idle, so it takes input now
+FINISH_S = 5.0  # how long a launched app may take to finish what it was doing before it is stopped
+
+
+def let_finish(display: str, window: int, timeout: float = FINISH_S) -> None:
+    """Before a launched app is stopped at the end of a run: wait until it answers a ping, i.e.
+    until its event loop has handled everything sent to it (the Return that saves a file, the
+    save itself), so stopping it loses nothing the run did. Quiet when the app or display is gone."""
+    try:
+        responsive(display, window, timeout=timeout)
+    except Exception as e:  # the display or the window went away meanwhile: nothing to wait for
+        log.debug("not waiting for window %#x to finish: %s", window, e)
 
 
 def responsive(display: str, window: int, timeout: float = 10.0) -> bool | None:

@@ -102,19 +102,23 @@ def _launch_apps(stack: ExitStack, commands: list[str], display: str, settings: 
 
     if not commands:
         return
+    from agent.display import launch, launch_app, let_finish, terminate
+
+    # The apps are stopped with the run (they would die with uiagent anyway), each once it has
+    # finished what the run asked of it (`let_finish`, registered after it, so it runs first).
     if sandbox_enabled(None, settings.sandbox, virtual):
         box = stack.enter_context(Sandbox(display, dict(os.environ), net=settings.sandbox_net))
         for cmd in commands:
-            box.launch_app(cmd)
+            stack.callback(let_finish, display, box.launch_app(cmd).window.window_id)
         return
-    from agent.display import launch, launch_app, terminate
 
-    def launcher(argv: list[str]) -> Any:  # stopped with the run (they would die with uiagent anyway)
+    def launcher(argv: list[str]) -> Any:
         proc = launch(argv, dict(os.environ))
         stack.callback(terminate, proc)
         return proc
     for cmd in commands:
-        launch_app(cmd, display, dict(os.environ), launcher=launcher)
+        found = launch_app(cmd, display, dict(os.environ), launcher=launcher)
+        stack.callback(let_finish, display, found.window.window_id)
 
 
 def _check_sandbox(commands: list[str] | None, settings: Settings, virtual: bool) -> None:
