@@ -11,6 +11,7 @@ from PIL import Image, ImageDraw
 
 from actions.desktop.base import Monitor, ScreenGeometry, Screenshot
 from actions.models import Action, ActionResult, Box
+from agent.deadline import Deadline
 from agent.perception.elements import Element
 from agent.perception.observation import Observation
 from agent.planners.base import HistoryItem, Planner
@@ -18,7 +19,15 @@ from agent.planners.cost import CostGuard
 from agent.planners.model_planner import SafetyConfirm, decline_safety_checks
 from agent.planners.registry import build_planner
 from agent.settings import Settings
-from tests.fakes.model_servers import FakeModelServer
+from tests.fakes.model_servers import (
+    FakeModelServer,
+    anthropic_message,
+    chat_body,
+    chat_tool_call,
+    computer_call,
+    responses_body,
+    tool_use,
+)
 
 
 @pytest.fixture
@@ -63,9 +72,15 @@ def performed(step: int, actions: tuple[Action, ...], reasoning: str = "",
 
 def planner_for(spec: str, server: FakeModelServer, *, max_cost: float | None = None, max_retries: int = 0,
                 timeout: float = 5.0, confirm: SafetyConfirm = decline_safety_checks,
-                keep: int = 3, **settings: Any) -> Planner:
+                keep: int = 3, deadline: Deadline | None = None, **settings: Any) -> Planner:
     provider = spec.split(":")[0]
     url = server.url if provider == "anthropic" else server.openai_url
     return build_planner(Settings(model=spec, base_url=url, max_cost=max_cost, keep_screenshots=keep, **settings),
                          cost_guard=CostGuard(max_cost), confirm_safety=confirm, api_key="test-key",
-                         max_retries=max_retries, request_timeout=timeout)
+                         max_retries=max_retries, request_timeout=timeout, deadline=deadline)
+
+
+# One good answer per wire protocol: a click.
+OK_ANTHROPIC = anthropic_message(tool_use("left_click", coordinate=[683, 384]))
+OK_CHAT = chat_body(tool_calls=[chat_tool_call("click", {"x": 10, "y": 10})])
+OK_RESPONSES = responses_body(computer_call({"type": "click", "button": "left", "x": 683, "y": 384}))

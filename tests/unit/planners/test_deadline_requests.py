@@ -35,21 +35,17 @@ from tests.fakes.model_servers import (
     text_block,
     tool_use,
 )
-from tests.unit.planners.conftest import observation
+from tests.unit.planners.conftest import OK_ANTHROPIC, OK_CHAT, OK_RESPONSES, observation, planner_for
 
 SPECS = ["anthropic:claude-haiku-4-5", "openai:gpt-4o", "openai-cua:computer-use-preview"]
-OK = {"anthropic": anthropic_message(tool_use("left_click", coordinate=[683, 384])),
-      "openai": chat_body(tool_calls=[chat_tool_call("click", {"x": 10, "y": 10})]),
-      "openai-cua": responses_body(computer_call({"type": "click", "button": "left", "x": 683, "y": 384}))}
+OK = {"anthropic": OK_ANTHROPIC, "openai": OK_CHAT, "openai-cua": OK_RESPONSES}
 EMPTY = {"anthropic": anthropic_message(), "openai": chat_body(content=""), "openai-cua": responses_body()}
 
 
 def planner(spec: str, server: FakeModelServer, seconds: float | None, *, retries: int = 4,
             timeout: float = 120.0, **settings: Any) -> tuple[Planner, Deadline]:
     deadline = Deadline(seconds)
-    url = server.url if spec.startswith("anthropic") else server.openai_url
-    built = build_planner(Settings(model=spec, base_url=url, **settings), api_key="test-key", max_retries=retries,
-                          request_timeout=timeout, deadline=deadline)
+    built = planner_for(spec, server, max_retries=retries, timeout=timeout, deadline=deadline, **settings)
     return built, deadline.start()
 
 

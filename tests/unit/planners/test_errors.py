@@ -11,22 +11,21 @@ from actions.models import Click
 from tests.fakes.model_servers import (
     FakeModelServer,
     Reply,
-    anthropic_message,
     chat_body,
     chat_tool_call,
-    computer_call,
     error_reply,
     html_reply,
-    responses_body,
     slow_reply,
-    tool_use,
     truncated_json_reply,
 )
-from tests.unit.planners.conftest import element, observation, planner_for
-
-OK_ANTHROPIC = anthropic_message(tool_use("left_click", coordinate=[683, 384]))
-OK_CHAT = chat_body(tool_calls=[chat_tool_call("click", {"x": 10, "y": 10})])
-OK_RESPONSES = responses_body(computer_call({"type": "click", "button": "left", "x": 683, "y": 384}))
+from tests.unit.planners.conftest import (
+    OK_ANTHROPIC,
+    OK_CHAT,
+    OK_RESPONSES,
+    element,
+    observation,
+    planner_for,
+)
 
 
 @pytest.mark.parametrize("status", [429, 500, 529])
