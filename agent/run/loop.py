@@ -210,13 +210,11 @@ def _done(ctx: LoopContext, done: Done, observation: Observation, notes: list[st
     why and the model gets one more turn (None); a done after that ends the run with the
     mismatch in its reason."""
     summary = done.summary or "done"
-    if ctx.numbers is None:
-        return Outcome(status="done", reason=summary)
-    if not numbers_in(done.summary or ""):
+    if ctx.numbers is None or not numbers_in(done.summary):
         return Outcome(status="done", reason=summary)
     if latest is not None or not observation.elements:  # after actions, or for a planner of pixels only
         observation = ctx.perceiver.observe(latest or observation.screenshot, elements=True)
-    checks = ctx.numbers.check(done.summary or "", observation)
+    checks = ctx.numbers.check(done.summary, observation)
     notes.extend(c.note for c in checks)
     wrong = [c for c in checks if not c.confirmed]
     if not wrong:
