@@ -22,6 +22,8 @@ The message is one line that names the problem and, where there is one, the fix.
 
 from __future__ import annotations
 
+import errno
+
 
 class UIAgentError(Exception):
     """Base of all uiagent errors. `exit_code` is what the CLI exits with."""
@@ -92,6 +94,9 @@ class SafetyCheckDeclined(Stopped):
 
 class DisplayLost(TaskFailed):
     """The X server of the run went away (killed, crashed) while the run was using it."""
+
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)  # the OSError errnos that mean no space is left
 
 
 class DiskFull(UsageError):

@@ -17,7 +17,6 @@ Recorded text is clipped per field. A write error (disk full) removes the temp f
 from __future__ import annotations
 
 import difflib
-import errno
 import logging
 import os
 import tempfile
@@ -29,7 +28,7 @@ from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template
 
-from actions.errors import UsageError
+from actions.errors import DISK_FULL, UsageError
 from actions.models import Action, ActionResult, Click, Drag, Move, Scroll
 from agent import status
 from agent.recording.digest import FULL_FAILED, FULL_HEAD, FULL_TAIL, Digest, StepLine, clip, digest, line_of
@@ -182,7 +181,7 @@ def _write_once(target: Path, a: Source, b: Source | None, limits: tuple[int, in
     except OSError as e:
         if tmp:
             Path(tmp).unlink(missing_ok=True)
-        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        if e.errno in DISK_FULL:
             raise UsageError(f"cannot write the report {target}: disk full (free some space or choose another "
                              "place with --out)") from None
         why = e.strerror or type(e).__name__

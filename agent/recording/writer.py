@@ -18,7 +18,6 @@ Secrets: every string written (session, steps, the folder name) goes through the
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import logging
@@ -34,7 +33,7 @@ from typing import Literal, Protocol, Self, runtime_checkable
 
 from PIL import Image
 
-from actions.errors import DiskFull, UIAgentError, UsageError
+from actions.errors import DISK_FULL, DiskFull, UIAgentError, UsageError
 from actions.secrets import Redactor
 from agent.recording.format import (
     CROPS_DIR,
@@ -90,7 +89,6 @@ class Recorder(Protocol):
     def close(self) -> None: ...
 
 
-DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 RESERVE_FILE = ".reserve"   # space held for the outcome; removed when the outcome is written
 RESERVE_BYTES = 64 * 1024   # session.json is a few KB; rewriting it needs that much again
 

@@ -12,18 +12,16 @@ ends the run with it between steps.
 
 from __future__ import annotations
 
-import errno
 import logging
 import threading
 from types import TracebackType
 
-from actions.errors import DiskFull, DisplayLost
+from actions.errors import DISK_FULL, DiskFull, DisplayLost
 from agent.display import reachable
 from agent.recording.format import Outcome
 
 log = logging.getLogger(__name__)
 
-DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 def ending(error: BaseException, display: str | None) -> Outcome | None:
