@@ -461,21 +461,24 @@ def main(argv: list[str] | None = None) -> None:
     except UIAgentError as e:
         _fail(e)
     except BrokenPipeError as e:  # stdout closed (`uiagent ... | head`), unless it was the X socket
-        from agent.run.endings import display_gone
-        if display_gone(e, display := os.environ.get("DISPLAY")):
-            _err(f"error: display {display} closed")
-            raise SystemExit(1) from None
+        _exit_if_display_gone(e)
         raise SystemExit(0) from None
     except Exception as e:  # a bug: still one line, the traceback only with -vv
         logging.getLogger("agent.cli.app").debug("internal error", exc_info=True)
-        from agent.run.endings import display_gone
-        if display_gone(e, display := os.environ.get("DISPLAY")):  # outside a run (starting, launching)
-            _err(f"error: display {display} closed")
-            raise SystemExit(1) from None
+        _exit_if_display_gone(e)  # outside a run (starting, launching)
         _err(f"internal error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''} "
              "(run with -vv for the traceback, and please report it)")
         raise SystemExit(1) from None
     raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def _exit_if_display_gone(error: BaseException) -> None:
+    """Exit 1 with one line if `error` came from the X display going away (not a bug, not stdout)."""
+    from agent.run.endings import display_gone
+
+    if display_gone(error, display := os.environ.get("DISPLAY")):
+        _err(f"error: display {display} closed")
+        raise SystemExit(1) from None
 
 
 def _optional_virtual(argv: list[str]) -> list[str]:
